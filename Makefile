@@ -1,0 +1,26 @@
+# tagscrm: PGXS build.  The install script is generated from src/*.sql in the
+# order listed in SQL_PARTS (objects must exist before later parts use them).
+EXTENSION  = tagscrm
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" tagscrm.control)
+
+MODULE_big = tagscrm
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/permissions.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(sort $(wildcard src/updates/*.sql))
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
+
+PG_CPPFLAGS = -Isrc
+PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) tagscrm.control
+	cat $(SQL_PARTS) > $@

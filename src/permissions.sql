@@ -1,0 +1,39 @@
+
+-- ---------------------------------------------------------------------------
+-- permissions.sql: who may do what.  Tables are reached only through the API
+-- functions (SECURITY DEFINER) and the views; nothing is granted to PUBLIC.
+--   tagscrm_reader:   read the views and customer profiles
+--   tagscrm_operator: + tag, untag, import, expire
+--   tagscrm_admin:    + change the tag library
+-- (operator is a member of reader, admin of operator)
+-- ---------------------------------------------------------------------------
+
+DO $grants$
+DECLARE
+	g record;
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+	          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+	END LOOP;
+	FOR g IN SELECT * FROM (VALUES
+		('tagscrm_reader',   ARRAY['customer_profile', 'now']),
+		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags']),
+		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
+		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
+		                           'retire_tag', 'merge_tags'])) AS v(grantee, api)
+	LOOP
+		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+		          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace
+		            AND p.proname OPERATOR(pg_catalog.=) ANY (g.api) LOOP
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', f, g.grantee);
+		END LOOP;
+	END LOOP;
+END
+$grants$;
+
+GRANT USAGE ON SCHEMA @extschema@ TO tagscrm_reader;
+GRANT SELECT ON @extschema@.tag_groups, @extschema@.tags, @extschema@.customer_tags,
+                @extschema@.customer_tag_history TO tagscrm_reader;
+GRANT SELECT ON @extschema@.library_changes TO tagscrm_admin;

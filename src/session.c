@@ -1,0 +1,110 @@
+/*
+ * session.c: when and who, as tagscrm sees them.
+ *
+ * tagscrm.now() is the clock every time-dependent decision uses (expiry, and
+ * later the sweep).  The superuser-only setting tagscrm.clock_override pins
+ * it, so tests can stand exactly on a boundary.  tagscrm.acting_role() names
+ * the role that called the API: our API functions are SECURITY DEFINER, so
+ * current_user inside them is the extension owner, and session_user ignores
+ * SET ROLE; the "outer" user id is the role the caller is acting as.
+ */
+#include "tagscrm.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+
+PG_FUNCTION_INFO_V1(tagscrm_now);
+PG_FUNCTION_INFO_V1(tagscrm_acting_role);
+
+static char *clock_override_string = NULL;
+static bool clock_overridden = false;
+static TimestampTz clock_override_value = 0;
+
+/*
+ * Parse the override once, when it is set.  Check hooks must not throw, so
+ * this uses the non-throwing datetime decoder rather than timestamptz_in.
+ */
+static bool
+CheckClockOverride(char **newval, void **extra, GucSource source)
+{
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	int			tz;
+	struct pg_tm tt;
+	fsec_t		fsec;
+	TimestampTz result;
+	TimestampTz *parsed;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+
+	if (ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype,
+					  MAXDATEFIELDS, &nf) != 0 ||
+		DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz) != 0 ||
+		dtype != DTK_DATE ||
+		tm2timestamp(&tt, fsec, &tz, &result) != 0)
+	{
+		GUC_check_errdetail("tagscrm.clock_override must be a finite timestamp, such as '2026-01-31 12:00:00+00'.");
+		return false;
+	}
+
+	parsed = (TimestampTz *) malloc(sizeof(TimestampTz));
+	if (parsed == NULL)
+		return false;
+	*parsed = result;
+	*extra = parsed;
+	return true;
+}
+
+static void
+AssignClockOverride(const char *newval, void *extra)
+{
+	clock_overridden = (extra != NULL);
+	clock_override_value = extra ? *(TimestampTz *) extra : 0;
+}
+
+void
+SessionInit(void)
+{
+	DefineCustomStringVariable("tagscrm.clock_override",
+							   "Pins the time tagscrm uses for expiry and time-driven tags.",
+							   "Empty (the default) means the transaction start time. "
+							   "Any timestamptz literal is accepted; meant for tests.",
+							   &clock_override_string,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   CheckClockOverride,
+							   AssignClockOverride,
+							   NULL);
+}
+
+/* The time tagscrm decisions are made at. */
+TimestampTz
+TagscrmNow(void)
+{
+	if (clock_overridden)
+		return clock_override_value;
+	return GetCurrentTransactionStartTimestamp();
+}
+
+/* SQL: tagscrm.now() */
+Datum
+tagscrm_now(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(TagscrmNow());
+}
+
+/* SQL: tagscrm.acting_role(), the role the caller acts as (SET ROLE aware) */
+Datum
+tagscrm_acting_role(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(GetUserNameFromId(GetOuterUserId(), false)));
+}

@@ -1,0 +1,595 @@
+
+-- ---------------------------------------------------------------------------
+-- tagging.sql: customers, their current tags, and the history of every change
+-- ---------------------------------------------------------------------------
+
+-- Customers are known by the user's own id, stored as text so that bigint ids
+-- and text ids (WeCom external user ids) both fit.  The row also serves as the
+-- per-customer lock: every change to a customer's tags first locks its row.
+CREATE TABLE @extschema@.customer (
+	customer_id   text PRIMARY KEY CHECK (customer_id <> '' AND length(customer_id) <= 256),
+	first_seen_at timestamptz NOT NULL
+);
+COMMENT ON TABLE @extschema@.customer IS
+	'Customers tagscrm has seen, by the user''s own id (text); locked per change to keep concurrent taggers consistent';
+
+CREATE TABLE @extschema@.customer_tag (
+	customer_id        text NOT NULL REFERENCES @extschema@.customer,
+	tag_id             integer NOT NULL REFERENCES @extschema@.tag,
+	group_id           integer NOT NULL,
+	exclusive_group_id integer,         -- = group_id when the group is exclusive
+	source             text NOT NULL CHECK (source IN ('manual', 'import', 'rule', 'trigger', 'model', 'channel')),
+	applied_by         text NOT NULL,
+	applied_at         timestamptz NOT NULL,
+	expires_at         timestamptz,
+	reason             text,
+	PRIMARY KEY (customer_id, tag_id),
+	UNIQUE (customer_id, exclusive_group_id)
+);
+CREATE INDEX customer_tag_tag_id_idx ON @extschema@.customer_tag (tag_id);
+CREATE INDEX customer_tag_expires_idx ON @extschema@.customer_tag (expires_at) WHERE expires_at IS NOT NULL;
+COMMENT ON TABLE @extschema@.customer_tag IS
+	'Current tag assignments; the unique key on exclusive_group_id enforces exclusive groups';
+
+CREATE TABLE @extschema@.tag_history (
+	history_id   bigserial PRIMARY KEY,
+	changed_at   timestamptz NOT NULL,
+	changed_by   text NOT NULL,
+	customer_id  text NOT NULL,
+	tag_id       integer NOT NULL,   -- the tag added, kept or removed
+	action       text NOT NULL CHECK (action IN ('add', 'update', 'remove', 'replace', 'expire', 'retire', 'merge')),
+	old          jsonb,              -- the assignment before (for replace: the tag replaced)
+	new          jsonb,              -- the assignment after
+	source       text NOT NULL,
+	reason       text
+);
+CREATE INDEX tag_history_customer_idx ON @extschema@.tag_history (customer_id, history_id);
+COMMENT ON TABLE @extschema@.tag_history IS
+	'Every change to any customer''s tags: who, when, what, old, new, why, source';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_tag', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_history_history_id_seq', '');
+
+-- A customer id given by the user: present, not blank, at most 256 characters.
+CREATE FUNCTION @extschema@.check_customer(customer text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF customer IS NULL THEN
+		RAISE EXCEPTION 'customer id must not be null' USING ERRCODE = '22004', HINT = 'Pass the customer''s id.';
+	END IF;
+	IF btrim(customer) = '' THEN
+		RAISE EXCEPTION 'customer id must not be empty' USING ERRCODE = '22023', HINT = 'Pass the customer''s id.';
+	END IF;
+	IF length(customer) > 256 THEN
+		RAISE EXCEPTION 'customer id is too long (% characters)', length(customer)
+			USING ERRCODE = '22001', HINT = 'Customer ids have at most 256 characters.';
+	END IF;
+	RETURN customer;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_customer(text) IS 'Internal: validates a customer id';
+
+-- Registers the customers and locks their rows in id order (a fixed order, so
+-- two writers never deadlock on each other's customers).  Row locks, not
+-- advisory locks: a million customers in one import must not exhaust the
+-- shared lock table.
+CREATE FUNCTION @extschema@.lock_customers(customers text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO @extschema@.customer (customer_id, first_seen_at)
+	SELECT DISTINCT c, @extschema@.now() FROM unnest(customers) c
+	ORDER BY 1
+	ON CONFLICT DO NOTHING;
+	PERFORM FROM @extschema@.customer c
+	  WHERE c.customer_id = ANY (customers)
+	  ORDER BY c.customer_id
+	  FOR NO KEY UPDATE;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.lock_customers(text[]) IS
+	'Internal: registers customers and locks them in id order';
+
+-- Removes the expired assignments of the given customers (all, when NULL),
+-- recording each in history.  Callers hold the customers' locks, or pass NULL.
+CREATE FUNCTION @extschema@.drop_expired(customers text[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	WITH gone AS (
+		DELETE FROM @extschema@.customer_tag ct
+		 WHERE ct.expires_at <= @extschema@.now()
+		   AND (customers IS NULL OR ct.customer_id = ANY (customers))
+		RETURNING ct.*)
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'expire',
+	       jsonb_build_object('expires_at', g.expires_at, 'source', g.source), NULL, g.source, 'expired'
+	  FROM gone g
+	 ORDER BY g.customer_id, g.tag_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.drop_expired(text[]) IS
+	'Internal: removes expired assignments with history';
+
+-- The one place assignments are written.  Applies (customer, tag) pairs that
+-- are already validated: at most one pair per customer and exclusive group.
+-- An exclusive group's other tag is replaced; a tag already held only has its
+-- expiry and reason refreshed.  One statement reads the state once, after the
+-- customers are locked.  Returns how many pairs changed something.
+CREATE FUNCTION @extschema@.assign(customers text[], tags integer[], source text,
+                                   reason text, expires_at timestamptz) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	changed bigint;
+BEGIN
+	PERFORM @extschema@.lock_customers(customers);
+	PERFORM @extschema@.drop_expired(customers);
+
+	WITH input AS (
+		SELECT DISTINCT u.customer_id, t.tag_id, t.name AS tag_name, t.group_id,
+		       CASE WHEN g.exclusive THEN g.group_id END AS exclusive_group_id
+		  FROM unnest(customers, tags) AS u(customer_id, tag_id)
+		  JOIN @extschema@.tag t ON t.tag_id = u.tag_id
+		  JOIN @extschema@.tag_group g ON g.group_id = t.group_id),
+	plan AS (
+		SELECT i.*, held.tag_id IS NOT NULL AS held, held.expires_at AS held_expires,
+		       other.tag_id AS old_tag_id, other.source AS old_source, other.expires_at AS old_expires
+		  FROM input i
+		  LEFT JOIN @extschema@.customer_tag held
+		         ON held.customer_id = i.customer_id AND held.tag_id = i.tag_id
+		  LEFT JOIN @extschema@.customer_tag other
+		         ON other.customer_id = i.customer_id AND other.exclusive_group_id = i.exclusive_group_id
+		        AND other.tag_id <> i.tag_id),
+	replaced AS (
+		DELETE FROM @extschema@.customer_tag ct
+		 USING plan p
+		 WHERE ct.customer_id = p.customer_id AND ct.tag_id = p.old_tag_id
+		RETURNING ct.customer_id),
+	added AS (
+		-- reads "replaced" first, so the old exclusive tag is gone before the insert
+		INSERT INTO @extschema@.customer_tag
+			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at, expires_at, reason)
+		SELECT p.customer_id, p.tag_id, p.group_id, p.exclusive_group_id, source,
+		       @extschema@.acting_role(), @extschema@.now(), expires_at, reason
+		  FROM plan p
+		 WHERE NOT p.held AND (SELECT count(*) FROM replaced) >= 0
+		 ORDER BY p.customer_id, p.tag_id
+		RETURNING customer_id),
+	refreshed AS (
+		UPDATE @extschema@.customer_tag ct
+		   SET expires_at = assign.expires_at, reason = assign.reason
+		  FROM plan p
+		 WHERE p.held AND p.held_expires IS DISTINCT FROM assign.expires_at
+		   AND ct.customer_id = p.customer_id AND ct.tag_id = p.tag_id
+		RETURNING ct.customer_id),
+	logged AS (
+		INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+		SELECT @extschema@.now(), @extschema@.acting_role(), p.customer_id, p.tag_id,
+		       CASE WHEN p.held THEN 'update' WHEN p.old_tag_id IS NOT NULL THEN 'replace' ELSE 'add' END,
+		       CASE WHEN p.held THEN jsonb_build_object('tag', p.tag_name, 'expires_at', p.held_expires)
+		            WHEN p.old_tag_id IS NOT NULL THEN
+		                 jsonb_build_object('tag', (SELECT ot.name FROM @extschema@.tag ot WHERE ot.tag_id = p.old_tag_id),
+		                                    'source', p.old_source, 'expires_at', p.old_expires) END,
+		       jsonb_build_object('tag', p.tag_name, 'source', source, 'expires_at', expires_at),
+		       source, reason
+		  FROM plan p
+		 WHERE NOT p.held OR p.held_expires IS DISTINCT FROM expires_at
+		 ORDER BY p.customer_id, p.tag_id
+		RETURNING 1)
+	SELECT count(*) INTO changed FROM logged;  -- the other CTEs run to completion regardless
+	RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.assign(text[], integer[], text, text, timestamptz) IS
+	'Internal: applies validated (customer, tag) pairs with history';
+
+-- Raises unless a person (or an import) may apply this tag: automatic tags
+-- are kept by their rule or model.
+CREATE FUNCTION @extschema@.check_hand_tag(t @extschema@.tag, asked_as text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@.check_active(t, asked_as);
+	IF t.method NOT IN ('manual', 'import') THEN
+		RAISE EXCEPTION 'tag "%" is applied automatically (method %)', asked_as, t.method
+			USING ERRCODE = '55000', HINT = 'Only tags with method manual or import are applied by hand or by import.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_hand_tag(@extschema@.tag, text) IS
+	'Internal: raises unless the tag may be applied by hand';
+
+CREATE FUNCTION @extschema@.tag_customer(customer text, tag text, reason text DEFAULT NULL,
+                                         expires_at timestamptz DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id text := @extschema@.check_customer(customer);
+	t @extschema@.tag := @extschema@.find_tag(tag);
+BEGIN
+	PERFORM @extschema@.check_hand_tag(t, tag);
+	IF expires_at <= @extschema@.now() THEN
+		RAISE EXCEPTION 'expiry % is not in the future', expires_at
+			USING ERRCODE = '22023', HINT = 'Give an expiry after now, or NULL for a tag that does not expire.';
+	END IF;
+	RETURN @extschema@.assign(ARRAY[id], ARRAY[t.tag_id], 'manual', reason, expires_at) > 0;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tag_customer(text, text, text, timestamptz) IS
+	'Tags a customer by hand; in an exclusive group it replaces the tag held; true if anything changed';
+
+CREATE FUNCTION @extschema@.tag_customer(customer bigint, tag text, reason text DEFAULT NULL,
+                                         expires_at timestamptz DEFAULT NULL)
+RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.tag_customer(customer::text, tag, reason, expires_at) $$;
+COMMENT ON FUNCTION @extschema@.tag_customer(bigint, text, text, timestamptz) IS
+	'tag_customer for bigint customer ids';
+
+CREATE FUNCTION @extschema@.untag_customer(customer text, tag text, reason text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id text := @extschema@.check_customer(customer);
+	t @extschema@.tag := @extschema@.find_tag(tag);
+BEGIN
+	PERFORM @extschema@.check_hand_tag(t, tag);
+	PERFORM @extschema@.lock_customers(ARRAY[id]);
+	PERFORM @extschema@.drop_expired(ARRAY[id]);
+	WITH gone AS (
+		DELETE FROM @extschema@.customer_tag ct
+		 WHERE ct.customer_id = id AND ct.tag_id = t.tag_id
+		RETURNING ct.*)
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'remove',
+	       jsonb_build_object('tag', t.name, 'source', g.source, 'expires_at', g.expires_at), NULL,
+	       'manual', untag_customer.reason
+	  FROM gone g;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.untag_customer(text, text, text) IS
+	'Removes a tag from a customer by hand; false if the customer did not hold it';
+
+CREATE FUNCTION @extschema@.untag_customer(customer bigint, tag text, reason text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.untag_customer(customer::text, tag, reason) $$;
+COMMENT ON FUNCTION @extschema@.untag_customer(bigint, text, text) IS
+	'untag_customer for bigint customer ids';
+
+-- Batch import of (customer, tag) pairs from a table (fill it with COPY).
+-- Every row is checked; the good ones are applied, the rejected ones are
+-- returned with their reason.  Row numbers follow the table's physical order,
+-- which right after a COPY into a new table is the file's line order.
+CREATE FUNCTION @extschema@.import_tags(
+	source regclass,
+	customer_column name DEFAULT 'customer_id',
+	tag_column name DEFAULT 'tag',
+	reason text DEFAULT NULL,
+	expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (row_number bigint, customer_id text, tag text, rejected_because text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	actor text := @extschema@.acting_role();
+	n_good bigint;
+	n_changed bigint;
+	n_bad bigint;
+	good_customers text[];
+	good_tags integer[];
+	col name;
+BEGIN
+	IF source IS NULL OR customer_column IS NULL OR tag_column IS NULL THEN
+		RAISE EXCEPTION 'source table and column names must not be null'
+			USING ERRCODE = '22004', HINT = 'Name the table and its customer and tag columns.';
+	END IF;
+	-- The function runs with the extension owner's rights: read only what the caller may read.
+	FOREACH col IN ARRAY ARRAY[customer_column, tag_column] LOOP
+		IF NOT EXISTS (SELECT FROM pg_attribute a
+		                WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = col) THEN
+			RAISE EXCEPTION 'column "%" does not exist in %', col, source
+				USING ERRCODE = '42703', HINT = 'Pass the names of the customer and tag columns.';
+		END IF;
+		IF NOT has_column_privilege(actor, source, col, 'SELECT') THEN
+			RAISE EXCEPTION 'permission denied for table %', source
+				USING ERRCODE = '42501', HINT = 'The importing role must be allowed to read the source table.';
+		END IF;
+	END LOOP;
+	IF expires_at <= @extschema@.now() THEN
+		RAISE EXCEPTION 'expiry % is not in the future', expires_at
+			USING ERRCODE = '22023', HINT = 'Give an expiry after now, or NULL for tags that do not expire.';
+	END IF;
+
+	CREATE TEMP TABLE tagscrm_import (
+		row_number bigint, customer_id text, tag text, tag_id integer, exclusive_group_id integer,
+		rejected_because text) ON COMMIT DROP;
+	-- identifiers are quoted by format(%I); the table is a resolved regclass
+	EXECUTE format('INSERT INTO tagscrm_import (row_number, customer_id, tag)
+	                SELECT pg_catalog.row_number() OVER (ORDER BY s.ctid), s.%I::text, s.%I::text FROM %s s',
+	               customer_column, tag_column, source);
+
+	UPDATE tagscrm_import i SET rejected_because = CASE
+		WHEN i.customer_id IS NULL OR btrim(i.customer_id) = '' THEN 'customer id is empty'
+		WHEN length(i.customer_id) > 256 THEN 'customer id is longer than 256 characters'
+		WHEN i.tag IS NULL OR btrim(i.tag) = '' THEN 'tag is empty' END;
+	UPDATE tagscrm_import i SET tag_id = w.tag_id
+	  FROM @extschema@.tag_word w
+	 WHERE i.rejected_because IS NULL AND w.word = lower(btrim(i.tag));
+	UPDATE tagscrm_import i SET rejected_because = format('tag "%s" does not exist', i.tag)
+	 WHERE i.rejected_because IS NULL AND i.tag_id IS NULL;
+	UPDATE tagscrm_import i SET rejected_because = CASE
+		WHEN t.status = 'retired' THEN format('tag "%s" is retired', i.tag)
+		WHEN t.method NOT IN ('manual', 'import') THEN format('tag "%s" is applied automatically (method %s)', i.tag, t.method) END,
+		exclusive_group_id = CASE WHEN g.exclusive THEN g.group_id END
+	  FROM @extschema@.tag t JOIN @extschema@.tag_group g USING (group_id)
+	 WHERE i.rejected_because IS NULL AND t.tag_id = i.tag_id;
+	-- the same pair twice: the first row counts, later ones are reported
+	UPDATE tagscrm_import i SET rejected_because = format('duplicate of row %s', d.first_row)
+	  FROM (SELECT x.row_number, min(x.row_number) OVER (PARTITION BY x.customer_id, x.tag_id) AS first_row
+	          FROM tagscrm_import x WHERE x.rejected_because IS NULL) d
+	 WHERE d.row_number = i.row_number AND d.first_row <> i.row_number;
+	-- two different tags of one exclusive group for one customer: which one was
+	-- meant is unknowable, so every row of the clash is rejected
+	UPDATE tagscrm_import i SET rejected_because = format('rows %s give this customer more than one tag of exclusive group "%s"',
+	                                                      c.rows, g.name)
+	  FROM (SELECT x.customer_id, x.exclusive_group_id, string_agg(x.row_number::text, ', ' ORDER BY x.row_number) AS rows
+	          FROM tagscrm_import x
+	         WHERE x.rejected_because IS NULL AND x.exclusive_group_id IS NOT NULL
+	         GROUP BY 1, 2 HAVING count(DISTINCT x.tag_id) > 1) c
+	  JOIN @extschema@.tag_group g ON g.group_id = c.exclusive_group_id
+	 WHERE i.rejected_because IS NULL AND i.customer_id = c.customer_id AND i.exclusive_group_id = c.exclusive_group_id;
+
+	SELECT array_agg(i.customer_id ORDER BY i.row_number), array_agg(i.tag_id ORDER BY i.row_number), count(*)
+	  INTO good_customers, good_tags, n_good
+	  FROM tagscrm_import i WHERE i.rejected_because IS NULL;
+	n_changed := CASE WHEN n_good > 0
+	                  THEN @extschema@.assign(good_customers, good_tags, 'import', import_tags.reason, import_tags.expires_at)
+	                  ELSE 0 END;
+	SELECT count(*) INTO n_bad FROM tagscrm_import i WHERE i.rejected_because IS NOT NULL;
+	RAISE NOTICE 'tagscrm import from %: % rows accepted (% changed a customer''s tags), % rejected',
+		source, n_good, n_changed, n_bad;
+
+	RETURN QUERY SELECT i.row_number, i.customer_id, i.tag, i.rejected_because
+	               FROM tagscrm_import i WHERE i.rejected_because IS NOT NULL ORDER BY i.row_number;
+	DROP TABLE tagscrm_import;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.import_tags(regclass, name, name, text, timestamptz) IS
+	'Imports (customer, tag) pairs from a table; applies the good rows, returns the rejected ones with reasons';
+
+CREATE FUNCTION @extschema@.expire_tags() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	due text[];
+BEGIN
+	SELECT array_agg(DISTINCT ct.customer_id) INTO due
+	  FROM @extschema@.customer_tag ct WHERE ct.expires_at <= @extschema@.now();
+	IF due IS NULL THEN
+		RETURN 0;
+	END IF;
+	PERFORM @extschema@.lock_customers(due);
+	RETURN @extschema@.drop_expired(due);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.expire_tags() IS
+	'Removes every expired assignment, with history; returns how many (expired tags are hidden from views anyway)';
+
+-- Retiring keeps the tag and its history; current holders lose it.
+CREATE FUNCTION @extschema@.retire_tag(name text, reason text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t @extschema@.tag;
+	holders text[];
+	n bigint;
+BEGIN
+	PERFORM @extschema@.lock_library();
+	t := @extschema@.find_tag(name);
+	PERFORM @extschema@.check_active(t, name);
+	IF EXISTS (SELECT FROM @extschema@.tag c WHERE c.parent_id = t.tag_id AND c.status = 'active') THEN
+		RAISE EXCEPTION 'tag "%" has active child tags', t.name
+			USING ERRCODE = '2BP01', HINT = 'Retire or move its child tags first.';
+	END IF;
+	UPDATE @extschema@.tag tg SET status = 'retired', retired_at = @extschema@.now() WHERE tg.tag_id = t.tag_id;
+	PERFORM @extschema@.log_library('tag', t.name, 'retire', jsonb_build_object('status', 'active'),
+	                                jsonb_build_object('status', 'retired'), reason);
+	SELECT array_agg(ct.customer_id) INTO holders FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id;
+	PERFORM @extschema@.lock_customers(holders);
+	WITH gone AS (
+		DELETE FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id RETURNING ct.*)
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'retire',
+	       jsonb_build_object('tag', t.name, 'source', g.source, 'expires_at', g.expires_at), NULL,
+	       g.source, retire_tag.reason
+	  FROM gone g ORDER BY g.customer_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.retire_tag(text, text) IS
+	'Retires a tag: it can no longer be applied, its holders lose it, its history stays; returns how many customers lost it';
+
+-- Merging moves every holder of one tag to another, retires the first, and
+-- points its name (and aliases) at the second so old words keep working.
+CREATE FUNCTION @extschema@.merge_tags(from_tag text, into_tag text, reason text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f @extschema@.tag;
+	i @extschema@.tag;
+	g @extschema@.tag_group;
+	holders text[];
+	clashes bigint;
+	n bigint;
+BEGIN
+	PERFORM @extschema@.lock_library();
+	f := @extschema@.find_tag(from_tag);
+	i := @extschema@.find_tag(into_tag);
+	PERFORM @extschema@.check_active(f, from_tag);
+	PERFORM @extschema@.check_active(i, into_tag);
+	IF f.tag_id = i.tag_id THEN
+		RAISE EXCEPTION 'cannot merge tag "%" into itself', f.name
+			USING ERRCODE = '22023', HINT = 'Name two different tags.';
+	END IF;
+	IF EXISTS (SELECT FROM @extschema@.tag c WHERE c.parent_id = f.tag_id AND c.status = 'active') THEN
+		RAISE EXCEPTION 'tag "%" has active child tags', f.name
+			USING ERRCODE = '2BP01', HINT = 'Move its child tags first.';
+	END IF;
+	g := (SELECT tg FROM @extschema@.tag_group tg WHERE tg.group_id = i.group_id);
+	SELECT array_agg(ct.customer_id) INTO holders FROM @extschema@.customer_tag ct WHERE ct.tag_id = f.tag_id;
+	PERFORM @extschema@.lock_customers(holders);
+	IF g.exclusive THEN
+		SELECT count(*) INTO clashes
+		  FROM @extschema@.customer_tag h
+		  JOIN @extschema@.customer_tag o ON o.customer_id = h.customer_id AND o.exclusive_group_id = g.group_id
+		 WHERE h.tag_id = f.tag_id AND o.tag_id NOT IN (f.tag_id, i.tag_id);
+		IF clashes > 0 THEN
+			RAISE EXCEPTION '% customer(s) holding "%" already hold another tag of exclusive group "%"', clashes, f.name, g.name
+				USING ERRCODE = '23P01', HINT = 'Untag those customers first, or merge into a tag of a non-exclusive group.';
+		END IF;
+	END IF;
+
+	WITH moved AS (
+		DELETE FROM @extschema@.customer_tag ct WHERE ct.tag_id = f.tag_id RETURNING ct.*),
+	kept AS (
+		INSERT INTO @extschema@.customer_tag
+			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at, expires_at, reason)
+		SELECT m.customer_id, i.tag_id, i.group_id, CASE WHEN g.exclusive THEN g.group_id END,
+		       m.source, m.applied_by, m.applied_at, m.expires_at, m.reason
+		  FROM moved m
+		 WHERE NOT EXISTS (SELECT FROM @extschema@.customer_tag o WHERE o.customer_id = m.customer_id AND o.tag_id = i.tag_id)
+		 ORDER BY m.customer_id
+		RETURNING customer_id)
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	SELECT @extschema@.now(), @extschema@.acting_role(), m.customer_id, i.tag_id, 'merge',
+	       jsonb_build_object('tag', f.name, 'source', m.source, 'expires_at', m.expires_at),
+	       jsonb_build_object('tag', i.name, 'source', m.source, 'expires_at', m.expires_at),
+	       m.source, merge_tags.reason
+	  FROM moved m ORDER BY m.customer_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+
+	UPDATE @extschema@.tag tg SET status = 'retired', retired_at = @extschema@.now(), merged_into = i.tag_id
+	 WHERE tg.tag_id = f.tag_id;
+	UPDATE @extschema@.tag tg SET merged_into = i.tag_id WHERE tg.merged_into = f.tag_id;
+	UPDATE @extschema@.tag_alias a SET tag_id = i.tag_id WHERE a.tag_id = f.tag_id;
+	PERFORM @extschema@.log_library('tag', f.name, 'merge', jsonb_build_object('status', 'active', 'holders', n),
+	                                jsonb_build_object('status', 'retired', 'merged_into', i.name), reason);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.merge_tags(text, text, text) IS
+	'Merges a tag into another: holders move over, the first tag is retired and its name resolves to the second';
+
+-- ---------------------------------------------------------------- reading
+
+CREATE VIEW @extschema@.tag_groups AS
+	SELECT g.group_id, g.name, g.kind, g.exclusive, g.update_cycle, g.owner, g.description,
+	       (SELECT count(*) FROM @extschema@.tag t WHERE t.group_id = g.group_id AND t.status = 'active') AS active_tags,
+	       g.created_by, g.created_at
+	  FROM @extschema@.tag_group g;
+COMMENT ON VIEW @extschema@.tag_groups IS 'Tag groups with their number of active tags';
+
+CREATE VIEW @extschema@.tags AS
+	WITH RECURSIVE tree AS (
+		SELECT t.tag_id, t.name::text AS path FROM @extschema@.tag t WHERE t.parent_id IS NULL
+		UNION ALL
+		SELECT c.tag_id, tree.path || ' > ' || c.name FROM @extschema@.tag c JOIN tree ON c.parent_id = tree.tag_id)
+	SELECT t.tag_id, t.name, g.name AS group_name, g.kind, g.exclusive,
+	       p.name AS parent, tree.path, t.description, t.status, t.method,
+	       m.name AS merged_into,
+	       ARRAY(SELECT a.alias FROM @extschema@.tag_alias a WHERE a.tag_id = t.tag_id ORDER BY a.alias) AS aliases,
+	       (SELECT count(*) FROM @extschema@.customer_tag ct
+	         WHERE ct.tag_id = t.tag_id AND (ct.expires_at IS NULL OR ct.expires_at > @extschema@.now())) AS customers,
+	       t.created_by, t.created_at, t.retired_at
+	  FROM @extschema@.tag t
+	  JOIN @extschema@.tag_group g ON g.group_id = t.group_id
+	  JOIN tree ON tree.tag_id = t.tag_id
+	  LEFT JOIN @extschema@.tag p ON p.tag_id = t.parent_id
+	  LEFT JOIN @extschema@.tag m ON m.tag_id = t.merged_into;
+COMMENT ON VIEW @extschema@.tags IS
+	'The tag library: each tag with its group, hierarchy path (channel > online > Taobao), aliases and number of holders';
+
+CREATE VIEW @extschema@.customer_tags AS
+	SELECT ct.customer_id, t.name AS tag, g.name AS group_name, g.kind, ct.source, ct.applied_by,
+	       ct.applied_at, ct.expires_at, ct.reason
+	  FROM @extschema@.customer_tag ct
+	  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
+	  JOIN @extschema@.tag_group g ON g.group_id = ct.group_id
+	 WHERE ct.expires_at IS NULL OR ct.expires_at > @extschema@.now();
+COMMENT ON VIEW @extschema@.customer_tags IS
+	'Current tags of every customer (expired ones left out), one row per customer and tag';
+
+CREATE VIEW @extschema@.customer_tag_history AS
+	SELECT h.history_id, h.changed_at, h.changed_by, h.customer_id, t.name AS tag, h.action,
+	       h.old, h.new, h.source, h.reason
+	  FROM @extschema@.tag_history h
+	  JOIN @extschema@.tag t ON t.tag_id = h.tag_id;
+COMMENT ON VIEW @extschema@.customer_tag_history IS 'Every change to any customer''s tags';
+
+CREATE VIEW @extschema@.library_changes AS
+	SELECT h.history_id, h.changed_at, h.changed_by, h.object_type, h.object_name, h.action,
+	       h.old, h.new, h.reason
+	  FROM @extschema@.library_history h;
+COMMENT ON VIEW @extschema@.library_changes IS 'Every change to the tag library';
+
+CREATE FUNCTION @extschema@.customer_profile(customer text, history_limit integer DEFAULT 20) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id text := @extschema@.check_customer(customer);
+	at timestamptz := @extschema@.now();
+BEGIN
+	IF history_limit IS NULL OR history_limit < 0 THEN
+		RAISE EXCEPTION 'history_limit must be zero or more' USING ERRCODE = '22023', HINT = 'Pass how many history entries to show.';
+	END IF;
+	RETURN jsonb_build_object(
+		'customer_id', id,
+		'known', EXISTS (SELECT FROM @extschema@.customer c WHERE c.customer_id = id),
+		'tags', COALESCE((
+			SELECT jsonb_agg(jsonb_build_object(
+				'tag', ct.tag, 'group', ct.group_name, 'source', ct.source, 'applied_by', ct.applied_by,
+				'applied_at', ct.applied_at, 'age', justify_interval(date_trunc('second', at - ct.applied_at)),
+				'expires_at', ct.expires_at, 'reason', ct.reason) ORDER BY ct.group_name, ct.tag)
+			  FROM @extschema@.customer_tags ct WHERE ct.customer_id = id), '[]'),
+		'history', COALESCE((
+			SELECT jsonb_agg(jsonb_build_object(
+				'at', h.changed_at, 'by', h.changed_by, 'action', h.action, 'tag', h.tag,
+				'old', h.old, 'new', h.new, 'source', h.source, 'reason', h.reason) ORDER BY h.history_id DESC)
+			  FROM (SELECT * FROM @extschema@.customer_tag_history x WHERE x.customer_id = id
+			         ORDER BY x.history_id DESC LIMIT history_limit) h), '[]'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.customer_profile(text, integer) IS
+	'One customer''s current tags (source, age, expiry) and most recent history, as jsonb';
+
+CREATE FUNCTION @extschema@.customer_profile(customer bigint, history_limit integer DEFAULT 20) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.customer_profile(customer::text, history_limit) $$;
+COMMENT ON FUNCTION @extschema@.customer_profile(bigint, integer) IS 'customer_profile for bigint customer ids';

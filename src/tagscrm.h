@@ -1,0 +1,14 @@
+/*
+ * tagscrm.h: map of the C modules; one extern block per .c file.
+ */
+#ifndef TAGSCRM_H
+#define TAGSCRM_H
+
+#include "postgres.h"
+#include "utils/timestamp.h"
+
+/* session.c: the tagscrm clock and the acting role */
+extern void SessionInit(void);
+extern TimestampTz TagscrmNow(void);
+
+#endif							/* TAGSCRM_H */
