@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Dump and restore keep tagscrm's library, assignments and history
+# (pg_dump -Fc + pg_restore, and plain pg_dump + psql); after a restore the
+# sequences continue and tagging works.  TAP output; needs PGHOST/PGPORT.
+set -u
+cd "$(dirname "$0")/../.."
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+n=0
+check() {   # description, command...
+	local what="$1"; shift
+	n=$((n + 1))
+	if "$@" >"$tmp/out" 2>&1; then echo "ok $n - $what"; else echo "not ok $n - $what"; sed 's/^/# /' "$tmp/out" | head -20; fi
+}
+q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+for db in dump_src dump_custom dump_plain; do dropdb --if-exists "$db"; done
+createdb dump_src
+check "load a database that uses tagscrm" q -d dump_src -f test/dump/load.sql
+q -d dump_src -f test/dump/fingerprint.sql >"$tmp/src.txt"
+check "the fingerprint covers data" test "$(grep -c '^history' "$tmp/src.txt")" -gt 300
+
+check "pg_dump -Fc" pg_dump -Fc -d dump_src -f "$tmp/src.dump"
+createdb dump_custom
+check "pg_restore" pg_restore --exit-on-error -d dump_custom "$tmp/src.dump"
+q -d dump_custom -f test/dump/fingerprint.sql >"$tmp/custom.txt"
+check "custom-format round trip keeps every row" diff "$tmp/src.txt" "$tmp/custom.txt"
+
+check "plain pg_dump" pg_dump -d dump_src -f "$tmp/src.sql"
+createdb dump_plain
+check "plain restore with psql" q -d dump_plain -f "$tmp/src.sql"
+q -d dump_plain -f test/dump/fingerprint.sql >"$tmp/plain.txt"
+check "plain round trip keeps every row" diff "$tmp/src.txt" "$tmp/plain.txt"
+
+# after the restore: ids continue, tagging and history go on as before
+next_history() { q -At -d "$1" -c "SELECT tagscrm.tag_customer('new-1', 'online'); SELECT max(history_id) FROM tagscrm.tag_history"; }
+check "history ids continue after restore" test "$(next_history dump_src | tail -1)" = "$(next_history dump_custom | tail -1)"
+check "aliases and merges still resolve after restore" \
+	test "$(q -At -d dump_custom -c "SELECT tagscrm.tag_customer('new-2', 'TB'); SELECT tagscrm.tag_customer('new-2', 'kitchen'); SELECT string_agg(tag, ',' ORDER BY tag) FROM tagscrm.customer_tags WHERE customer_id = 'new-2'" | tail -1)" = "Taobao,garden"
+check "retired tags stay retired after restore" \
+	bash -c "! psql -X -q -d dump_custom -c \"SELECT tagscrm.tag_customer('new-3', 'offline')\" 2>/dev/null"
+check "a new tag gets a fresh id after restore" q -d dump_custom -c "SELECT tagscrm.create_tag('balcony', 'interests')"
+
+for db in dump_src dump_custom dump_plain; do dropdb --if-exists "$db"; done
+echo "1..$n"
