@@ -32,9 +32,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "libpq/pqformat.h"
 #include "miscadmin.h"
-#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -423,42 +421,12 @@ rfm_breakpoints_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s1);
 }
 
-/* Appends a float8 in network byte order at *p and advances p. */
-static inline void
-PutF8(char **p, float8 v)
-{
-	union
-	{
-		float8		f;
-		uint64		i;
-	}			u;
-
-	u.f = v;
-	u.i = pg_hton64(u.i);
-	memcpy(*p, &u.i, sizeof(uint64));
-	*p += sizeof(uint64);
-}
-
-/* Reads a float8 in network byte order at *p and advances p. */
-static inline float8
-GetF8(const char **p)
-{
-	union
-	{
-		float8		f;
-		uint64		i;
-	}			u;
-
-	memcpy(&u.i, *p, sizeof(uint64));
-	u.i = pg_ntoh64(u.i);
-	*p += sizeof(uint64);
-	return u.f;
-}
-
 /*
  * SQL: serialize a partial state for parallel query.  Layout: version byte,
  * n (int64), the three sums, then the n recency, n frequency and n monetary
- * values, all in network byte order.
+ * values.  Native byte order and alignment-free memcpy: a serialized state
+ * only travels between processes of one server (an internal-typed function
+ * cannot be called from SQL, so no client ever sees or forges one).
  */
 Datum
 rfm_breakpoints_serialize(PG_FUNCTION_ARGS)
@@ -467,9 +435,7 @@ rfm_breakpoints_serialize(PG_FUNCTION_ARGS)
 	Size		len;
 	bytea	   *out;
 	char	   *p;
-	int64		i;
 	int			d;
-	uint64		n64;
 
 	AggContext(fcinfo, "rfm_breakpoints_serialize");
 	if ((Size) st->n > (MaxAllocSize - VARHDRSZ - RFM_SERIAL_HEADER) / (RFM_NDIMS * sizeof(float8)))
@@ -487,19 +453,14 @@ rfm_breakpoints_serialize(PG_FUNCTION_ARGS)
 	SET_VARSIZE(out, len);
 	p = VARDATA(out);
 	*p++ = RFM_SERIAL_VERSION;
-	n64 = pg_hton64((uint64) st->n);
-	memcpy(p, &n64, sizeof(uint64));
-	p += sizeof(uint64);
-	for (d = 0; d < RFM_NDIMS; d++)
-		PutF8(&p, st->sum[d]);
+	memcpy(p, &st->n, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(p, st->sum, RFM_NDIMS * sizeof(float8));
+	p += RFM_NDIMS * sizeof(float8);
 	for (d = 0; d < RFM_NDIMS; d++)
 	{
-		const float8 *v = st->val[d];
-
-		/* linear in the data */
-		CHECK_FOR_INTERRUPTS();
-		for (i = 0; i < st->n; i++)
-			PutF8(&p, v[i]);
+		memcpy(p, st->val[d], st->n * sizeof(float8));
+		p += st->n * sizeof(float8);
 	}
 	Assert(p == (char *) out + len);
 
@@ -524,7 +485,7 @@ rfm_breakpoints_deserialize(PG_FUNCTION_ARGS)
 	bytea	   *in = PG_GETARG_BYTEA_PP(0);
 	const char *p = VARDATA_ANY(in);
 	Size		len = VARSIZE_ANY_EXHDR(in);
-	uint64		n64;
+	int64		n;
 	RfmState   *st;
 	int64		i;
 	int			d;
@@ -533,33 +494,29 @@ rfm_breakpoints_deserialize(PG_FUNCTION_ARGS)
 		BadSerialState("The state is shorter than its header.");
 	if (*p++ != RFM_SERIAL_VERSION)
 		BadSerialState("The state has an unknown format version.");
-	memcpy(&n64, p, sizeof(uint64));
-	p += sizeof(uint64);
-	n64 = pg_ntoh64(n64);
-	if (n64 > (len - RFM_SERIAL_HEADER) / (RFM_NDIMS * sizeof(float8)) ||
-		len != RFM_SERIAL_HEADER + n64 * RFM_NDIMS * sizeof(float8))
+	memcpy(&n, p, sizeof(int64));
+	p += sizeof(int64);
+	if (n < 0 || (Size) n > (len - RFM_SERIAL_HEADER) / (RFM_NDIMS * sizeof(float8)) ||
+		len != RFM_SERIAL_HEADER + (Size) n * RFM_NDIMS * sizeof(float8))
 		BadSerialState("The state's length does not match its number of customers.");
 
-	st = NewState(aggcxt, (int64) n64);
-	st->n = (int64) n64;
+	st = NewState(aggcxt, n);
+	st->n = n;
+	memcpy(st->sum, p, RFM_NDIMS * sizeof(float8));
+	p += RFM_NDIMS * sizeof(float8);
 	for (d = 0; d < RFM_NDIMS; d++)
 	{
-		st->sum[d] = GetF8(&p);
-		if (isnan(st->sum[d]) || isinf(st->sum[d]))
-			BadSerialState("A sum in the state is not finite.");
-	}
-	for (d = 0; d < RFM_NDIMS; d++)
-	{
-		float8	   *v = st->val[d];
+		const float8 *v = st->val[d];
+		bool		finite = !isnan(st->sum[d]) && !isinf(st->sum[d]);
 
+		memcpy(st->val[d], p, n * sizeof(float8));
+		p += n * sizeof(float8);
 		/* linear in the data */
 		CHECK_FOR_INTERRUPTS();
-		for (i = 0; i < st->n; i++)
-		{
-			v[i] = GetF8(&p);
-			if (isnan(v[i]) || isinf(v[i]))
-				BadSerialState("A value in the state is not finite.");
-		}
+		for (i = 0; i < n; i++)
+			finite &= !isnan(v[i]) && !isinf(v[i]);
+		if (!finite)
+			BadSerialState("A value in the state is not finite.");
 	}
 
 	PG_RETURN_POINTER(st);
@@ -760,9 +717,15 @@ ParseBreakpoints(HeapTupleHeader th, RfmBreakpoints *bp)
 
 	for (d = 0; d < RFM_NDIMS; d++)
 	{
-		static const char *const cutname[RFM_NDIMS] = {"r_cuts", "f_cuts", "m_cuts"};
-		static const char *const meanname[RFM_NDIMS] = {"r_mean", "f_mean", "m_mean"};
-		static const char *const medname[RFM_NDIMS] = {"r_median", "f_median", "m_median"};
+		static const char *const cutname[RFM_NDIMS] = {
+			"rfm breakpoints field r_cuts", "rfm breakpoints field f_cuts",
+		"rfm breakpoints field m_cuts"};
+		static const char *const meanname[RFM_NDIMS] = {
+			"rfm breakpoints field r_mean", "rfm breakpoints field f_mean",
+		"rfm breakpoints field m_mean"};
+		static const char *const medname[RFM_NDIMS] = {
+			"rfm breakpoints field r_median", "rfm breakpoints field f_median",
+		"rfm breakpoints field m_median"};
 		Datum		v;
 
 		v = BpField(&tuple, tupdesc, d + 1, FLOAT8ARRAYOID, &bp->cuts_null[d]);
