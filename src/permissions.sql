@@ -2,7 +2,8 @@
 -- ---------------------------------------------------------------------------
 -- permissions.sql: who may do what.  Tables are reached only through the API
 -- functions (SECURITY DEFINER) and the views; nothing is granted to PUBLIC.
---   tagscrm_reader:   read the views and customer profiles
+--   tagscrm_reader:   read the views and customer profiles; compute RFM
+--                     breakpoints, scores and segments (they store nothing)
 --   tagscrm_operator: + tag, untag, import, expire
 --   tagscrm_admin:    + change the tag library
 -- (operator is a member of reader, admin of operator)
@@ -18,7 +19,8 @@ BEGIN
 		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
 	FOR g IN SELECT * FROM (VALUES
-		('tagscrm_reader',   ARRAY['customer_profile', 'now']),
+		('tagscrm_reader',   ARRAY['customer_profile', 'now', 'rfm_breakpoints', 'rfm_score',
+		                           'rfm_segment', 'rfm_classify', 'rfm_segments']),
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',

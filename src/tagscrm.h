@@ -11,4 +11,6 @@
 extern void SessionInit(void);
 extern TimestampTz TagscrmNow(void);
 
+/* rfm.c: RFM breakpoints aggregate, scores and segments (SQL-callable only) */
+
 #endif							/* TAGSCRM_H */
