@@ -55,7 +55,7 @@ CREATE TABLE @extschema@.library_history (
 	history_id   bigserial PRIMARY KEY,
 	changed_at   timestamptz NOT NULL,
 	changed_by   text NOT NULL,
-	object_type  text NOT NULL CHECK (object_type IN ('group', 'tag', 'alias')),
+	object_type  text NOT NULL CHECK (object_type IN ('group', 'tag', 'alias', 'watch')),
 	object_name  text NOT NULL,
 	action       text NOT NULL,
 	old          jsonb,
@@ -63,7 +63,7 @@ CREATE TABLE @extschema@.library_history (
 	reason       text
 );
 COMMENT ON TABLE @extschema@.library_history IS
-	'Every change to the tag library: who, when, what, old and new state, why';
+	'Every change to the tag library and to the watched tables: who, when, what, old and new state, why';
 
 -- Library tables hold user data: pg_dump must keep them.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_group', '');

@@ -1,0 +1,323 @@
+
+-- ---------------------------------------------------------------------------
+-- models.sql: model and attribute tags computed from the facts
+--
+-- model_values() says, for each customer, which value each model gives and
+-- when time alone may change it; sync_models() turns that into tags in
+-- exclusive model groups (with history), writing only what differs.  The
+-- triggers, sweep() and refresh() all go through sync_models().
+-- ---------------------------------------------------------------------------
+
+-- The population breakpoints that RFM scores are measured against; one row,
+-- recomputed by refresh().
+CREATE TABLE @extschema@.rfm_state (
+	singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	breakpoints @extschema@.rfm_breakpoints,
+	computed_at timestamptz
+);
+INSERT INTO @extschema@.rfm_state DEFAULT VALUES;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_state', '');
+COMMENT ON TABLE @extschema@.rfm_state IS 'RFM breakpoints of the last refresh()';
+
+-- Which tag stands for each model value: renaming a model tag keeps it working.
+CREATE TABLE @extschema@.model_tag (
+	model   text NOT NULL,
+	value   text NOT NULL,
+	tag_id  integer NOT NULL REFERENCES @extschema@.tag,
+	PRIMARY KEY (model, value)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_tag', '');
+COMMENT ON TABLE @extschema@.model_tag IS
+	'The tag of each model value (model rfm, lifecycle, sales_stage, status, level, age_band, attr:<column>)';
+
+-- Creates a model group and its tags unless they exist; tags are found by
+-- (model, value), so an admin may rename them.
+CREATE FUNCTION @extschema@.ensure_model_tags(model text, group_name text, group_kind text,
+                                              update_cycle text, description text,
+                                              values_and_names text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g @extschema@.tag_group;
+	i integer;
+	tag_name text;
+	id integer;
+BEGIN
+	IF NOT EXISTS (SELECT FROM unnest(values_and_names) WITH ORDINALITY v(x, n)
+	                WHERE n % 2 = 1 AND NOT EXISTS (SELECT FROM @extschema@.model_tag mt
+	                                                 WHERE mt.model = ensure_model_tags.model AND mt.value = v.x)) THEN
+		RETURN;   -- all there: the common case, without the library lock
+	END IF;
+	PERFORM @extschema@.lock_library();
+	SELECT * INTO g FROM @extschema@.tag_group tg WHERE lower(tg.name) = lower(group_name);
+	IF NOT FOUND THEN
+		INSERT INTO @extschema@.tag_group (name, kind, exclusive, update_cycle, description, created_by, created_at)
+		VALUES (group_name, group_kind, true, update_cycle, description, @extschema@.acting_role(), @extschema@.now())
+		RETURNING * INTO g;
+		PERFORM @extschema@.log_library('group', g.name, 'create', NULL, to_jsonb(g), 'created by tagscrm for model ' || model);
+	ELSIF NOT g.exclusive THEN
+		RAISE EXCEPTION 'tag group "%" exists and is not exclusive', group_name
+			USING ERRCODE = '42710', HINT = format('tagscrm keeps model %s in an exclusive group of that name; rename the existing group.', model);
+	END IF;
+	FOR i IN 1 .. cardinality(values_and_names) / 2 LOOP
+		CONTINUE WHEN EXISTS (SELECT FROM @extschema@.model_tag mt
+		                       WHERE mt.model = ensure_model_tags.model AND mt.value = values_and_names[2 * i - 1]);
+		tag_name := values_and_names[2 * i];
+		SELECT t.tag_id INTO id FROM @extschema@.tag t WHERE lower(t.name) = lower(tag_name) AND t.group_id = g.group_id;
+		IF id IS NULL THEN
+			PERFORM @extschema@.check_word_free(tag_name);
+			INSERT INTO @extschema@.tag (name, group_id, method, description, created_by, created_at)
+			VALUES (tag_name, g.group_id, 'model', format('%s = %s', model, values_and_names[2 * i - 1]),
+			        @extschema@.acting_role(), @extschema@.now())
+			RETURNING tag_id INTO id;
+			PERFORM @extschema@.log_library('tag', tag_name, 'create', NULL,
+			                                jsonb_build_object('group', g.name, 'method', 'model'), 'created by tagscrm');
+		END IF;
+		INSERT INTO @extschema@.model_tag VALUES (model, values_and_names[2 * i - 1], id);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ensure_model_tags(text, text, text, text, text, text[]) IS
+	'Internal: creates a model group and its tags if missing';
+
+-- The fixed model groups; called when the first table is watched.
+CREATE FUNCTION @extschema@.ensure_models() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@.ensure_model_tags('rfm', 'RFM segment', 'model', 'daily',
+		'RFM segment: recency, frequency and monetary value high or low against the population',
+		(SELECT array_agg(x ORDER BY n, k) FROM @extschema@.rfm_segments() WITH ORDINALITY s(segment, r, f, m, display_name, d, n),
+		        LATERAL (VALUES (1, segment), (2, display_name)) v(k, x)));
+	PERFORM @extschema@.ensure_model_tags('lifecycle', 'lifecycle', 'model', 'realtime',
+		'E-commerce lifecycle: new, first purchase, repeat, super',
+		ARRAY['new', 'new customer', 'first_purchase', 'first purchase', 'repeat', 'repeat customer',
+		      'super', 'super customer']);
+	PERFORM @extschema@.ensure_model_tags('sales_stage', 'sales stage', 'model', 'realtime',
+		'High-ticket sales ladder: stranger, potential, intent, first order, repeat, super',
+		ARRAY['stranger', 'stranger', 'potential', 'potential', 'intent', 'intent', 'first_order', 'first deal',
+		      'repeat', 'repeat deal', 'super', 'super client']);
+	PERFORM @extschema@.ensure_model_tags('status', 'customer status', 'model', 'realtime',
+		'Active, silent or lost by days since the last order or event',
+		ARRAY['active', 'active', 'silent', 'silent', 'lost', 'lost']);
+	PERFORM @extschema@.ensure_model_tags('level', 'user level', 'model', 'realtime',
+		'User level from payments, amount, recent payment, active days and reviews',
+		ARRAY['1', 'level 1', '2', 'level 2', '3', 'level 3', '4', 'level 4', '5', 'level 5']);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ensure_models() IS 'Internal: creates the model groups and tags if missing';
+
+-- Age band label of an age for ascending band boundaries {18,25,...}.
+CREATE FUNCTION @extschema@.age_band(age integer, bands integer[]) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE
+	WHEN age < bands[1] THEN 'under ' || bands[1]
+	WHEN age >= bands[cardinality(bands)] THEN bands[cardinality(bands)] || '+'
+	ELSE (SELECT b.lo || '-' || (b.hi - 1)
+	        FROM (SELECT bands[i] AS lo, bands[i + 1] AS hi FROM generate_subscripts(bands, 1) i) b
+	       WHERE age >= b.lo AND age < b.hi) END;
+COMMENT ON FUNCTION @extschema@.age_band(integer, integer[]) IS
+	'The age band of an age: "under 18", "18-24", ..., "65+" for bands {18,25,...,65}';
+
+-- What every model says of the given customers (NULL: everyone) at tagscrm.now():
+-- one row per customer and model, with the moment time alone may change it.
+CREATE FUNCTION @extschema@.model_values(customers text[])
+RETURNS TABLE (customer_id text, model text, value text, changes_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH s AS (SELECT * FROM @extschema@.settings),
+bp AS (SELECT r.breakpoints AS bp FROM @extschema@.rfm_state r),
+f AS (
+	SELECT f.*, @extschema@.now() AS at,
+	       GREATEST(f.last_order_at, f.last_event_at) AS last_active_at,
+	       (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id) AS active_days,
+	       COALESCE((SELECT e.events FROM @extschema@.customer_event_fact e, s
+	                  WHERE e.customer_id = f.customer_id AND e.kind = s.review_kind), 0) AS reviews,
+	       COALESCE((SELECT e.events FROM @extschema@.customer_event_fact e, s
+	                  WHERE e.customer_id = f.customer_id AND e.kind = s.intent_kind), 0) AS intents
+	  FROM @extschema@.customer_fact f
+	 WHERE customers IS NULL OR f.customer_id = ANY (customers))
+-- RFM segment: only recency moves with time; R is high while recency < basis
+SELECT f.customer_id, 'rfm',
+       (@extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, f.at), f.order_count,
+                                 f.order_total::float8, bp.bp, s.rfm_basis)).segment,
+       CASE WHEN @extschema@.days_between(f.last_order_at, f.at) < b.basis
+            THEN f.last_order_at + make_interval(secs => 86400 * ceil(b.basis)) END
+  FROM f, s, bp,
+       LATERAL (SELECT CASE s.rfm_basis WHEN 'mean' THEN (bp.bp).r_mean ELSE (bp.bp).r_median END AS basis) b
+ WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL AND bp.bp IS NOT NULL
+UNION ALL
+SELECT f.customer_id, 'lifecycle',
+       CASE WHEN f.order_count = 0 THEN 'new' WHEN f.order_count = 1 THEN 'first_purchase'
+            WHEN f.order_count < s.super_orders THEN 'repeat' ELSE 'super' END, NULL
+  FROM f, s WHERE s.ecommerce_ladder
+UNION ALL
+SELECT f.customer_id, 'sales_stage',
+       CASE WHEN f.order_count >= s.super_orders THEN 'super' WHEN f.order_count >= 2 THEN 'repeat'
+            WHEN f.order_count = 1 THEN 'first_order' WHEN f.intents >= s.intent_events THEN 'intent'
+            WHEN f.event_count > 0 THEN 'potential' ELSE 'stranger' END, NULL
+  FROM f, s WHERE s.high_ticket_ladder
+UNION ALL
+SELECT f.customer_id, 'status',
+       CASE WHEN d < s.active_days THEN 'active' WHEN d < s.lost_days THEN 'silent' ELSE 'lost' END,
+       CASE WHEN d < s.active_days THEN f.last_active_at + make_interval(secs => 86400 * s.active_days)
+            WHEN d < s.lost_days THEN f.last_active_at + make_interval(secs => 86400 * s.lost_days) END
+  FROM f, s, LATERAL (SELECT @extschema@.days_between(f.last_active_at, f.at) AS d) x
+ WHERE f.last_active_at IS NOT NULL
+UNION ALL
+SELECT f.customer_id, 'level',
+       (1 + (SELECT count(*) FROM unnest(s.level_thresholds) t WHERE t <= p.points))::text,
+       CASE WHEN p.recent THEN f.last_order_at + make_interval(secs => 86400 * s.level_recent_days) END
+  FROM f, s,
+       LATERAL (SELECT f.last_order_at IS NOT NULL
+                       AND @extschema@.days_between(f.last_order_at, f.at) < s.level_recent_days AS recent) r,
+       LATERAL (SELECT r.recent,
+                       s.level_per_order * f.order_count + s.level_per_amount * f.order_total::float8
+                       + s.level_per_active_day * f.active_days + s.level_per_review * f.reviews
+                       + CASE WHEN r.recent THEN s.level_recent_bonus ELSE 0 END AS points) p
+ WHERE f.order_count > 0 OR f.event_count > 0
+UNION ALL
+SELECT f.customer_id, 'attr:' || a.key, a.value, NULL
+  FROM f, jsonb_each_text(f.attributes) a
+ WHERE a.value IS NOT NULL AND btrim(a.value) <> ''
+UNION ALL
+SELECT f.customer_id, 'age_band', @extschema@.age_band(x.age, s.age_bands),
+       -- the next birthday on which the age reaches the next band boundary
+       (SELECT (f.birth_date + make_interval(years => b)) AT TIME ZONE s.time_zone
+          FROM unnest(s.age_bands) b WHERE b > x.age ORDER BY b LIMIT 1)
+  FROM f, s, LATERAL (SELECT date_part('year', age((f.at AT TIME ZONE s.time_zone)::date, f.birth_date))::integer AS age) x
+ WHERE f.birth_date IS NOT NULL AND f.birth_date <= (f.at AT TIME ZONE s.time_zone)::date
+$$;
+COMMENT ON FUNCTION @extschema@.model_values(text[]) IS
+	'What each model says of the customers now, and when time alone may change it';
+
+-- Attribute values seen for the first time become tags of their group
+-- ("city: Shanghai" in group "city").
+CREATE FUNCTION @extschema@.ensure_attribute_tags(customers text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	attribute text;
+	new_values text[];
+BEGIN
+	FOR attribute, new_values IN
+		SELECT a.key, array_agg(DISTINCT a.value ORDER BY a.value)
+		  FROM @extschema@.customer_fact f, jsonb_each_text(f.attributes) a
+		 WHERE (customers IS NULL OR f.customer_id = ANY (customers))
+		   AND a.value IS NOT NULL AND btrim(a.value) <> ''
+		   AND NOT EXISTS (SELECT FROM @extschema@.model_tag mt WHERE mt.model = 'attr:' || a.key AND mt.value = a.value)
+		 GROUP BY a.key
+	LOOP
+		PERFORM @extschema@.ensure_model_tags('attr:' || attribute, attribute, 'attribute', 'realtime',
+			'From the watched customer table',
+			(SELECT array_agg(x ORDER BY v, k) FROM unnest(new_values) v,
+			        LATERAL (VALUES (1, v), (2, attribute || ': ' || v)) l(k, x)));
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ensure_attribute_tags(text[]) IS
+	'Internal: creates tags for attribute values not seen before';
+
+-- The age band tags for the current settings.
+CREATE FUNCTION @extschema@.ensure_age_band_tags() RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT @extschema@.ensure_model_tags('age_band', 'age band', 'attribute', 'daily', 'Age band from the birth date',
+		(SELECT array_agg(x ORDER BY a, k)
+		   FROM @extschema@.settings s,
+		        LATERAL (SELECT -1 AS a UNION ALL SELECT unnest(s.age_bands)) ages,
+		        LATERAL (SELECT @extschema@.age_band(ages.a, s.age_bands) AS band) b,
+		        LATERAL (VALUES (1, b.band), (2, 'age ' || b.band)) l(k, x)))
+$$;
+COMMENT ON FUNCTION @extschema@.ensure_age_band_tags() IS 'Internal: creates the age band tags';
+
+-- Brings the model and attribute tags of these customers (NULL: everyone) in
+-- line with model_values(), with history, and stores when time alone may next
+-- change them.  One statement: it reads the state once.  Callers hold the
+-- customers' fact locks (or an exclusive lock on customer_fact for everyone).
+CREATE FUNCTION @extschema@.sync_models(customers text[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	changed bigint;
+BEGIN
+	IF (@extschema@.watched('customers')).relid IS NOT NULL THEN
+		PERFORM @extschema@.ensure_attribute_tags(customers);
+	END IF;
+
+	WITH mv AS MATERIALIZED (
+		SELECT * FROM @extschema@.model_values(customers)),
+	desired AS (
+		SELECT v.customer_id, t.group_id, t.tag_id, t.name, v.model
+		  FROM mv v
+		  JOIN @extschema@.model_tag mt ON mt.model = v.model AND mt.value = v.value
+		  JOIN @extschema@.tag t ON t.tag_id = mt.tag_id),
+	held AS (
+		SELECT ct.customer_id, ct.group_id, ct.tag_id, t.name, mt.model
+		  FROM @extschema@.customer_tag ct
+		  JOIN @extschema@.model_tag mt ON mt.tag_id = ct.tag_id
+		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
+		 WHERE customers IS NULL OR ct.customer_id = ANY (customers)),
+	diff AS (
+		SELECT COALESCE(d.customer_id, h.customer_id) AS customer_id, COALESCE(d.group_id, h.group_id) AS group_id,
+		       h.tag_id AS old_tag, h.name AS old_name, d.tag_id AS new_tag, d.name AS new_name,
+		       COALESCE(d.model, h.model) AS model,
+		       CASE WHEN COALESCE(d.model, h.model) LIKE 'attr:%' OR COALESCE(d.model, h.model) = 'age_band'
+		            THEN 'trigger' ELSE 'model' END AS source
+		  FROM desired d
+		  FULL JOIN held h ON h.customer_id = d.customer_id AND h.group_id = d.group_id
+		 WHERE d.tag_id IS DISTINCT FROM h.tag_id),
+	registered AS (
+		INSERT INTO @extschema@.customer (customer_id, first_seen_at)
+		SELECT DISTINCT x.customer_id, @extschema@.now() FROM diff x WHERE x.new_tag IS NOT NULL
+		 ORDER BY 1
+		ON CONFLICT DO NOTHING
+		RETURNING 1),
+	removed AS (
+		DELETE FROM @extschema@.customer_tag ct USING diff x
+		 WHERE ct.customer_id = x.customer_id AND ct.tag_id = x.old_tag
+		RETURNING 1),
+	added AS (
+		-- reads "removed" and "registered" first: the old tag of the exclusive
+		-- group must be gone, and the customer row there, before the insert
+		INSERT INTO @extschema@.customer_tag
+			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at)
+		SELECT x.customer_id, x.new_tag, x.group_id, x.group_id, x.source,
+		       @extschema@.acting_role(), @extschema@.now()
+		  FROM diff x
+		 WHERE x.new_tag IS NOT NULL
+		   AND (SELECT count(*) FROM removed) >= 0 AND (SELECT count(*) FROM registered) >= 0
+		 ORDER BY x.customer_id, x.new_tag
+		RETURNING 1),
+	logged AS (
+		INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+		SELECT @extschema@.now(), @extschema@.acting_role(), x.customer_id, COALESCE(x.new_tag, x.old_tag),
+		       CASE WHEN x.old_tag IS NULL THEN 'add' WHEN x.new_tag IS NULL THEN 'remove' ELSE 'replace' END,
+		       CASE WHEN x.old_tag IS NOT NULL THEN jsonb_build_object('tag', x.old_name) END,
+		       CASE WHEN x.new_tag IS NOT NULL THEN jsonb_build_object('tag', x.new_name) END,
+		       x.source, 'model ' || x.model
+		  FROM diff x
+		 ORDER BY x.customer_id, x.group_id
+		RETURNING 1),
+	next_change AS (
+		UPDATE @extschema@.customer_fact f SET next_change_at = n.at
+		  FROM (SELECT c.customer_id, min(v.changes_at) AS at
+		          FROM @extschema@.customer_fact c
+		          LEFT JOIN mv v ON v.customer_id = c.customer_id
+		         WHERE customers IS NULL OR c.customer_id = ANY (customers)
+		         GROUP BY c.customer_id) n
+		 WHERE f.customer_id = n.customer_id AND f.next_change_at IS DISTINCT FROM n.at
+		RETURNING 1)
+	SELECT count(*) INTO changed FROM logged;
+	RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_models(text[]) IS
+	'Internal: brings model and attribute tags in line with the facts, with history';

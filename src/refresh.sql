@@ -1,0 +1,145 @@
+
+-- ---------------------------------------------------------------------------
+-- refresh.sql: the nightly refresh(), the frequent sweep(), and scheduling
+-- them with pg_cron
+-- ---------------------------------------------------------------------------
+
+-- Says where a long job is: a NOTICE for the client, and application_name
+-- for anyone watching pg_stat_activity.
+CREATE FUNCTION @extschema@.report_progress(job text, step text, quiet boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM set_config('application_name', left(format('tagscrm %s: %s', job, step), 63), true);
+	IF NOT quiet THEN
+		RAISE NOTICE 'tagscrm %: %', job, step;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.report_progress(text, text, boolean) IS
+	'Internal: NOTICE and pg_stat_activity.application_name for long jobs';
+
+-- Re-evaluates the models of the given customers in batches of ids, each
+-- batch with its fact rows locked.
+CREATE FUNCTION @extschema@.sync_in_batches(job text, due_only boolean, quiet boolean) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch text[];
+	last_id text := '';
+	done bigint := 0;
+	total bigint;
+	changed bigint := 0;
+	at timestamptz := @extschema@.now();
+BEGIN
+	SELECT count(*) INTO total FROM @extschema@.customer_fact f WHERE NOT due_only OR f.next_change_at <= at;
+	LOOP
+		SELECT array_agg(f.customer_id ORDER BY f.customer_id) INTO batch
+		  FROM (SELECT f.customer_id FROM @extschema@.customer_fact f
+		         WHERE f.customer_id > last_id AND (NOT due_only OR f.next_change_at <= at)
+		         ORDER BY f.customer_id LIMIT 50000) f;
+		EXIT WHEN batch IS NULL;
+		PERFORM @extschema@.lock_facts(batch);
+		changed := changed + @extschema@.sync_models(batch);
+		done := done + cardinality(batch);
+		last_id := batch[cardinality(batch)];
+		PERFORM @extschema@.report_progress(job, format('%s of %s customers evaluated, %s tag changes', done, total, changed), quiet);
+	END LOOP;
+	RETURN done;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_in_batches(text, boolean, boolean) IS
+	'Internal: re-evaluates model tags of all (or only due) customers in id batches';
+
+-- The nightly job: new RFM breakpoints, everyone re-scored; full => true
+-- first rebuilds every fact from the watched tables (repairs anything the
+-- triggers did not see, such as loads with session_replication_role =
+-- replica or pg_restore --disable-triggers).
+CREATE FUNCTION @extschema@.refresh(rebuild boolean DEFAULT false, quiet boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	customers bigint;
+BEGIN
+	-- writers wait while the population is rebuilt (they take ROW EXCLUSIVE)
+	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
+	IF rebuild THEN
+		PERFORM @extschema@.report_progress('refresh', 'rebuilding facts from the watched tables', quiet);
+		PERFORM @extschema@.recompute_facts(NULL);
+	END IF;
+	PERFORM @extschema@.report_progress('refresh', 'computing RFM breakpoints', quiet);
+	UPDATE @extschema@.rfm_state SET computed_at = @extschema@.now(),
+		breakpoints = (SELECT @extschema@.rfm_breakpoints(@extschema@.days_between(f.last_order_at, @extschema@.now()),
+		                                                  f.order_count, f.order_total::float8)
+		                 FROM @extschema@.customer_fact f WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL);
+	IF EXISTS (SELECT FROM @extschema@.watched_table) THEN
+		PERFORM @extschema@.ensure_models();
+		IF (@extschema@.watched('customers')).birth_date_column IS NOT NULL THEN
+			PERFORM @extschema@.ensure_age_band_tags();
+		END IF;
+	END IF;
+	customers := @extschema@.sync_in_batches('refresh', false, quiet);
+	PERFORM @extschema@.expire_tags();
+	PERFORM @extschema@.report_progress('refresh', format('done: %s customers', customers), quiet);
+	RETURN customers;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh(boolean, boolean) IS
+	'Recomputes RFM breakpoints and re-scores everyone (rebuild => true: rebuilds the facts first); returns customers evaluated';
+
+-- The frequent job: only customers whose tags may change with the passage of
+-- time (their next_change_at has come), plus expired hand tags.
+CREATE FUNCTION @extschema@.sweep(quiet boolean DEFAULT true) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	customers bigint;
+BEGIN
+	customers := @extschema@.sync_in_batches('sweep', true, quiet);
+	PERFORM @extschema@.expire_tags();
+	RETURN customers;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sweep(boolean) IS
+	'Re-evaluates only the customers whose tags may have changed with time; returns how many';
+
+-- Schedules refresh() and sweep() with pg_cron (which must be installed in
+-- this database); the jobs run as the calling role.
+CREATE FUNCTION @extschema@.schedule(refresh_at text DEFAULT '15 3 * * *', sweep_every text DEFAULT '*/5 * * * *')
+RETURNS TABLE (job text, schedule text, command text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+		RAISE EXCEPTION 'pg_cron is not installed in this database'
+			USING ERRCODE = '55000', HINT = 'CREATE EXTENSION pg_cron (it needs shared_preload_libraries = ''pg_cron''), or schedule SELECT tagscrm.refresh() and SELECT tagscrm.sweep() another way.';
+	END IF;
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)' USING 'tagscrm-refresh', refresh_at, 'SELECT tagscrm.refresh(quiet => true)';
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)' USING 'tagscrm-sweep', sweep_every, 'SELECT tagscrm.sweep()';
+	RETURN QUERY EXECUTE 'SELECT jobname::text, schedule::text, command::text FROM cron.job
+	                       WHERE jobname IN (''tagscrm-refresh'', ''tagscrm-sweep'') ORDER BY jobname';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.schedule(text, text) IS
+	'Schedules the nightly refresh() and the frequent sweep() with pg_cron';
+
+CREATE FUNCTION @extschema@.unschedule() RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint := 0;
+BEGIN
+	IF EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+		EXECUTE 'SELECT count(cron.unschedule(jobid)) FROM cron.job WHERE jobname IN (''tagscrm-refresh'', ''tagscrm-sweep'')'
+		   INTO n;
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.unschedule() IS 'Removes the pg_cron jobs of schedule(); returns how many';
