@@ -60,6 +60,7 @@ COMMENT ON FUNCTION @extschema@.sync_in_batches(text, boolean, boolean) IS
 CREATE FUNCTION @extschema@.refresh(rebuild boolean DEFAULT false, quiet boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	customers bigint;
@@ -95,6 +96,7 @@ COMMENT ON FUNCTION @extschema@.refresh(boolean, boolean) IS
 CREATE FUNCTION @extschema@.sweep(quiet boolean DEFAULT true) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	customers bigint;

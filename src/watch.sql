@@ -328,6 +328,7 @@ COMMENT ON FUNCTION @extschema@.apply_contacts(text[], text[], timestamptz[]) IS
 CREATE FUNCTION @extschema@.orders_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	w @extschema@.watched_table := @extschema@.watched('orders');
@@ -367,6 +368,7 @@ COMMENT ON FUNCTION @extschema@.orders_trigger() IS 'Internal: keeps facts and t
 CREATE FUNCTION @extschema@.events_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	w @extschema@.watched_table := @extschema@.watched('events');
@@ -406,6 +408,7 @@ COMMENT ON FUNCTION @extschema@.events_trigger() IS 'Internal: keeps facts and t
 CREATE FUNCTION @extschema@.customers_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	w @extschema@.watched_table := @extschema@.watched('customers');
@@ -436,6 +439,7 @@ COMMENT ON FUNCTION @extschema@.customers_trigger() IS 'Internal: keeps attribut
 CREATE FUNCTION @extschema@.contacts_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	w @extschema@.watched_table := @extschema@.watched('contacts');
@@ -466,6 +470,7 @@ COMMENT ON FUNCTION @extschema@.contacts_trigger() IS 'Internal: gives new conta
 CREATE FUNCTION @extschema@.watch_orders(tbl regclass, customer name, at name, amount name) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 BEGIN
 	PERFORM @extschema@.check_watchable(tbl, 'orders', ARRAY[customer, at, amount]);
@@ -487,6 +492,7 @@ CREATE FUNCTION @extschema@.watch_events(tbl regclass, customer name, at name, k
                                          object name DEFAULT NULL, duration name DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 BEGIN
 	PERFORM @extschema@.check_watchable(tbl, 'events', ARRAY[customer, at, kind]
@@ -514,6 +520,7 @@ CREATE FUNCTION @extschema@.watch_customers(tbl regclass, customer name, attribu
                                             birth_date name DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 BEGIN
 	PERFORM @extschema@.check_watchable(tbl, 'customers', ARRAY[customer] || COALESCE(attributes, '{}')
@@ -538,6 +545,7 @@ COMMENT ON FUNCTION @extschema@.watch_customers(regclass, name, name[], name) IS
 CREATE FUNCTION @extschema@.watch_contacts(tbl regclass, customer name, channel name, at name DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	customers text[];
@@ -574,6 +582,7 @@ COMMENT ON FUNCTION @extschema@.watch_contacts(regclass, name, name, name) IS
 CREATE FUNCTION @extschema@.unwatch(tbl regclass) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	w @extschema@.watched_table;
