@@ -259,3 +259,6 @@ SELECT tag, count(*) FROM tagscrm.customer_tags WHERE group_name = 'customer sta
 
 -- history: every model change is there, with source and reason
 SELECT action, source, count(*) > 0 AS present FROM tagscrm.customer_tag_history GROUP BY 1, 2 ORDER BY 1, 2;
+
+DROP TABLE orders, events, crm_customers;
+DROP FUNCTION check_state(), expected_tags(), expected_facts();

@@ -86,6 +86,22 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', '');
 COMMENT ON TABLE @extschema@.settings IS
 	'Model thresholds for this installation (one row); UPDATE it, then SELECT tagscrm.refresh()';
 
+-- One row tables (settings, rfm_state) are dumped by pg_dump, and restoring
+-- one inserts a row where CREATE EXTENSION already put the default one: an
+-- insert into such a table therefore replaces its row.
+CREATE FUNCTION @extschema@.replace_singleton() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	EXECUTE format('DELETE FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.replace_singleton() IS 'Internal: an insert into a one-row table replaces its row';
+CREATE TRIGGER replace_singleton BEFORE INSERT ON @extschema@.settings
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.replace_singleton();
+
 -- Checks the settings row as a whole (things a CHECK constraint cannot say).
 CREATE FUNCTION @extschema@.check_settings() RETURNS trigger
 LANGUAGE plpgsql

@@ -17,6 +17,8 @@ CREATE TABLE @extschema@.rfm_state (
 );
 INSERT INTO @extschema@.rfm_state DEFAULT VALUES;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_state', '');
+CREATE TRIGGER replace_singleton BEFORE INSERT ON @extschema@.rfm_state
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.replace_singleton();
 COMMENT ON TABLE @extschema@.rfm_state IS 'RFM breakpoints of the last refresh()';
 
 -- Which tag stands for each model value: renaming a model tag keeps it working.

@@ -73,18 +73,18 @@ CREATE VIEW @extschema@.model_members AS
 	  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id;
 COMMENT ON VIEW @extschema@.model_members IS 'Customers and their model tags, with the time they got them';
 
-CREATE VIEW @extschema@.rfm_segment AS
+CREATE VIEW @extschema@.customer_rfm_segment AS
 	SELECT customer_id, tag AS segment, value AS segment_key, since FROM @extschema@.model_members WHERE model = 'rfm';
-COMMENT ON VIEW @extschema@.rfm_segment IS 'Each customer''s RFM segment';
-CREATE VIEW @extschema@.lifecycle AS
+COMMENT ON VIEW @extschema@.customer_rfm_segment IS 'Each customer''s RFM segment';
+CREATE VIEW @extschema@.customer_lifecycle AS
 	SELECT customer_id, tag AS stage, value AS stage_key, since FROM @extschema@.model_members WHERE model = 'lifecycle';
-COMMENT ON VIEW @extschema@.lifecycle IS 'Each customer''s e-commerce lifecycle stage';
-CREATE VIEW @extschema@.sales_stage AS
+COMMENT ON VIEW @extschema@.customer_lifecycle IS 'Each customer''s e-commerce lifecycle stage';
+CREATE VIEW @extschema@.customer_sales_stage AS
 	SELECT customer_id, tag AS stage, value AS stage_key, since FROM @extschema@.model_members WHERE model = 'sales_stage';
-COMMENT ON VIEW @extschema@.sales_stage IS 'Each customer''s stage on the high-ticket sales ladder';
+COMMENT ON VIEW @extschema@.customer_sales_stage IS 'Each customer''s stage on the high-ticket sales ladder';
 CREATE VIEW @extschema@.customer_status AS
 	SELECT customer_id, tag AS status, value AS status_key, since FROM @extschema@.model_members WHERE model = 'status';
 COMMENT ON VIEW @extschema@.customer_status IS 'Each customer''s status: active, silent or lost';
-CREATE VIEW @extschema@.user_level AS
+CREATE VIEW @extschema@.customer_level AS
 	SELECT customer_id, tag AS level, value::integer AS level_number, since FROM @extschema@.model_members WHERE model = 'level';
-COMMENT ON VIEW @extschema@.user_level IS 'Each customer''s user level (1-5)';
+COMMENT ON VIEW @extschema@.customer_level IS 'Each customer''s user level (1-5)';

@@ -24,7 +24,8 @@ BEGIN
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
-		                           'retire_tag', 'merge_tags'])) AS v(grantee, api)
+		                           'retire_tag', 'merge_tags', 'watch_orders', 'watch_events', 'watch_customers',
+		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'schedule', 'unschedule'])) AS v(grantee, api)
 	LOOP
 		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace
@@ -37,5 +38,10 @@ $grants$;
 
 GRANT USAGE ON SCHEMA @extschema@ TO tagscrm_reader;
 GRANT SELECT ON @extschema@.tag_groups, @extschema@.tags, @extschema@.customer_tags,
-                @extschema@.customer_tag_history TO tagscrm_reader;
-GRANT SELECT ON @extschema@.library_changes TO tagscrm_admin;
+                @extschema@.customer_tag_history, @extschema@.customer_overview, @extschema@.segment_sizes,
+                @extschema@.model_groups, @extschema@.model_members, @extschema@.customer_rfm_segment,
+                @extschema@.customer_lifecycle, @extschema@.customer_sales_stage, @extschema@.customer_status,
+                @extschema@.customer_level TO tagscrm_reader;
+GRANT SELECT ON @extschema@.library_changes, @extschema@.watched_table, @extschema@.unmatched_channel,
+                @extschema@.rfm_state TO tagscrm_admin;
+GRANT SELECT, UPDATE ON @extschema@.settings TO tagscrm_admin;

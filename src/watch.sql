@@ -57,7 +57,8 @@ BEGIN
 			USING ERRCODE = '42501', HINT = 'Only a role that may create triggers on the table can watch it.';
 	END IF;
 	IF EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.role = check_watchable.role) THEN
-		RAISE EXCEPTION 'a % table is already watched', role
+		RAISE EXCEPTION 'table % is already watched for %',
+			(SELECT w.relid::text FROM @extschema@.watched_table w WHERE w.role = check_watchable.role), role
 			USING ERRCODE = '42710', HINT = format('Run tagscrm.unwatch(%L) first to watch another table.',
 			                                       (SELECT w.relid::text FROM @extschema@.watched_table w WHERE w.role = check_watchable.role));
 	END IF;
@@ -607,3 +608,19 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.unwatch(regclass) IS
 	'Stops watching a table: drops the triggers tagscrm installed and recomputes facts without it';
+
+-- A watched table that is dropped is forgotten (its triggers went with it);
+-- its contribution to the facts goes at the next refresh(rebuild => true).
+CREATE FUNCTION @extschema@.forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM @extschema@.watched_table w
+	 WHERE w.relid::oid IN (SELECT d.objid FROM pg_event_trigger_dropped_objects() d WHERE d.object_type = 'table');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.forget_dropped_tables() IS 'Internal: unregisters watched tables that are dropped';
+CREATE EVENT TRIGGER tagscrm_forget_dropped_tables ON sql_drop
+	WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION @extschema@.forget_dropped_tables();

@@ -32,7 +32,11 @@ INSERT INTO matrix VALUES
 	('expire_tags', 'operator'),
 	('create_tag_group', 'admin'), ('alter_tag_group', 'admin'), ('create_tag', 'admin'),
 	('rename_tag', 'admin'), ('describe_tag', 'admin'), ('move_tag', 'admin'),
-	('add_tag_alias', 'admin'), ('drop_tag_alias', 'admin'), ('retire_tag', 'admin'), ('merge_tags', 'admin');
+	('add_tag_alias', 'admin'), ('drop_tag_alias', 'admin'), ('retire_tag', 'admin'), ('merge_tags', 'admin'),
+	('rfm_breakpoints', 'reader'), ('rfm_score', 'reader'), ('rfm_segment', 'reader'), ('rfm_classify', 'reader'),
+	('rfm_segments', 'reader'),
+	('watch_orders', 'admin'), ('watch_events', 'admin'), ('watch_customers', 'admin'), ('watch_contacts', 'admin'),
+	('unwatch', 'admin'), ('refresh', 'admin'), ('sweep', 'admin'), ('schedule', 'admin'), ('unschedule', 'admin');
 
 -- every function of the schema is either in the matrix or internal (no role may call it)
 SELECT is(
@@ -58,10 +62,15 @@ SELECT ok(has_function_privilege(r.role, p.oid, 'EXECUTE') =
 
 -- views: readers (and above) read them, strangers do not
 SELECT table_privs_are('tagscrm', v, 'tagscrm_reader', ARRAY['SELECT'], 'reader reads ' || v)
-  FROM unnest(ARRAY['tags', 'tag_groups', 'customer_tags', 'customer_tag_history']) v;
+  FROM unnest(ARRAY['tags', 'tag_groups', 'customer_tags', 'customer_tag_history', 'customer_overview', 'segment_sizes',
+                    'model_groups', 'model_members', 'customer_rfm_segment', 'customer_lifecycle',
+                    'customer_sales_stage', 'customer_status', 'customer_level']) v;
+SELECT table_privs_are('tagscrm', 'settings', 'tagscrm_admin', ARRAY['SELECT', 'UPDATE'], 'admin reads and changes settings');
+SELECT table_privs_are('tagscrm', 'settings', 'tagscrm_operator', ARRAY[]::text[], 'operator cannot change settings');
 SELECT table_privs_are('tagscrm', 'library_changes', 'tagscrm_admin', ARRAY['SELECT'], 'admin reads library_changes');
 SELECT table_privs_are('tagscrm', t, 'tagscrm_admin', ARRAY[]::text[], 'no direct rights on table ' || t)
-  FROM unnest(ARRAY['tag_group', 'tag', 'tag_alias', 'customer', 'customer_tag', 'tag_history', 'library_history']) t;
+  FROM unnest(ARRAY['tag_group', 'tag', 'tag_alias', 'customer', 'customer_tag', 'tag_history', 'library_history',
+                    'customer_fact', 'customer_day', 'customer_event_fact', 'model_tag']) t;
 
 -- reader
 SET ROLE t_reader;
