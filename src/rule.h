@@ -22,7 +22,8 @@
 
 /* Limits; exceeding any of them is SQLSTATE 54000 */
 #define RULE_MAX_LENGTH		65536	/* bytes of rule text */
-#define RULE_MAX_DEPTH		100		/* nested parentheses and NOTs */
+#define RULE_MAX_DEPTH		100		/* nested conditions in the tree */
+#define RULE_MAX_NESTING	255		/* nested parentheses and NOTs in the text */
 #define RULE_MAX_NODES		20000	/* tree nodes and list values */
 #define RULE_MAX_MEASURES	1000	/* distinct measures */
 /* Largest duration literal: 100 years of 365.25 days, in seconds */

@@ -860,13 +860,37 @@ NewNode(Parser *p, RuleNodeKind kind, size_t position)
 static bool
 EnterNesting(Parser *p, size_t position)
 {
-	if (++p->depth > RULE_MAX_DEPTH)
+	if (++p->depth > RULE_MAX_NESTING)
 	{
-		Fail(p, "54000", (long) position, "Parentheses and NOT may be nested at most 100 levels deep.",
+		Fail(p, "54000", (long) position, "Parentheses and NOT may be nested at most 255 levels deep.",
 			 "Simplify the rule.", "rule is nested too deeply");
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Depth of a condition tree (leaves 0); fails on the innermost node that
+ * goes past RULE_MAX_DEPTH.  The recursion is bounded by RULE_MAX_NESTING.
+ */
+static int
+TreeDepth(Parser *p, const RuleNode *node)
+{
+	int			depth = 0;
+
+	if (node->nargs == 0)
+		return 0;
+	for (int i = 0; i < node->nargs && !p->failed; i++)
+	{
+		int			d = TreeDepth(p, node->args[i]);
+
+		if (d > depth)
+			depth = d;
+	}
+	if (++depth > RULE_MAX_DEPTH)
+		Fail(p, "54000", node->position, "Conditions may be nested at most 100 levels deep.",
+			 "Simplify the rule.", "rule is nested too deeply");
+	return depth;
 }
 
 /* Literal order: by type, then value (byte order for text) */
@@ -2147,6 +2171,8 @@ RuleParse(const char *text, size_t len, const RuleAllocator *allocator, RuleErro
 	root = ParseOr(&p);
 	if (root != NULL && !p.failed && p.tok.type != TK_EOF)
 		SyntaxError(&p, "AND, OR or the end of the rule");
+	if (root != NULL && !p.failed)
+		(void) TreeDepth(&p, root);
 	if (root != NULL && !p.failed && root->type != RULE_TYPE_BOOL)
 		Fail(&p, "42804", root->position, NULL,
 			 "Compare the value with something, as in total_paid >= 5000.",
