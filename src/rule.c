@@ -476,12 +476,13 @@ ValueFromJsonb(const RuleMeasure *m, JsonbValue *v, RuleValue *out)
 			if (v->type == jbvBool)
 				out->b = v->val.boolean;
 			else
-				expected = "true or false";
+				expected = "a boolean";
 			break;
 		case RULE_TYPE_NUMBER:
 		case RULE_TYPE_DURATION:
 			if (v->type == jbvNumeric)
-				out->num = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+				/* out of range becomes infinity, refused by RuleCheckValues */
+				out->num = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 															  NumericGetDatum(v->val.numeric)));
 			else
 				expected = m->type == RULE_TYPE_NUMBER ? "a number" : "a number of seconds";

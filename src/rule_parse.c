@@ -598,6 +598,17 @@ Next(Parser *p)
 				t->type = TK_DOT;
 				break;
 			case '-':
+				if (c2 == '-')
+				{
+					/* a comment start, refused with a hint */
+					t->type = TK_BAD;
+					t->len = 2;
+					p->pos = i + 1;
+					Fail(p, "42601", (long) t->start,
+						 "This character is not part of the rule language.",
+						 "Rules have no comments.", "syntax error at or near \"--\"");
+					return;
+				}
 				t->type = TK_MINUS;
 				break;
 			case '=':
@@ -649,7 +660,11 @@ Next(Parser *p)
 					t->type = TK_BAD;
 					t->len = clen;
 					p->pos = i;
-					SyntaxError(p, "a condition; this character is not part of the rule language");
+					Fail(p, "42601", (long) t->start,
+						 "This character is not part of the rule language.",
+						 c == '"' ? "Write strings in single quotes, as in city = 'Shanghai'." :
+						 c == '/' ? "Rules have no comments." : NULL,
+						 "syntax error at or near \"%.*s\"", (int) clen, s + t->start);
 					return;
 				}
 		}
