@@ -545,12 +545,6 @@ Next(Parser *p)
 					 "unterminated quoted string");
 				return;
 			}
-			if (s[i] == '\0')
-			{
-				Fail(p, "42601", (long) i, NULL, NULL,
-					 "string contains a zero byte");
-				return;
-			}
 			if (s[i] == '\'')
 			{
 				if (i + 1 < n && s[i + 1] == '\'')

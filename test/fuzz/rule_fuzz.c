@@ -10,7 +10,10 @@
  *    texts), unless the added parentheses make it longer than the length
  *    limit, where the only error allowed is "rule is too long";
  *  - both trees give the same result for several value assignments derived
- *    from the input, and RuleEval returns one of the three truth values.
+ *    from the input, and RuleEval returns one of the three truth values;
+ *  - out of memory: the parse is repeated with allocation number k failing
+ *    (k derived from the input); it must fail with 53200 and free everything
+ *    (LeakSanitizer checks), or succeed if k is past the last allocation.
  * Set RULE_FUZZ_VERBOSE=1 to print each input's canonical text or error.
  */
 #include "rule.h"
@@ -20,10 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Allocation counter; when fail_at > 0, allocation number fail_at fails */
+static long allocations;
+static long fail_at;
+
 static void *
 HookAlloc(size_t size, void *arg)
 {
 	(void) arg;
+	if (++allocations == fail_at)
+		return NULL;
 	return malloc(size);
 }
 
@@ -89,7 +98,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (verbose < 0)
 		verbose = getenv("RULE_FUZZ_VERBOSE") != NULL;
+	for (size_t i = 0; i < size; i++)
+		hash = (hash ^ data[i]) * 16777619u;
+	allocations = 0;
+	fail_at = 0;
 	tree = RuleParse((const char *) data, size, &allocator, &err);
+	if (allocations > 0)
+	{
+		long		total = allocations;
+		RuleTree   *starved;
+
+		allocations = 0;
+		fail_at = 1 + (long) (hash % (unsigned) total);
+		starved = RuleParse((const char *) data, size, &allocator, &err2);
+		fail_at = 0;
+		if (starved != NULL)
+			Die("parse succeeded although an allocation failed", tree ? tree->canonical : "", NULL);
+		if (tree != NULL && strcmp(err2.sqlstate, "53200") != 0)
+			Die("failed allocation reported as another error", err2.sqlstate, err2.message);
+	}
 	if (tree == NULL)
 	{
 		if (strlen(err.sqlstate) != 5 || err.message[0] == '\0')
@@ -131,8 +158,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strcmp(a->text, tree->measures[j].text) == 0)
 				Die("duplicate measure", a->text, tree->measures[j].text);
 	}
-	for (size_t i = 0; i < size; i++)
-		hash = (hash ^ data[i]) * 16777619u;
 	values = calloc((size_t) tree->nmeasures + 1, sizeof(RuleValue));
 	if (values == NULL)
 		abort();
