@@ -381,8 +381,41 @@ SELECT count(*) AS evaluations,
                               IS DISTINCT FROM (v >= n)) AS mismatches
   FROM generate_series(1, 300) n, (VALUES (1), (150), (300)) AS t(v), generate_series(1, 2) AS again;
 
+-- the cache is bounded: 64 parsed rules kept, well under 16 MB
+SELECT count(*) AS cached_rules, sum(total_bytes) < 16 * 1024 * 1024 AS under_16_mb
+  FROM pg_backend_memory_contexts WHERE parent = 'tagscrm rule cache';
+
 -- ---------------------------------------------------------------------------
--- 11. Privileges: the rule functions are for tagscrm_reader, not PUBLIC
+-- 11. Mutation fuzz in the server: 10,000 deterministic mutations (delete,
+--     insert or replace one character, or cut) of the rules above; each one
+--     parses or fails with an expected SQLSTATE, and the server never restarts
+-- ---------------------------------------------------------------------------
+SELECT pg_postmaster_start_time() AS started \gset
+WITH seeds AS (
+	SELECT row_number() OVER (ORDER BY n) - 1 AS k, rule FROM construct),
+mutations AS (
+	SELECT i, s.rule, abs(hashint4(i)) AS h1, abs(hashint4(-i)) AS h2
+	  FROM generate_series(1, 10000) i
+	  JOIN seeds s ON s.k = i % (SELECT count(*) FROM seeds)),
+mutated AS (
+	SELECT i, CASE h1 % 4
+	          WHEN 0 THEN overlay(rule placing '' from 1 + h2 % length(rule) for 1)
+	          WHEN 1 THEN overlay(rule placing substr(' ()''=<>!-.,0123456789aeinorstdw_', 1 + h1 / 4 % 33, 1)
+	                              from 1 + h2 % length(rule) for 0)
+	          WHEN 2 THEN overlay(rule placing substr(' ()''=<>!-.,0123456789aeinorstdw_', 1 + h1 / 4 % 33, 1)
+	                              from 1 + h2 % length(rule) for 1)
+	          ELSE left(rule, h2 % length(rule)) END AS rule
+	  FROM mutations),
+results AS (SELECT i, rule, pg_temp.rule_error(rule) AS result FROM mutated)
+SELECT count(*) AS mutations,
+       count(*) FILTER (WHERE result = 'ok') > 0 AS some_parse,
+       count(*) FILTER (WHERE result NOT LIKE 'ok' AND left(result, 5) NOT IN
+                        ('42601', '42703', '42804', '42883', '22023', '22003', '54000')) AS unexpected_errors
+  FROM results;
+SELECT pg_postmaster_start_time() = :'started' AS no_restart;
+
+-- ---------------------------------------------------------------------------
+-- 12. Privileges: the rule functions are for tagscrm_reader, not PUBLIC
 -- ---------------------------------------------------------------------------
 SELECT p.oid::regprocedure AS function,
        has_function_privilege('tagscrm_reader', p.oid, 'EXECUTE') AS reader,
