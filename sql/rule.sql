@@ -373,7 +373,7 @@ SELECT tagscrm.rule_eval_values('sum(event.duration) > 1 min', '{"1": 60}') AS a
        tagscrm.rule_eval_values('sum(event.duration) > 1 min', '{"1": 60.5}') AS at_60_5_s;
 
 -- ---------------------------------------------------------------------------
--- 10. Cache: 300 distinct rules (past the 64 cached), each asked twice,
+-- 10. Cache: 300 distinct rules (past the 256 cached), each asked twice,
 --     give the same answers as SQL
 -- ---------------------------------------------------------------------------
 SELECT count(*) AS evaluations,
@@ -381,7 +381,7 @@ SELECT count(*) AS evaluations,
                               IS DISTINCT FROM (v >= n)) AS mismatches
   FROM generate_series(1, 300) n, (VALUES (1), (150), (300)) AS t(v), generate_series(1, 2) AS again;
 
--- the cache is bounded: 64 parsed rules kept, well under 16 MB
+-- the cache is bounded: 256 parsed rules kept, well under 16 MB
 SELECT count(*) AS cached_rules, sum(total_bytes) < 16 * 1024 * 1024 AS under_16_mb
   FROM pg_backend_memory_contexts WHERE parent = 'tagscrm rule cache';
 

@@ -33,7 +33,7 @@ PG_FUNCTION_INFO_V1(rule_measures);
 PG_FUNCTION_INFO_V1(rule_eval_values);
 
 /* Cache bounds: entries, and bytes over all entries */
-#define RULE_CACHE_ENTRIES	64
+#define RULE_CACHE_ENTRIES	256
 #define RULE_CACHE_BYTES	((Size) 16 * 1024 * 1024)
 /* Rules longer than this are not echoed in error reports */
 #define RULE_ECHO_LIMIT		1000

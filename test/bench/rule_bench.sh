@@ -3,7 +3,7 @@
 # rule_eval_values (parsed once, cached per backend) vs the same condition
 # written as a plain SQL WHERE clause, in one run.  Also shows the cost of
 # building the jsonb argument alone and of parsing on every call (cache
-# defeated by 1,000 distinct rule texts, more than the 64 cached).
+# defeated by 1,000 distinct rule texts, more than the 256 cached).
 #
 # Usage (from the repository root): PGHOST=... PGPORT=... bash test/bench/rule_bench.sh [customers] [repeats]
 # Needs a server with tagscrm installed; creates and drops the database
