@@ -363,6 +363,8 @@ SELECT tagscrm.rule_eval_values('age > 1', '{}');
 SELECT tagscrm.rule_eval_values('age > 1', '{"1": 2, "2": 3}');
 SELECT tagscrm.rule_eval_values('age > 1', '{"01": 2}');
 SELECT tagscrm.rule_eval_values('age > 1', '{"x": 2}');
+SELECT tagscrm.rule_eval_values('true', '{"1": 2}');
+SELECT tagscrm.rule_eval_values('age > 1', '{"1": [2]}');
 SELECT tagscrm.rule_eval_values('age > 1', '{"1": "2"}');
 SELECT tagscrm.rule_eval_values('city = ''a''', '{"1": 1}');
 SELECT tagscrm.rule_eval_values('has_tag(''a'')', '{"1": 1}');

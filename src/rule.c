@@ -543,7 +543,9 @@ rule_eval_values(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("\"%s\" is not a measure id of this rule", key),
-					 errdetail("The rule has measures 1 to %d.", tree->nmeasures)));
+					 tree->nmeasures > 0 ?
+					 errdetail("The rule has measures 1 to %d.", tree->nmeasures) :
+					 errdetail("The rule has no measures.")));
 		tok = JsonbIteratorNext(&it, &v, true);
 		if (tok != WJB_VALUE)
 			elog(ERROR, "unexpected jsonb token %d", (int) tok);
