@@ -13,4 +13,16 @@ extern TimestampTz TagscrmNow(void);
 
 /* rfm.c: RFM breakpoints aggregate, scores and segments (SQL-callable only) */
 
+/*
+ * rule.c: the rule language for automatic tags (core in rule_parse.c and
+ * rule_eval.c, declared in rule.h).  RuleLookup returns the cached tree of a
+ * rule or raises its error; the tree stays valid until the next RuleLookup
+ * call or the end of the transaction.  RuleEvaluate takes one value per
+ * measure, in id order.
+ */
+#include "rule.h"
+extern const RuleTree *RuleLookup(const char *text, size_t len);
+extern bool RuleEvaluate(const RuleTree *tree, const RuleValue *values, bool *isnull);
+extern void RuleReportError(const RuleError *err, const char *text, size_t len) pg_attribute_noreturn();
+
 #endif							/* TAGSCRM_H */

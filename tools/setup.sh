@@ -2,7 +2,7 @@
 # are missing), then builds and installs the extension.  Source it and call
 # setup_all; needs root for apt-get and make install.
 
-TAGSCRM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron make gcc"
+TAGSCRM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron make gcc clang-14 libclang-rt-14-dev"
 
 install_packages() {
 	local missing=()
