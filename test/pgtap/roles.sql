@@ -34,7 +34,8 @@ INSERT INTO matrix VALUES
 	('rename_tag', 'admin'), ('describe_tag', 'admin'), ('move_tag', 'admin'),
 	('add_tag_alias', 'admin'), ('drop_tag_alias', 'admin'), ('retire_tag', 'admin'), ('merge_tags', 'admin'),
 	('rfm_breakpoints', 'reader'), ('rfm_score', 'reader'), ('rfm_segment', 'reader'), ('rfm_classify', 'reader'),
-	('rfm_segments', 'reader'),
+	('rfm_segments', 'reader'), ('rule_check', 'reader'), ('rule_explain', 'reader'), ('rule_measures', 'reader'),
+	('rule_eval_values', 'reader'),
 	('watch_orders', 'admin'), ('watch_events', 'admin'), ('watch_customers', 'admin'), ('watch_contacts', 'admin'),
 	('unwatch', 'admin'), ('refresh', 'admin'), ('sweep', 'admin'), ('schedule', 'admin'), ('unschedule', 'admin');
 
