@@ -21,7 +21,7 @@ BEGIN
 	FOR g IN SELECT * FROM (VALUES
 		('tagscrm_reader',   ARRAY['customer_profile', 'now', 'rfm_breakpoints', 'rfm_score',
 		                           'rfm_segment', 'rfm_classify', 'rfm_segments', 'rule_check', 'rule_explain',
-		                           'rule_measures', 'rule_eval_values']),
+		                           'rule_measures', 'rule_eval_values', 'tag_rule_eval', 'rule_values']),
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',

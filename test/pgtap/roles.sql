@@ -35,7 +35,7 @@ INSERT INTO matrix VALUES
 	('add_tag_alias', 'admin'), ('drop_tag_alias', 'admin'), ('retire_tag', 'admin'), ('merge_tags', 'admin'),
 	('rfm_breakpoints', 'reader'), ('rfm_score', 'reader'), ('rfm_segment', 'reader'), ('rfm_classify', 'reader'),
 	('rfm_segments', 'reader'), ('rule_check', 'reader'), ('rule_explain', 'reader'), ('rule_measures', 'reader'),
-	('rule_eval_values', 'reader'),
+	('rule_eval_values', 'reader'), ('tag_rule_eval', 'reader'), ('rule_values', 'reader'),
 	('watch_orders', 'admin'), ('watch_events', 'admin'), ('watch_customers', 'admin'), ('watch_contacts', 'admin'),
 	('unwatch', 'admin'), ('refresh', 'admin'), ('sweep', 'admin'), ('schedule', 'admin'), ('unschedule', 'admin');
 
