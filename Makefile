@@ -8,7 +8,7 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/rfm.sql src/rule.sql src/facts.sql \
              src/models.sql src/watch.sql src/refresh.sql src/overview.sql src/rule_values.sql \
-             src/permissions.sql
+             src/tag_rules.sql src/permissions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(sort $(wildcard src/updates/*.sql))
 

@@ -318,7 +318,7 @@ BEGIN
 		 WHERE f.customer_id = n.customer_id AND f.next_change_at IS DISTINCT FROM n.at
 		RETURNING 1)
 	SELECT count(*) INTO changed FROM logged;
-	RETURN changed;
+	RETURN changed + @extschema@.sync_rules(customers);   -- rules may read model tags: after them
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_models(text[]) IS

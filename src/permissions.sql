@@ -22,11 +22,13 @@ BEGIN
 		('tagscrm_reader',   ARRAY['customer_profile', 'now', 'rfm_breakpoints', 'rfm_score',
 		                           'rfm_segment', 'rfm_classify', 'rfm_segments', 'rule_check', 'rule_explain',
 		                           'rule_measures', 'rule_eval_values', 'tag_rule_eval', 'rule_values']),
-		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags']),
+		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags', 'review_tag',
+		                           'release_review', 'preview_tag_rule']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
 		                           'retire_tag', 'merge_tags', 'watch_orders', 'watch_events', 'watch_customers',
-		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'schedule', 'unschedule'])) AS v(grantee, api)
+		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'schedule', 'unschedule', 'set_tag_rule',
+		                           'enable_tag_rule'])) AS v(grantee, api)
 	LOOP
 		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace
@@ -43,6 +45,7 @@ GRANT SELECT ON @extschema@.tag_groups, @extschema@.tags, @extschema@.customer_t
                 @extschema@.model_groups, @extschema@.model_members, @extschema@.customer_rfm_segment,
                 @extschema@.customer_lifecycle, @extschema@.customer_sales_stage, @extschema@.customer_status,
                 @extschema@.customer_level TO tagscrm_reader;
+GRANT SELECT ON @extschema@.tag_rule, @extschema@.tag_review TO tagscrm_operator;
 GRANT SELECT ON @extschema@.library_changes, @extschema@.watched_table, @extschema@.unmatched_channel,
                 @extschema@.rfm_state TO tagscrm_admin;
 GRANT SELECT, UPDATE ON @extschema@.settings TO tagscrm_admin;

@@ -34,11 +34,13 @@ DECLARE
 	changed bigint := 0;
 	at timestamptz := @extschema@.now();
 BEGIN
-	SELECT count(*) INTO total FROM @extschema@.customer_fact f WHERE NOT due_only OR f.next_change_at <= at;
+	SELECT count(*) INTO total FROM @extschema@.customer_fact f
+	 WHERE NOT due_only OR f.next_change_at <= at OR f.rule_next_change_at <= at;
 	LOOP
 		SELECT array_agg(f.customer_id ORDER BY f.customer_id) INTO batch
 		  FROM (SELECT f.customer_id FROM @extschema@.customer_fact f
-		         WHERE f.customer_id > last_id AND (NOT due_only OR f.next_change_at <= at)
+		         WHERE f.customer_id > last_id
+		           AND (NOT due_only OR f.next_change_at <= at OR f.rule_next_change_at <= at)
 		         ORDER BY f.customer_id LIMIT 50000) f;
 		EXIT WHEN batch IS NULL;
 		PERFORM @extschema@.lock_facts(batch);

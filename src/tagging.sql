@@ -37,7 +37,8 @@ CREATE TABLE @extschema@.tag_history (
 	changed_by   text NOT NULL,
 	customer_id  text NOT NULL,
 	tag_id       integer NOT NULL,   -- the tag added, kept or removed
-	action       text NOT NULL CHECK (action IN ('add', 'update', 'remove', 'replace', 'expire', 'retire', 'merge')),
+	action       text NOT NULL CHECK (action IN ('add', 'update', 'remove', 'replace', 'expire', 'retire', 'merge',
+	                                          'review', 'release')),
 	old          jsonb,              -- the assignment before (for replace: the tag replaced)
 	new          jsonb,              -- the assignment after
 	source       text NOT NULL,

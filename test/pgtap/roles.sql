@@ -36,6 +36,8 @@ INSERT INTO matrix VALUES
 	('rfm_breakpoints', 'reader'), ('rfm_score', 'reader'), ('rfm_segment', 'reader'), ('rfm_classify', 'reader'),
 	('rfm_segments', 'reader'), ('rule_check', 'reader'), ('rule_explain', 'reader'), ('rule_measures', 'reader'),
 	('rule_eval_values', 'reader'), ('tag_rule_eval', 'reader'), ('rule_values', 'reader'),
+	('review_tag', 'operator'), ('release_review', 'operator'), ('preview_tag_rule', 'operator'),
+	('set_tag_rule', 'admin'), ('enable_tag_rule', 'admin'),
 	('watch_orders', 'admin'), ('watch_events', 'admin'), ('watch_customers', 'admin'), ('watch_contacts', 'admin'),
 	('unwatch', 'admin'), ('refresh', 'admin'), ('sweep', 'admin'), ('schedule', 'admin'), ('unschedule', 'admin');
 

@@ -1,0 +1,334 @@
+
+-- ---------------------------------------------------------------------------
+-- tag_rules.sql: rules attached to tags make them automatic
+--
+-- A tag of method 'rule' gets a rule (set_tag_rule), is previewed
+-- (preview_tag_rule), then switched on (enable_tag_rule).  From then on
+-- sync_rules() keeps it current for the customers each statement touches,
+-- for everyone at refresh(), and at sweep() when a window the rule looks at
+-- moves past one of the customer's rows.  An operator's decision to keep or
+-- remove an automatic tag for a customer (review_tag) wins until released.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.tag_rule (
+	tag_id    integer PRIMARY KEY REFERENCES @extschema@.tag,
+	rule      text NOT NULL,
+	priority  integer NOT NULL DEFAULT 100,   -- in an exclusive group, the lowest priority that holds wins
+	enabled   boolean NOT NULL DEFAULT false,
+	set_by    text NOT NULL,
+	set_at    timestamptz NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_rule', '');
+COMMENT ON TABLE @extschema@.tag_rule IS 'The rule of each automatic tag (as typed; parsed when used)';
+
+CREATE TABLE @extschema@.tag_review (
+	customer_id text NOT NULL,
+	tag_id      integer NOT NULL REFERENCES @extschema@.tag,
+	decision    text NOT NULL CHECK (decision IN ('keep', 'remove')),
+	decided_by  text NOT NULL,
+	decided_at  timestamptz NOT NULL,
+	reason      text,
+	PRIMARY KEY (customer_id, tag_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_review', '');
+COMMENT ON TABLE @extschema@.tag_review IS
+	'Operators'' decisions on automatic tags: keep or remove for a customer, until released';
+
+ALTER TABLE @extschema@.customer_fact ADD COLUMN rule_next_change_at timestamptz;
+CREATE INDEX customer_fact_rule_next_change_idx ON @extschema@.customer_fact (rule_next_change_at);
+
+-- When the result of a rule for a customer may next change with time alone:
+-- a row entering or leaving one of its windows, or, for measures such as
+-- days_since_last_order, a day later (they are re-checked daily).
+CREATE FUNCTION @extschema@.rule_next_change(rule text, customer text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m record;
+	at timestamptz := @extschema@.now();
+	next_at timestamptz;
+	rows jsonb;
+BEGIN
+	FOR m IN SELECT * FROM @extschema@.rule_measures(rule) WHERE time_dependent LOOP
+		IF m.kind = 'aggregate' AND m.window_from IS NOT NULL THEN
+			rows := @extschema@.customer_rows(m.source, customer);
+			next_at := LEAST(next_at, (
+				SELECT min(t) FROM jsonb_array_elements(rows) x,
+				       LATERAL (VALUES ((x ->> 'at')::timestamptz + m.window_to), ((x ->> 'at')::timestamptz + m.window_from)) v(t)
+				 WHERE v.t > at
+				   AND NOT EXISTS (SELECT FROM jsonb_array_elements(COALESCE(m.filters, '[]')) flt
+				                    WHERE @extschema@.rule_filter_passes(x, flt) IS NOT TRUE)));
+		ELSIF m.kind <> 'aggregate' THEN
+			next_at := LEAST(next_at, at + interval '1 day');
+		END IF;
+	END LOOP;
+	RETURN next_at;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rule_next_change(text, text) IS
+	'Internal: when time alone may next change a rule''s result for a customer';
+
+-- Brings the rule tags of these customers (NULL: everyone known) in line
+-- with the enabled rules and the operators' reviews, with history.  Callers
+-- hold the customers' fact locks.
+CREATE FUNCTION @extschema@.sync_rules(customers text[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	changed bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.enabled) THEN
+		RETURN 0;
+	END IF;
+	WITH who AS (
+		SELECT f.customer_id FROM @extschema@.customer_fact f
+		 WHERE customers IS NULL OR f.customer_id = ANY (customers)),
+	rules AS (
+		SELECT r.*, t.name, t.group_id, g.exclusive
+		  FROM @extschema@.tag_rule r JOIN @extschema@.tag t USING (tag_id)
+		  JOIN @extschema@.tag_group g ON g.group_id = t.group_id
+		 WHERE r.enabled AND t.status = 'active'),
+	verdict AS MATERIALIZED (
+		SELECT w.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority,
+		       COALESCE(v.decision = 'keep', @extschema@.tag_rule_eval(r.rule, w.customer_id) IS TRUE) AS holds
+		  FROM who w CROSS JOIN rules r
+		  LEFT JOIN @extschema@.tag_review v ON v.customer_id = w.customer_id AND v.tag_id = r.tag_id
+		 WHERE v.decision IS DISTINCT FROM 'remove'),
+	desired AS (   -- in an exclusive group only the first rule that holds, by priority
+		SELECT DISTINCT ON (x.customer_id, CASE WHEN x.exclusive THEN x.group_id ELSE -x.tag_id END)
+		       x.customer_id, x.tag_id, x.name, x.group_id, x.exclusive
+		  FROM verdict x WHERE x.holds
+		 ORDER BY x.customer_id, CASE WHEN x.exclusive THEN x.group_id ELSE -x.tag_id END, x.priority, x.tag_id),
+	held AS (
+		SELECT ct.customer_id, ct.tag_id, t.name
+		  FROM @extschema@.customer_tag ct JOIN who w USING (customer_id)
+		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
+		 WHERE ct.source = 'rule'),
+	gone AS (
+		DELETE FROM @extschema@.customer_tag ct USING held h
+		 WHERE ct.customer_id = h.customer_id AND ct.tag_id = h.tag_id
+		   AND NOT EXISTS (SELECT FROM desired d WHERE d.customer_id = h.customer_id AND d.tag_id = h.tag_id)
+		RETURNING ct.customer_id, ct.tag_id, h.name),
+	registered AS (
+		INSERT INTO @extschema@.customer (customer_id, first_seen_at)
+		SELECT DISTINCT d.customer_id, @extschema@.now() FROM desired d ORDER BY 1
+		ON CONFLICT DO NOTHING RETURNING 1),
+	came AS (
+		INSERT INTO @extschema@.customer_tag
+			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at)
+		SELECT d.customer_id, d.tag_id, d.group_id, CASE WHEN d.exclusive THEN d.group_id END, 'rule',
+		       @extschema@.acting_role(), @extschema@.now()
+		  FROM desired d
+		 WHERE NOT EXISTS (SELECT FROM held h WHERE h.customer_id = d.customer_id AND h.tag_id = d.tag_id)
+		   AND (SELECT count(*) FROM gone) >= 0 AND (SELECT count(*) FROM registered) >= 0
+		 ORDER BY d.customer_id, d.tag_id
+		ON CONFLICT DO NOTHING   -- a hand tag of the same name is already there
+		RETURNING customer_id, tag_id),
+	logged AS (
+		INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+		SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'remove',
+		       jsonb_build_object('tag', g.name), NULL, 'rule', 'rule no longer holds'
+		  FROM gone g
+		UNION ALL
+		SELECT @extschema@.now(), @extschema@.acting_role(), c.customer_id, c.tag_id, 'add',
+		       NULL, jsonb_build_object('tag', t.name), 'rule', 'rule holds'
+		  FROM came c JOIN @extschema@.tag t USING (tag_id)
+		RETURNING 1),
+	next_change AS (
+		UPDATE @extschema@.customer_fact f
+		   SET rule_next_change_at = (SELECT min(@extschema@.rule_next_change(r.rule, f.customer_id)) FROM rules r)
+		  FROM who w WHERE f.customer_id = w.customer_id
+		RETURNING 1)
+	SELECT count(*) INTO changed FROM logged;
+	RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_rules(text[]) IS
+	'Internal: brings rule tags in line with the enabled rules and reviews, with history';
+
+-- Applies a rule everywhere (a whole-population pass, batches of 50,000).
+CREATE FUNCTION @extschema@.apply_rules_everywhere() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+	batch text[];
+	last_id text := '';
+BEGIN
+	LOOP
+		SELECT array_agg(f.customer_id ORDER BY f.customer_id) INTO batch
+		  FROM (SELECT f.customer_id FROM @extschema@.customer_fact f WHERE f.customer_id > last_id
+		         ORDER BY f.customer_id LIMIT 50000) f;
+		EXIT WHEN batch IS NULL;
+		PERFORM @extschema@.lock_facts(batch);
+		PERFORM @extschema@.sync_rules(batch);
+		last_id := batch[cardinality(batch)];
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.apply_rules_everywhere() IS 'Internal: re-evaluates rule tags for every customer';
+
+CREATE FUNCTION @extschema@.find_rule_tag(tag text) RETURNS @extschema@.tag
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t @extschema@.tag := @extschema@.find_tag(tag);
+BEGIN
+	PERFORM @extschema@.check_active(t, tag);
+	IF t.method <> 'rule' THEN
+		RAISE EXCEPTION 'tag "%" is not a rule tag (method %)', tag, t.method
+			USING ERRCODE = '55000', HINT = 'Create the tag with method => ''rule'' to give it a rule.';
+	END IF;
+	RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.find_rule_tag(text) IS 'Internal: the active tag of method rule of that name';
+
+CREATE FUNCTION @extschema@.set_tag_rule(tag text, rule text, priority integer DEFAULT 100) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+	t @extschema@.tag := @extschema@.find_rule_tag(tag);
+	old @extschema@.tag_rule;
+BEGIN
+	IF rule IS NULL OR priority IS NULL THEN
+		RAISE EXCEPTION 'rule and priority must not be null' USING ERRCODE = '22004', HINT = 'Write the rule as text.';
+	END IF;
+	PERFORM @extschema@.rule_check(rule);   -- raises with the position of any error
+	PERFORM @extschema@.lock_library();
+	SELECT * INTO old FROM @extschema@.tag_rule r WHERE r.tag_id = t.tag_id;
+	INSERT INTO @extschema@.tag_rule AS r (tag_id, rule, priority, set_by, set_at)
+	VALUES (t.tag_id, rule, priority, @extschema@.acting_role(), @extschema@.now())
+	ON CONFLICT (tag_id) DO UPDATE SET rule = EXCLUDED.rule, priority = EXCLUDED.priority,
+	                                   set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at;
+	PERFORM @extschema@.log_library('tag', t.name, 'set rule',
+		CASE WHEN old.tag_id IS NOT NULL THEN jsonb_build_object('rule', old.rule, 'priority', old.priority) END,
+		jsonb_build_object('rule', rule, 'priority', priority), NULL);
+	IF old.enabled THEN
+		PERFORM @extschema@.apply_rules_everywhere();
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_tag_rule(text, text, integer) IS
+	'Gives a rule tag its rule (checked now; switched on with enable_tag_rule)';
+
+CREATE FUNCTION @extschema@.enable_tag_rule(tag text, enabled boolean DEFAULT true) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+	t @extschema@.tag := @extschema@.find_rule_tag(tag);
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.tag_id = t.tag_id) THEN
+		RAISE EXCEPTION 'tag "%" has no rule', tag USING ERRCODE = '55000', HINT = 'Set one with tagscrm.set_tag_rule().';
+	END IF;
+	UPDATE @extschema@.tag_rule r SET enabled = enable_tag_rule.enabled WHERE r.tag_id = t.tag_id;
+	PERFORM @extschema@.log_library('tag', t.name, CASE WHEN enabled THEN 'enable rule' ELSE 'disable rule' END, NULL, NULL, NULL);
+	IF NOT enabled THEN   -- the tag stops being automatic: its holders lose it
+		WITH gone AS (
+			DELETE FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id AND ct.source = 'rule' RETURNING ct.*)
+		INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+		SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'remove',
+		       jsonb_build_object('tag', t.name), NULL, 'rule', 'rule switched off'
+		  FROM gone g ORDER BY g.customer_id;
+	END IF;
+	PERFORM @extschema@.apply_rules_everywhere();
+END
+$$;
+COMMENT ON FUNCTION @extschema@.enable_tag_rule(text, boolean) IS
+	'Switches a tag''s rule on (everyone is evaluated now) or off (enabled => false: rule holders lose the tag)';
+
+-- What switching a rule on would do, without doing it.
+CREATE FUNCTION @extschema@.preview_tag_rule(tag text, rule text DEFAULT NULL, sample_size integer DEFAULT 10)
+RETURNS TABLE (holders_now bigint, would_hold bigint, would_gain bigint, would_lose bigint,
+               sample_gain text[], sample_lose text[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+	t @extschema@.tag := @extschema@.find_rule_tag(tag);
+	r text := COALESCE(rule, (SELECT x.rule FROM @extschema@.tag_rule x WHERE x.tag_id = t.tag_id));
+BEGIN
+	IF r IS NULL THEN
+		RAISE EXCEPTION 'tag "%" has no rule', tag USING ERRCODE = '55000', HINT = 'Pass the rule to preview.';
+	END IF;
+	PERFORM @extschema@.rule_check(r);
+	RETURN QUERY
+	WITH now_held AS (SELECT ct.customer_id FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id),
+	would AS (SELECT f.customer_id FROM @extschema@.customer_fact f
+	           WHERE @extschema@.tag_rule_eval(r, f.customer_id) IS TRUE
+	             AND NOT EXISTS (SELECT FROM @extschema@.tag_review v WHERE v.customer_id = f.customer_id
+	                              AND v.tag_id = t.tag_id AND v.decision = 'remove')
+	          UNION
+	          SELECT v.customer_id FROM @extschema@.tag_review v WHERE v.tag_id = t.tag_id AND v.decision = 'keep'),
+	gain AS (SELECT customer_id FROM would EXCEPT SELECT customer_id FROM now_held),
+	lose AS (SELECT customer_id FROM now_held EXCEPT SELECT customer_id FROM would)
+	SELECT (SELECT count(*) FROM now_held), (SELECT count(*) FROM would), (SELECT count(*) FROM gain),
+	       (SELECT count(*) FROM lose),
+	       ARRAY(SELECT customer_id FROM gain ORDER BY 1 LIMIT sample_size),
+	       ARRAY(SELECT customer_id FROM lose ORDER BY 1 LIMIT sample_size);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.preview_tag_rule(text, text, integer) IS
+	'How many customers a rule would give or take the tag from (with a sample), changing nothing';
+
+-- An operator's decision on an automatic tag for one customer: 'keep' it
+-- (also when the rule says no) or 'remove' it (also when the rule says yes).
+CREATE FUNCTION @extschema@.review_tag(customer text, tag text, decision text, reason text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+	id text := @extschema@.check_customer(customer);
+	t @extschema@.tag := @extschema@.find_rule_tag(tag);
+BEGIN
+	IF decision IS NULL OR decision NOT IN ('keep', 'remove') THEN
+		RAISE EXCEPTION 'decision must be keep or remove' USING ERRCODE = '22023', HINT = 'Use release_review() to undo a decision.';
+	END IF;
+	PERFORM @extschema@.lock_facts(ARRAY[id]);
+	INSERT INTO @extschema@.tag_review AS v (customer_id, tag_id, decision, decided_by, decided_at, reason)
+	VALUES (id, t.tag_id, decision, @extschema@.acting_role(), @extschema@.now(), reason)
+	ON CONFLICT (customer_id, tag_id) DO UPDATE
+	   SET decision = EXCLUDED.decision, decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at,
+	       reason = EXCLUDED.reason;
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	VALUES (@extschema@.now(), @extschema@.acting_role(), id, t.tag_id, 'review', NULL,
+	        jsonb_build_object('tag', t.name, 'decision', decision), 'manual', reason);
+	PERFORM @extschema@.sync_rules(ARRAY[id]);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.review_tag(text, text, text, text) IS
+	'Keeps or removes an automatic tag for a customer whatever the rule says, until released';
+
+CREATE FUNCTION @extschema@.release_review(customer text, tag text, reason text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+	id text := @extschema@.check_customer(customer);
+	t @extschema@.tag := @extschema@.find_rule_tag(tag);
+BEGIN
+	PERFORM @extschema@.lock_facts(ARRAY[id]);
+	DELETE FROM @extschema@.tag_review v WHERE v.customer_id = id AND v.tag_id = t.tag_id;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	VALUES (@extschema@.now(), @extschema@.acting_role(), id, t.tag_id, 'release', jsonb_build_object('tag', t.name),
+	        NULL, 'manual', reason);
+	PERFORM @extschema@.sync_rules(ARRAY[id]);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.release_review(text, text, text) IS
+	'Ends an operator''s decision on an automatic tag: the rule decides again';

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs pg_regress tests against a server under valgrind (memcheck) and counts
+# error blocks, leaving out the known harmless "Syscall param" padding writes
+# of Debian's stripped server (RELIABILITY.md 6, M1).  Slow (20-50x): not part
+# of test/run; run it before resolving a C-heavy change:
+#   test/valgrind/run-valgrind.sh [test names...]   (default: the quick C-heavy ones)
+# Needs valgrind; run as root (it uses the postgres OS user) after make install.
+set -u
+cd "$(dirname "$0")/../.."
+. tools/cluster.sh
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(library tagging rfm rule rule_eval watch)
+command -v valgrind >/dev/null || { apt-get install -y -qq valgrind >/dev/null; }
+bindir="$(pg_config --bindir)"
+dir="$(mktemp -d /tmp/tagscrm-valgrind.XXXXXX)"; chmod 755 "$dir"; chown postgres "$dir"
+as_postgres "$bindir/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+port=54391
+as_postgres bash -c "valgrind --quiet --trace-children=yes --track-origins=yes --read-var-info=no --leak-check=no \
+	--error-markers=VALGRINDERROR-BEGIN,VALGRINDERROR-END --max-stackframe=16000000 \
+	--log-file=$dir/vg.%p.log $bindir/postgres -D $dir/data -k $dir -p $port -c listen_addresses= \
+	>$dir/server.log 2>&1 &"
+for i in $(seq 1 120); do as_postgres "$bindir/pg_isready" -h "$dir" -p $port -q && break; sleep 1; done
+work="$(mktemp -d /tmp/tagscrm-vgtest.XXXXXX)"
+cp -r Makefile tagscrm.control src sql expected test "$work"/; chown -R postgres "$work"
+PGHOST="$dir" PGPORT=$port as_postgres "$(dirname "$(pg_config --pgxs)")/../../src/test/regress/pg_regress" \
+	--inputdir="$work" --outputdir="$work" --bindir="$bindir" --load-extension=tagscrm \
+	--dbname=contrib_regression "${tests[@]}" | grep -E '\.\.\.|tests'
+as_postgres "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+errors=$(awk '/VALGRINDERROR-BEGIN/{b=1;t="";next} /VALGRINDERROR-END/{if(t!~/Syscall param/)n++;b=0} b{t=t $0} END{print n+0}' "$dir"/vg.*.log)
+ours=$(grep -l "tagscrm.so" "$dir"/vg.*.log 2>/dev/null | wc -l)
+echo "valgrind: $errors error blocks besides syscall padding; $ours log(s) mention tagscrm.so (logs in $dir)"
+[ "$errors" = 0 ]
