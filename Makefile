@@ -6,7 +6,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" tagscrm.control
 MODULE_big = tagscrm
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/permissions.sql
+SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/churn.sql src/permissions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(sort $(wildcard src/updates/*.sql))
 

@@ -18,11 +18,15 @@ BEGIN
 		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
 	FOR g IN SELECT * FROM (VALUES
-		('tagscrm_reader',   ARRAY['customer_profile', 'now']),
+		('tagscrm_reader',   ARRAY['customer_profile', 'now',
+		                           'purchase_summary', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_p_alive',
+		                           'bgnbd_expected_purchases', 'gamma_gamma_expected_value', 'clv', 'hyp2f1',
+		                           'churn_scores', 'churn_model_bgnbd', 'churn_model_gamma_gamma',
+		                           'churn_check_source', 'churn_summary_sql']),
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
-		                           'retire_tag', 'merge_tags'])) AS v(grantee, api)
+		                           'retire_tag', 'merge_tags', 'churn_fit'])) AS v(grantee, api)
 	LOOP
 		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace
@@ -35,5 +39,5 @@ $grants$;
 
 GRANT USAGE ON SCHEMA @extschema@ TO tagscrm_reader;
 GRANT SELECT ON @extschema@.tag_groups, @extschema@.tags, @extschema@.customer_tags,
-                @extschema@.customer_tag_history TO tagscrm_reader;
+                @extschema@.customer_tag_history, @extschema@.churn_model TO tagscrm_reader;
 GRANT SELECT ON @extschema@.library_changes TO tagscrm_admin;

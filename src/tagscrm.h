@@ -11,4 +11,9 @@
 extern void SessionInit(void);
 extern TimestampTz TagscrmNow(void);
 
+/*
+ * churn.c: BG/NBD and Gamma-Gamma aggregates and scoring functions; SQL-callable
+ * only, no init.  The numerical core, free of PostgreSQL, is churn_math.h.
+ */
+
 #endif							/* TAGSCRM_H */
