@@ -17,8 +17,7 @@
 
 #define LN_SQRT_2PI		0.918938533204672741780329736406
 #define HYP_MAX_TERMS	200000
-#define HYP_NEAR_INT	1e-6	/* c - a - b closer than this to an integer is perturbed */
-#define HYP_PERTURB		1e-5
+#define HYP_NEAR_INT	1e-4	/* c - a - b closer than this to an integer is interpolated */
 
 #define FIT_MAX_DIM		4
 #define FIT_MAX_ITER	1000
@@ -304,10 +303,10 @@ LogHypNearOne(double a, double b, double c, double z, int *sign, int *ok)
  * log |2F1(a, b; c; z)| and its sign, for real z < 1 and c not a
  * non-positive integer.  z < 0 goes through Pfaff's transformation to
  * z/(z-1) in (0, 1); 0 <= z <= 0.5 sums the series directly; z > 0.5 uses
- * the transformation to 1 - z.  Where c - a - b is within 1e-6 of an
+ * the transformation to 1 - z.  Where c - a - b is within 1e-4 of an
  * integer (where that transformation has a removable singularity), the
- * value is interpolated linearly in c between c - a - b = n +- 1e-5, which is
- * accurate to about 1e-10 relative.  *ok is cleared (and NaN returned) for
+ * value is interpolated in c from four points around it, accurate to about
+ * 1e-11 relative.  *ok is cleared (and NaN returned) for
  * arguments outside the domain or a series that does not converge.
  */
 double
@@ -333,26 +332,60 @@ churn_log_hyp2f1(double a, double b, double c, double z, int *sign, int *ok)
 
 		return l - a * log1p(-z);
 	}
-	if (z <= 0.5)
+	/* direct series near 0, and for polynomials (a or b a non-positive integer) */
+	if (z <= 0.5 || (a < 0.0 && a == floor(a)) || (b < 0.0 && b == floor(b)))
 		return LogHypSeries(a, b, c, z, sign, ok);
 
 	d = c - a - b;
 	nearest = round(d);
 	if (fabs(d - nearest) < HYP_NEAR_INT)
 	{
-		double		c_hi = c - (d - nearest) + HYP_PERTURB;
-		double		c_lo = c - (d - nearest) - HYP_PERTURB;
-		double		w = (d - nearest + HYP_PERTURB) / (2.0 * HYP_PERTURB);
-		int			s_hi,
-					s_lo;
-		double		l_hi = LogHypNearOne(a, b, c_hi, z, &s_hi, ok);
-		double		l_lo = LogHypNearOne(a, b, c_lo, z, &s_lo, ok);
+		/*
+		 * Cubic Lagrange interpolation in c through c0 + {-2, -1, 1, 2} h,
+		 * where c0 makes c - a - b the integer: error O(h^4), and each node
+		 * is at least h from the singularity, so the cancellation between
+		 * the two terms costs at most about 1/h of precision.
+		 */
+		static const double nodes[4] = {-2.0, -1.0, 1.0, 2.0};
+		double		c0 = c - (d - nearest);
+		double		u = (d - nearest) / HYP_NEAR_INT;	/* in (-1, 1) */
+		double		l[4],
+					lmax = -INFINITY,
+					acc = 0.0;
+		int			s[4],
+					i,
+					j;
 
-		if (!*ok)
-			return NAN;
-		/* (1 - w) * F(c_lo) + w * F(c_hi), with 0 <= w <= 1 */
-		return LogAddSigned(l_lo + log1p(-w), (w < 1.0) ? s_lo : 0,
-							l_hi + log(w), (w > 0.0) ? s_hi : 0, sign);
+		for (i = 0; i < 4; i++)
+		{
+			l[i] = LogHypNearOne(a, b, c0 + nodes[i] * HYP_NEAR_INT, z, &s[i], ok);
+			if (!*ok)
+				return NAN;
+			if (s[i] != 0)
+				lmax = fmax(lmax, l[i]);
+		}
+		if (lmax == -INFINITY)
+		{
+			*sign = 0;
+			return -INFINITY;
+		}
+		for (i = 0; i < 4; i++)
+		{
+			double		w = 1.0;
+
+			for (j = 0; j < 4; j++)
+				if (j != i)
+					w *= (u - nodes[j]) / (nodes[i] - nodes[j]);
+			if (s[i] != 0)
+				acc += w * (double) s[i] * exp(l[i] - lmax);
+		}
+		if (acc == 0.0)
+		{
+			*sign = 0;
+			return -INFINITY;
+		}
+		*sign = (acc > 0.0) ? 1 : -1;
+		return lmax + log(fabs(acc));
 	}
 	return LogHypNearOne(a, b, c, z, sign, ok);
 }
