@@ -75,6 +75,17 @@ AggContext(FunctionCallInfo fcinfo, const char *name)
 	return aggcontext;
 }
 
+/*
+ * Returns an aggregate state, which may still be NULL (no row counted yet):
+ * a NULL state must be returned as SQL NULL, never as a zero pointer.
+ */
+#define PG_RETURN_STATE(st) \
+	do { \
+		if ((st) == NULL) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_POINTER(st); \
+	} while (0)
+
 /* Raises an error unless v is a finite number. */
 static void
 CheckFinite(double v, const char *what)
@@ -334,7 +345,7 @@ purchase_summary_transfn(PG_FUNCTION_ARGS)
 	if (st != NULL)
 		PurchaseSameParams(st, calibration_end, unit_usecs);
 	if (at > calibration_end)
-		PG_RETURN_POINTER(st);	/* after the calibration period: not counted */
+		PG_RETURN_STATE(st);	/* after the calibration period: not counted */
 
 	if (st == NULL)
 		st = NewPurchaseState(aggcontext, calibration_end, unit_usecs, 4);
@@ -354,7 +365,7 @@ purchase_summary_combinefn(PG_FUNCTION_ARGS)
 	PurchaseState *b = PG_ARGISNULL(1) ? NULL : (PurchaseState *) PG_GETARG_POINTER(1);
 
 	if (b == NULL)
-		PG_RETURN_POINTER(a);
+		PG_RETURN_STATE(a);
 	if (a == NULL)
 	{
 		a = NewPurchaseState(aggcontext, b->calibration_end, b->unit_usecs, b->n);
@@ -610,7 +621,7 @@ bgnbd_fit_transfn(PG_FUNCTION_ARGS)
 				T;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		PG_RETURN_POINTER(st);
+		PG_RETURN_STATE(st);
 	x = PG_GETARG_FLOAT8(1);
 	t_x = PG_GETARG_FLOAT8(2);
 	T = PG_GETARG_FLOAT8(3);
@@ -635,7 +646,7 @@ gamma_gamma_fit_transfn(PG_FUNCTION_ARGS)
 				zbar;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(st);
+		PG_RETURN_STATE(st);
 	x = PG_GETARG_FLOAT8(1);
 	zbar = PG_GETARG_FLOAT8(2);
 	CheckFinite(x, "x");
@@ -645,7 +656,7 @@ gamma_gamma_fit_transfn(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("x must be a whole number of repeat purchases, not %g", x)));
 	if (x == 0.0)
-		PG_RETURN_POINTER(st);
+		PG_RETURN_STATE(st);
 	if (!(zbar > 0.0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -668,7 +679,7 @@ churn_points_combinefn(PG_FUNCTION_ARGS)
 	int64		i;
 
 	if (b == NULL)
-		PG_RETURN_POINTER(a);
+		PG_RETURN_STATE(a);
 	if (a == NULL)
 		a = NewPointState(aggcontext, b->n);
 	for (i = 0; i < b->n; i++)

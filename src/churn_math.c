@@ -22,7 +22,7 @@
 #define FIT_MAX_DIM		4
 #define FIT_MAX_ITER	1000
 #define FIT_BOUND		30.0	/* |log-parameter| beyond this is infeasible */
-#define FIT_DIVERGED	18.0	/* |log-parameter| beyond this at the end means divergence */
+#define FIT_DIVERGED	13.8	/* |log-parameter| beyond this (1e6) at the end means divergence */
 #define FIT_GTOL		1e-7	/* largest gradient entry accepted as converged */
 
 #define INTERRUPT_EVERY 65536
