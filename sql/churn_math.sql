@@ -78,7 +78,7 @@ SELECT abs(tagscrm.bgnbd_expected_purchases(m, 39) - tagscrm.bgnbd_expected_purc
 -- odds ((alpha+T)/(alpha+t_x))^(r+x) are e^6600, beyond float8, so they are
 -- kept in log space; P(alive) is then exactly 0 (not NaN, not an error).
 -- Where P(alive) is representable the log-odds equal the plain-SQL ones.
-SELECT x, t_x, t, tagscrm.bgnbd_p_alive(m, x, t_x, t) AS p_alive,
+SELECT x, t_x, t, round(tagscrm.bgnbd_p_alive(m, x, t_x, t)::numeric, 10) AS p_alive,
        CASE WHEN tagscrm.bgnbd_p_alive(m, x, t_x, t) > 0 THEN
          abs(ln(1 / tagscrm.bgnbd_p_alive(m, x, t_x, t) - 1)
              - (ln(0.793) - ln(2.426 + x - 1) + (0.243 + x) * ln((4.414 + t) / (4.414 + t_x)))) < 1e-6

@@ -310,10 +310,16 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	actor text := @extschema@.acting_role();
+	actor text;
 	rel record;
 	col record;
 BEGIN
+	-- the definer checks for the role it acts for; the invoker is that role
+	IF as_definer THEN
+		actor := @extschema@.acting_role();
+	ELSE
+		actor := current_user;
+	END IF;
 	IF orders IS NULL OR customer_column IS NULL OR at_column IS NULL OR amount_column IS NULL THEN
 		RAISE EXCEPTION 'orders table and column names must not be null'
 			USING ERRCODE = '22004', HINT = 'Pass the orders table and its customer, time and amount columns.';
