@@ -161,13 +161,51 @@ ReadModel(HeapTupleHeader row, int nfields, double *out, const char *const *name
 	}
 }
 
+/*
+ * A model argument as last parsed, kept in fn_extra: scoring a table calls
+ * the function once per row with the same model, and parsing the composite
+ * (a type cache lookup per field) would cost more than the formula.
+ */
+typedef struct ModelCache
+{
+	Size		len;
+	double		v[4];
+	char	   *bytes;
+} ModelCache;
+
+/* Reads model argument argno (slot 0 or 1 of the cache) through the cache. */
+static void
+ReadModelCached(FunctionCallInfo fcinfo, int argno, int slot, int nfields, double *out,
+				const char *const *names, const char *model)
+{
+	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(argno);
+	Size		len = HeapTupleHeaderGetDatumLength(row);
+	ModelCache *cache;
+
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 2 * sizeof(ModelCache));
+	cache = &((ModelCache *) fcinfo->flinfo->fn_extra)[slot];
+	if (cache->bytes != NULL && cache->len == len && memcmp(cache->bytes, row, len) == 0)
+	{
+		memcpy(out, cache->v, nfields * sizeof(double));
+		return;
+	}
+	ReadModel(row, nfields, out, names, model);
+	if (cache->bytes != NULL)
+		pfree(cache->bytes);
+	cache->bytes = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
+	memcpy(cache->bytes, row, len);
+	cache->len = len;
+	memcpy(cache->v, out, nfields * sizeof(double));
+}
+
 static void
 ReadBgnbd(FunctionCallInfo fcinfo, int argno, BgnbdParams *m)
 {
 	static const char *const names[] = {"r", "alpha", "a", "b"};
 	double		v[4];
 
-	ReadModel(PG_GETARG_HEAPTUPLEHEADER(argno), 4, v, names, "bg/nbd model");
+	ReadModelCached(fcinfo, argno, 0, 4, v, names, "bg/nbd model");
 	m->r = v[0];
 	m->alpha = v[1];
 	m->a = v[2];
@@ -180,7 +218,7 @@ ReadGammaGamma(FunctionCallInfo fcinfo, int argno, GgParams *m)
 	static const char *const names[] = {"p", "q", "gamma"};
 	double		v[3];
 
-	ReadModel(PG_GETARG_HEAPTUPLEHEADER(argno), 3, v, names, "gamma-gamma model");
+	ReadModelCached(fcinfo, argno, 1, 3, v, names, "gamma-gamma model");
 	m->p = v[0];
 	m->q = v[1];
 	m->gamma = v[2];

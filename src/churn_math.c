@@ -231,68 +231,72 @@ LogHypSeries(double a, double b, double c, double z, int *sign, int *ok)
 static double
 LogHypNearOne(double a, double b, double c, double z, int *sign, int *ok)
 {
+	/*
+	 * The gamma-function coefficients depend on (a, b, c) only; a forecast
+	 * over many horizons (clv) calls this with the same (a, b, c) and a new
+	 * z each time, so the last ones are remembered.
+	 */
+	static double last_a = NAN,
+				last_b = NAN,
+				last_c = NAN;
+	static double lg1,
+				lg2;
+	static int	sg1,
+				sg2,
+				use1,
+				use2;
 	double		d = c - a - b;
 	double		l1 = -INFINITY,
 				l2 = -INFINITY;
 	int			s1 = 0,
 				s2 = 0;
-	int			sg,
-				pole,
-				ss;
-	double		lg,
-				ls;
-	double		lgc;
-	int			sgc;
+	int			ss;
+	double		ls;
 
-	lgc = LogGammaSigned(c, &sgc, &pole);
-
-	/* first term */
+	if (a != last_a || b != last_b || c != last_c)
 	{
-		double		lga,
-					lgb,
-					lgd;
-		int			sga,
-					sgb,
+		double		lgc,
+					lgd,
+					lga,
+					lgb;
+		int			sgc,
 					sgd,
+					sga,
+					sgb,
+					pole,
 					pa,
-					pb,
-					pd;
+					pb;
 
-		lgd = LogGammaSigned(d, &sgd, &pd);
+		lgc = LogGammaSigned(c, &sgc, &pole);
+		lgd = LogGammaSigned(d, &sgd, &pole);
 		lga = LogGammaSigned(c - a, &sga, &pa);
 		lgb = LogGammaSigned(c - b, &sgb, &pb);
-		if (!pa && !pb)
-		{
-			ls = LogHypSeries(a, b, 1.0 - d, 1.0 - z, &ss, ok);
-			lg = lgc + lgd - lga - lgb;
-			sg = sgc * sgd * sga * sgb;
-			l1 = lg + ls;
-			s1 = sg * ss;
-		}
-	}
-	/* second term */
-	{
-		double		lga,
-					lgb,
-					lgd;
-		int			sga,
-					sgb,
-					sgd,
-					pa,
-					pb,
-					pd;
+		use1 = !pa && !pb;
+		lg1 = lgc + lgd - lga - lgb;
+		sg1 = sgc * sgd * sga * sgb;
 
-		lgd = LogGammaSigned(-d, &sgd, &pd);
+		lgd = LogGammaSigned(-d, &sgd, &pole);
 		lga = LogGammaSigned(a, &sga, &pa);
 		lgb = LogGammaSigned(b, &sgb, &pb);
-		if (!pa && !pb)
-		{
-			ls = LogHypSeries(c - a, c - b, 1.0 + d, 1.0 - z, &ss, ok);
-			lg = d * log1p(-z) + lgc + lgd - lga - lgb;
-			sg = sgc * sgd * sga * sgb;
-			l2 = lg + ls;
-			s2 = sg * ss;
-		}
+		use2 = !pa && !pb;
+		lg2 = lgc + lgd - lga - lgb;
+		sg2 = sgc * sgd * sga * sgb;
+
+		last_a = a;
+		last_b = b;
+		last_c = c;
+	}
+	if (use1)
+	{
+		ls = LogHypSeries(a, b, 1.0 - d, 1.0 - z, &ss, ok);
+		l1 = lg1 + ls;
+		s1 = sg1 * ss;
+	}
+	if (use2)
+	{
+		ls = LogHypSeries(c - a, c - b, 1.0 + d, 1.0 - z, &ss, ok);
+		l2 = d * log1p(-z) + lg2 + ls;
+		s2 = sg2 * ss;
 	}
 	if (!*ok)
 		return NAN;
@@ -743,8 +747,9 @@ BgnbdObjectiveFn(const double *theta, double *grad, void *arg)
 }
 
 /*
- * Maximum-likelihood BG/NBD fit from two starting points, keeping the best
- * converged one.  pts should be sorted by x (the x-dependent terms are then
+ * Maximum-likelihood BG/NBD fit: from (1, 1, 1, 1) in rescaled units, and
+ * only if that does not converge, from a second starting point near typical
+ * published fits; the best converged one is kept.  pts should be sorted by x (the x-dependent terms are then
  * computed once per x); their times are rescaled in place during the fit and
  * restored (to rounding) before returning.
  */
@@ -792,6 +797,8 @@ bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptF
 
 		for (k = 0; k < 4; k++)
 			theta[k] = log(starts[s][k]);
+		if (best.status == CHURN_FIT_OK)
+			break;
 		res = Bfgs(BgnbdObjectiveFn, &obj, 4, theta, interrupt);
 		if (best.status != CHURN_FIT_OK ?
 			(res.status == CHURN_FIT_OK || res.log_likelihood > best.log_likelihood) :
@@ -901,6 +908,7 @@ bgnbd_unconditional_value(const BgnbdParams *m, double t, int *ok)
  *   -lbeta(p x, q) + q log(gamma) + (p x - 1) log(m) + p x log(x)
  *   - (p x + q) log(gamma + x m)
  * lbeta is the stable form; gradient with respect to (log p, log q, log gamma).
+ * Points sorted by x share the x-dependent lbeta and digamma terms.
  */
 double
 gg_log_likelihood(const GgParams *mp, const GgPoint *pts, size_t npts, double *grad,
@@ -914,6 +922,11 @@ gg_log_likelihood(const GgParams *mp, const GgPoint *pts, size_t npts, double *g
 				gp = 0.0,
 				gq = 0.0,
 				gg = 0.0;
+	double		cur_x = -1.0,
+				lx = 0.0,
+				lb = 0.0,
+				dpq = 0.0,
+				dqp = 0.0;
 	size_t		i;
 
 	for (i = 0; i < npts; i++)
@@ -923,16 +936,27 @@ gg_log_likelihood(const GgParams *mp, const GgPoint *pts, size_t npts, double *g
 					m = pt->m,
 					px = p * x;
 		double		lgxm = log(g + x * m);
-		double		lm = log(m),
-					lx = log(x);
+		double		lm = log(m);
 
 		if (interrupt && (i % INTERRUPT_EVERY) == INTERRUPT_EVERY - 1)
 			interrupt();
-		ll += pt->n * (-churn_lbeta(px, q) + q * log_g + (px - 1.0) * lm + px * lx - (px + q) * lgxm);
+		if (x != cur_x)
+		{
+			/* terms that depend on x only, shared by the points sorted by x */
+			cur_x = x;
+			lx = log(x);
+			lb = churn_lbeta(px, q);
+			if (grad)
+			{
+				dpq = DigammaDiff(px, q);
+				dqp = DigammaDiff(q, px);
+			}
+		}
+		ll += pt->n * (-lb + q * log_g + (px - 1.0) * lm + px * lx - (px + q) * lgxm);
 		if (grad)
 		{
-			gp += pt->n * x * (DigammaDiff(px, q) + lm + lx - lgxm);
-			gq += pt->n * (DigammaDiff(q, px) + log_g - lgxm);
+			gp += pt->n * x * (dpq + lm + lx - lgxm);
+			gq += pt->n * (dqp + log_g - lgxm);
 			gg += pt->n * (q / g - (px + q) / (g + x * m));
 		}
 	}
