@@ -549,6 +549,11 @@ Bfgs(ObjectiveFn fn, void *arg, int n, double *theta, ChurnInterruptFn interrupt
 		f = fn_val;
 		if (stalls >= 4)
 			break;
+		for (i = 0; i < n; i++)
+			if (fabs(theta[i]) > FIT_DIVERGED + 2.0)
+				break;
+		if (i < n)
+			break;				/* running away: reported as diverged below */
 
 		if (sy > 1e-18)
 		{
