@@ -1083,7 +1083,7 @@ gg_expected_value(const GgParams *m, double x, double zbar)
  *   E[Z | x, zbar] * sum_k (E[Y(t_k)] - E[Y(t_(k-1))]) / (1 + d)^t_k,
  * t_k = min(k, horizon), k = 1 .. ceil(horizon): the purchases expected in
  * each period, valued at the expected spend and discounted from the period's
- * end.
+ * end.  Without discounting the sum is E[Y(horizon)], computed at once.
  */
 double
 churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x, double T,
@@ -1095,6 +1095,13 @@ churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x,
 	double		k;
 
 	*ok = 1;
+	if (discount_rate == 0.0)
+	{
+		/* undiscounted, the per-period increments telescope to E[Y(horizon)] */
+		double		e = bgnbd_expected_value(bg, horizon, x, t_x, T, ok);
+
+		return *ok ? value * e : NAN;
+	}
 	for (k = 1.0; k - 1.0 < horizon; k += 1.0)
 	{
 		double		tk = fmin(k, horizon);
