@@ -115,6 +115,11 @@ SELECT round(tagscrm.clv(h.m, g, 2, 30.43, 38.86, 22.35, 52, 0.002)::numeric, 6)
   FROM hand h, (SELECT ROW(6.25, 3.74, 15.44, NULL, NULL)::tagscrm.gamma_gamma_model AS g) s,
        generate_series(1, 52) k
  GROUP BY h.m, g;
+-- without discounting CLV is computed in one forecast (the per-period sum
+-- telescopes); it meets the per-period sum at a vanishing discount rate
+SELECT round((tagscrm.clv(h.m, g, 2, 30.43, 38.86, 22.35, 52, 0)
+              / tagscrm.clv(h.m, g, 2, 30.43, 38.86, 22.35, 52, 1e-12))::numeric, 9) AS zero_over_tiny_rate
+  FROM hand h, (SELECT ROW(6.25, 3.74, 15.44, NULL, NULL)::tagscrm.gamma_gamma_model AS g) s;
 -- a fractional horizon ends with a partial period
 SELECT round((tagscrm.clv(h.m, g, 2, 30.43, 38.86, 22.35, 2.5, 0.01)
               / (tagscrm.gamma_gamma_expected_value(g, 2, 22.35)

@@ -101,7 +101,10 @@ INSERT INTO timing SELECT 'p_alive for every customer',
 INSERT INTO timing SELECT 'expected purchases next 52 weeks, every customer',
 	pg_temp.ms($q$SELECT sum(tagscrm.bgnbd_expected_purchases(f.bg, 52, s.x, s.t_x, s.t)) FROM summary s, fits f$q$),
 	NULL, (SELECT count(*) FROM summary);
-INSERT INTO timing SELECT 'clv 52 weeks, every customer',
+INSERT INTO timing SELECT 'clv 52 weeks undiscounted, every customer',
+	pg_temp.ms($q$SELECT sum(tagscrm.clv(f.bg, f.gg, s.x, s.t_x, s.t, s.zbar, 52)) FROM summary s, fits f$q$),
+	NULL, (SELECT count(*) FROM summary);
+INSERT INTO timing SELECT 'clv 52 weeks at 0.2 %/week, every customer',
 	pg_temp.ms($q$SELECT sum(tagscrm.clv(f.bg, f.gg, s.x, s.t_x, s.t, s.zbar, 52, 0.002)) FROM summary s, fits f$q$),
 	NULL, (SELECT count(*) FROM summary);
 
