@@ -156,3 +156,21 @@ SELECT actual, round(forecast) AS forecast
   FROM (SELECT count(*) AS actual FROM (SELECT DISTINCT customer, day FROM cdnow_orders
                                          WHERE day > '1997-09-30') d) h,
        (SELECT sum(f.next_39_weeks) AS forecast FROM cdnow_plain_forecast f) f;
+
+-- Units do not matter: in days instead of weeks, r, a, b are unchanged, alpha
+-- is 7 times larger and the log-likelihood lower by sum(x) ln 7 (the density
+-- of each repeat purchase time is in 1/days); in cents instead of dollars,
+-- p and q are unchanged, gamma is 100 times larger and the log-likelihood
+-- lower by ln 100 per repeat buyer.
+SELECT abs(d.r / w.r - 1) < 1e-6 AND abs(d.a / w.a - 1) < 1e-6 AND abs(d.b / w.b - 1) < 1e-6
+       AND abs(d.alpha / (7 * w.alpha) - 1) < 1e-6 AS same_bgnbd_in_days,
+       round((d.log_likelihood - (w.log_likelihood - 2457 * ln(7)))::numeric, 4) AS ll_days_minus_expected
+  FROM cdnow_bgnbd w,
+       (SELECT (tagscrm.bgnbd_fit((s).x, (s).t_x, (s).t)).*
+          FROM (SELECT tagscrm.purchase_summary(day, amount, '1997-09-30', '1 day') AS s
+                  FROM cdnow_orders GROUP BY customer) q) d;
+SELECT abs(c.p / d.p - 1) < 1e-6 AND abs(c.q / d.q - 1) < 1e-6 AND abs(c.gamma / (100 * d.gamma) - 1) < 1e-6
+         AS same_gamma_gamma_in_cents,
+       round((c.log_likelihood - (d.log_likelihood - 946 * ln(100)))::numeric, 4) AS ll_cents_minus_expected
+  FROM cdnow_gg d,
+       (SELECT (tagscrm.gamma_gamma_fit(x, zbar * 100)).* FROM cdnow_summary) c;
