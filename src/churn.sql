@@ -202,7 +202,8 @@ CREATE FUNCTION @extschema@.bgnbd_p_alive(model @extschema@.bgnbd_model, x pg_ca
                                           t_x pg_catalog.float8, t pg_catalog.float8)
 	RETURNS pg_catalog.float8
 	AS 'MODULE_PATHNAME', 'bgnbd_p_alive'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 10;  -- a few logs: tell the planner, so scoring a big table runs in parallel
 COMMENT ON FUNCTION @extschema@.bgnbd_p_alive(@extschema@.bgnbd_model, pg_catalog.float8, pg_catalog.float8,
                                               pg_catalog.float8) IS
 	'Probability that the customer is still alive at the end of calibration; churn probability is 1 minus this';
@@ -212,7 +213,8 @@ CREATE FUNCTION @extschema@.bgnbd_expected_purchases(model @extschema@.bgnbd_mod
                                                      t pg_catalog.float8)
 	RETURNS pg_catalog.float8
 	AS 'MODULE_PATHNAME', 'bgnbd_expected_purchases'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 100;  -- a 2F1 evaluation
 COMMENT ON FUNCTION @extschema@.bgnbd_expected_purchases(@extschema@.bgnbd_model, pg_catalog.float8, pg_catalog.float8,
                                                          pg_catalog.float8, pg_catalog.float8) IS
 	'Expected purchases of this customer in the next periods after calibration (FHL 2005 eq. 10)';
@@ -220,7 +222,8 @@ COMMENT ON FUNCTION @extschema@.bgnbd_expected_purchases(@extschema@.bgnbd_model
 CREATE FUNCTION @extschema@.bgnbd_expected_purchases(model @extschema@.bgnbd_model, periods pg_catalog.float8)
 	RETURNS pg_catalog.float8
 	AS 'MODULE_PATHNAME', 'bgnbd_expected_purchases_new'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 100;  -- a 2F1 evaluation
 COMMENT ON FUNCTION @extschema@.bgnbd_expected_purchases(@extschema@.bgnbd_model, pg_catalog.float8) IS
 	'Expected repeat purchases of a new customer in the first periods after the first purchase, E[X(t)] (FHL 2005 eq. 7)';
 
@@ -228,7 +231,8 @@ CREATE FUNCTION @extschema@.gamma_gamma_expected_value(model @extschema@.gamma_g
                                                        zbar pg_catalog.float8)
 	RETURNS pg_catalog.float8
 	AS 'MODULE_PATHNAME', 'gamma_gamma_expected_value'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 5;  -- arithmetic and a composite read
 COMMENT ON FUNCTION @extschema@.gamma_gamma_expected_value(@extschema@.gamma_gamma_model, pg_catalog.float8,
                                                            pg_catalog.float8) IS
 	'Expected value of this customer''s future purchases, p (gamma + x zbar) / (p x + q - 1)';
@@ -239,7 +243,8 @@ CREATE FUNCTION @extschema@.clv(bgnbd @extschema@.bgnbd_model, gamma_gamma @exts
                                 discount_rate pg_catalog.float8 DEFAULT 0)
 	RETURNS pg_catalog.float8
 	AS 'MODULE_PATHNAME', 'churn_clv'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 2000;  -- a 2F1 evaluation per period when discounted
 COMMENT ON FUNCTION @extschema@.clv(@extschema@.bgnbd_model, @extschema@.gamma_gamma_model, pg_catalog.float8,
                                     pg_catalog.float8, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8,
                                     pg_catalog.float8) IS
@@ -249,7 +254,8 @@ CREATE FUNCTION @extschema@.hyp2f1(a pg_catalog.float8, b pg_catalog.float8, c p
                                    z pg_catalog.float8)
 	RETURNS pg_catalog.float8
 	AS 'MODULE_PATHNAME', 'churn_hyp2f1_sql'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 50;  -- a series
 COMMENT ON FUNCTION @extschema@.hyp2f1(pg_catalog.float8, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8) IS
 	'Gaussian hypergeometric function 2F1(a, b; c; z) for z < 1, as the BG/NBD forecast uses it';
 

@@ -77,7 +77,8 @@ VACUUM ANALYZE summary;
 
 -- 2. BG/NBD fit vs ONE evaluation of its log-likelihood in plain SQL (the
 --    best a SQL-driven optimiser could do per step; it needs dozens of steps)
-CREATE TEMP TABLE fits (bg tagscrm.bgnbd_model, gg tagscrm.gamma_gamma_model);
+-- a plain table: a temporary one would keep the scoring queries below out of parallel plans
+CREATE TABLE fits (bg tagscrm.bgnbd_model, gg tagscrm.gamma_gamma_model);
 INSERT INTO timing SELECT 'bgnbd_fit over all customers',
 	pg_temp.ms($q$INSERT INTO fits(bg) SELECT tagscrm.bgnbd_fit(x, t_x, t) FROM summary$q$),
 	pg_temp.ms($q$SELECT sum(coalesce(g.c, 0) + 0.243 * ln(4.414)
@@ -92,6 +93,7 @@ INSERT INTO timing SELECT 'gamma_gamma_fit over repeat buyers',
 	NULL, (SELECT count(*) FROM summary WHERE x > 0);
 
 -- 3. scoring: P(alive) in C vs the same formula in plain SQL; the forecast in C
+ANALYZE fits;
 INSERT INTO timing SELECT 'p_alive for every customer',
 	pg_temp.ms($q$SELECT sum(tagscrm.bgnbd_p_alive(f.bg, s.x, s.t_x, s.t)) FROM summary s, fits f$q$),
 	pg_temp.ms($q$SELECT sum(1 / (1 + CASE WHEN s.x > 0 THEN (f.bg).a / ((f.bg).b + s.x - 1)
