@@ -57,6 +57,9 @@ SELECT pg_temp.err($$SELECT tagscrm.purchase_summary('2024-01-01', 1, '-infinity
 SELECT pg_temp.err($$SELECT tagscrm.purchase_summary('2024-01-01', 1, '2024-01-29', '0 days')$$);
 SELECT pg_temp.err($$SELECT tagscrm.purchase_summary('2024-01-01', 1, '2024-01-29', '-7 days')$$);
 SELECT pg_temp.err($$SELECT tagscrm.purchase_summary('2024-01-01', 1, e) FROM (VALUES ('2024-01-29'::timestamptz), ('2024-01-30')) v(e)$$);
+SELECT pg_temp.err($$SELECT tagscrm.purchase_summary(at, 1e308, '2024-01-29') FROM (VALUES ('2024-01-01'::timestamptz), ('2024-01-02'), ('2024-01-03')) v(at)$$);
+SELECT pg_temp.err($$SELECT tagscrm.purchase_summary('2024-01-01', 1e400, '2024-01-29')$$);
+SELECT pg_temp.err($$SELECT tagscrm.purchase_summary('2024-01-01', 'Infinity', '2024-01-29')$$);
 
 -- bgnbd_fit: bad data points
 SELECT pg_temp.err($$SELECT tagscrm.bgnbd_fit(-1, 0, 10)$$);

@@ -372,7 +372,7 @@ purchase_summary_transfn(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("purchase amount must be a number, not NaN")));
-		amount = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(num)));
+		amount = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(num)));
 		if (!(amount >= 0.0) || isinf(amount))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -545,6 +545,10 @@ purchase_summary_finalfn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many repeat purchases for one customer")));
+	if (isinf(repeat_total))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("sum of a customer's purchase amounts is out of range for float8")));
 
 	values[0] = Int32GetDatum((int32) x);
 	values[1] = Float8GetDatum((double) (last - first) / (double) st->unit_usecs);
