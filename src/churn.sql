@@ -47,7 +47,7 @@ CREATE FUNCTION @extschema@.purchase_summary_transfn(internal, pg_catalog.timest
                                                      pg_catalog.timestamptz)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'purchase_summary_transfn'
-	LANGUAGE C STABLE PARALLEL SAFE;  -- stable: not strict, errors on NULLs itself
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;  -- not strict: it rejects NULLs itself, with a message
 COMMENT ON FUNCTION @extschema@.purchase_summary_transfn(internal, pg_catalog.timestamptz, pg_catalog.numeric,
                                                          pg_catalog.timestamptz) IS
 	'Internal: transition function of purchase_summary (time unit 7 days)';
@@ -56,7 +56,7 @@ CREATE FUNCTION @extschema@.purchase_summary_transfn(internal, pg_catalog.timest
                                                      pg_catalog.timestamptz, pg_catalog.interval)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'purchase_summary_transfn'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.purchase_summary_transfn(internal, pg_catalog.timestamptz, pg_catalog.numeric,
                                                          pg_catalog.timestamptz, pg_catalog.interval) IS
 	'Internal: transition function of purchase_summary';
