@@ -136,3 +136,19 @@ SELECT tagscrm.bgnbd_expected_purchases(ROW(0.243, 4.414, 1, 2.426, NULL, NULL):
          BETWEEN least(lo, hi) AND greatest(lo, hi) AS between_neighbours
   FROM (SELECT tagscrm.bgnbd_expected_purchases(ROW(0.243, 4.414, 0.999, 2.426, NULL, NULL)::tagscrm.bgnbd_model, 39, 2, 30.43, 38.86) AS lo,
                tagscrm.bgnbd_expected_purchases(ROW(0.243, 4.414, 1.001, 2.426, NULL, NULL)::tagscrm.bgnbd_model, 39, 2, 30.43, 38.86) AS hi) s;
+
+-- A grid over five models (including a within 1e-7 of 1, and very frequent
+-- buyers), customers and horizons up to 100,000 periods: the forecast is
+-- always a finite, non-negative number that grows with the horizon
+WITH m(r, alpha, a, b) AS (VALUES (0.243, 4.414, 0.793, 2.426), (2.5, 0.3, 3.0, 0.4), (0.05, 100, 1.0000001, 50),
+                                  (30, 2, 0.2, 0.2), (1, 1, 1.5, 1)),
+g AS (
+	SELECT m.*, x, tx, t, h,
+	       tagscrm.bgnbd_expected_purchases(ROW(m.r, m.alpha, m.a, m.b, 0, 0)::tagscrm.bgnbd_model, h, x, tx * t, t) AS e
+	  FROM m, unnest(ARRAY[0, 1, 2, 10, 100, 5000]::float8[]) x, unnest(ARRAY[0, 0.5, 1]::float8[]) tx,
+	       unnest(ARRAY[0.5, 10, 40, 1000]::float8[]) t, unnest(ARRAY[0.01, 1, 10, 52, 520, 1e5]::float8[]) h
+	 WHERE x > 0 OR tx = 0)
+SELECT count(*) AS cases, count(*) FILTER (WHERE e = 'NaN' OR e < 0 OR e = 'Infinity') AS bad,
+       count(*) FILTER (WHERE NOT grows) AS not_growing
+  FROM (SELECT *, coalesce(e >= lag(e) OVER (PARTITION BY r, alpha, a, b, x, tx, t ORDER BY h) - 1e-9 * abs(e), true) AS grows
+          FROM g) s;
