@@ -6,7 +6,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" tagscrm.control
 MODULE_big = tagscrm
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/rfm.sql src/rule.sql src/facts.sql \
+SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/rfm.sql src/churn.sql src/rule.sql src/facts.sql \
              src/models.sql src/watch.sql src/refresh.sql src/overview.sql src/rule_values.sql \
              src/tag_rules.sql src/permissions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

@@ -21,14 +21,18 @@ BEGIN
 	FOR g IN SELECT * FROM (VALUES
 		('tagscrm_reader',   ARRAY['customer_profile', 'now', 'rfm_breakpoints', 'rfm_score',
 		                           'rfm_segment', 'rfm_classify', 'rfm_segments', 'rule_check', 'rule_explain',
-		                           'rule_measures', 'rule_eval_values', 'tag_rule_eval', 'rule_values']),
+		                           'rule_measures', 'rule_eval_values', 'tag_rule_eval', 'rule_values',
+		                           'purchase_summary', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_p_alive',
+		                           'bgnbd_expected_purchases', 'gamma_gamma_expected_value', 'clv', 'hyp2f1',
+		                           'churn_scores', 'churn_model_bgnbd', 'churn_model_gamma_gamma',
+		                           'churn_check_source', 'churn_summary_sql']),
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags', 'review_tag',
 		                           'release_review', 'preview_tag_rule']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
 		                           'retire_tag', 'merge_tags', 'watch_orders', 'watch_events', 'watch_customers',
 		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'schedule', 'unschedule', 'set_tag_rule',
-		                           'enable_tag_rule'])) AS v(grantee, api)
+		                           'enable_tag_rule', 'churn_fit'])) AS v(grantee, api)
 	LOOP
 		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace

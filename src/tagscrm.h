@@ -25,4 +25,9 @@ extern const RuleTree *RuleLookup(const char *text, size_t len);
 extern bool RuleEvaluate(const RuleTree *tree, const RuleValue *values, bool *isnull);
 extern void RuleReportError(const RuleError *err, const char *text, size_t len) pg_attribute_noreturn();
 
+/*
+ * churn.c: BG/NBD and Gamma-Gamma aggregates and scoring functions; SQL-callable
+ * only, no init.  The numerical core, free of PostgreSQL, is churn_math.h.
+ */
+
 #endif							/* TAGSCRM_H */
