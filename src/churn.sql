@@ -523,3 +523,21 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.churn_scores(text, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.float8) IS
 	'Scores every customer of a stored model''s orders table as of a time (default: its calibration end): P(alive), churn, purchases, value and CLV over horizon';
+
+CREATE FUNCTION @extschema@.drop_churn_model(name text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'model name must not be null' USING ERRCODE = '22004', HINT = 'Name a stored churn model.';
+	END IF;
+	DELETE FROM @extschema@.churn_model m WHERE m.name = drop_churn_model.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'churn model "%" does not exist', name
+			USING ERRCODE = '42704', HINT = 'See tagscrm.churn_model for the stored models.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.drop_churn_model(text) IS
+	'Removes a stored churn model (settings that name it fall back to no model)';

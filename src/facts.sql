@@ -77,6 +77,10 @@ CREATE TABLE @extschema@.settings (
 	age_bands           integer[] NOT NULL DEFAULT '{18,25,35,45,55,65}',
 	ecommerce_ladder    boolean NOT NULL DEFAULT true,
 	high_ticket_ladder  boolean NOT NULL DEFAULT false,
+	churn_model         text REFERENCES @extschema@.churn_model ON DELETE SET NULL,   -- predictive tags from this model
+	churn_high          float8 NOT NULL DEFAULT 0.7,
+	churn_medium        float8 NOT NULL DEFAULT 0.4,
+	CHECK (0 < churn_medium AND churn_medium < churn_high AND churn_high < 1),
 	CHECK (lost_days > active_days),
 	CHECK (pg_catalog.array_length(level_thresholds, 1) = 4),
 	CHECK (pg_catalog.array_length(age_bands, 1) BETWEEN 1 AND 12)
@@ -129,6 +133,34 @@ $$;
 COMMENT ON FUNCTION @extschema@.check_settings() IS 'Internal: validates the settings row';
 CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE ON @extschema@.settings
 	FOR EACH ROW EXECUTE FUNCTION @extschema@.check_settings();
+
+-- A customer's BG/NBD churn figures under the model named in the settings,
+-- from the facts: repeat purchases x (order days - 1, same-day orders merged),
+-- t_x and T in the model's time unit from the first order.  NULL without a
+-- model or an order.
+CREATE FUNCTION @extschema@.customer_churn(customer text,
+	OUT p_alive float8, OUT churn_probability float8, OUT expected_value float8)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p.p, 1 - p.p, @extschema@.gamma_gamma_expected_value(@extschema@.churn_model_gamma_gamma(m), d.x,
+	                                                           COALESCE(f.order_total / f.order_count, 0)::float8)
+	  FROM @extschema@.customer_fact f
+	  JOIN @extschema@.settings s ON true
+	  JOIN @extschema@.churn_model m ON m.name = s.churn_model
+	  CROSS JOIN LATERAL (
+		SELECT (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id AND d.orders > 0) - 1 AS x,
+		       -- with no repeat purchase day there is no last repeat purchase: t_x = 0
+		       CASE WHEN (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id AND d.orders > 0) > 1
+		            THEN extract(epoch FROM f.last_order_at - f.first_order_at) / extract(epoch FROM m.time_unit)
+		            ELSE 0 END AS t_x,
+		       extract(epoch FROM @extschema@.now() - f.first_order_at) / extract(epoch FROM m.time_unit) AS t) d
+	  CROSS JOIN LATERAL (SELECT @extschema@.bgnbd_p_alive(@extschema@.churn_model_bgnbd(m), d.x::float8,
+	                                                       d.t_x::float8, GREATEST(d.t, d.t_x)::float8) AS p) p
+	 WHERE f.customer_id = customer AND f.order_count > 0 AND f.first_order_at IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.customer_churn(text) IS
+	'P(alive), churn probability and expected order value of a customer under the model named in settings.churn_model';
 
 -- Elapsed whole days (24 h periods) between two moments: immune to DST.
 CREATE FUNCTION @extschema@.days_between(since timestamptz, until timestamptz) RETURNS integer

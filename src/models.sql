@@ -104,6 +104,11 @@ BEGIN
 	PERFORM @extschema@.ensure_model_tags('status', 'customer status', 'model', 'realtime',
 		'Active, silent or lost by days since the last order or event',
 		ARRAY['active', 'active', 'silent', 'silent', 'lost', 'lost']);
+	IF (SELECT s.churn_model FROM @extschema@.settings s) IS NOT NULL THEN
+		PERFORM @extschema@.ensure_model_tags('churn_risk', 'churn risk', 'predictive', 'daily',
+			'Churn risk from the BG/NBD model named in settings.churn_model: 1 - P(alive) against churn_high, churn_medium',
+			ARRAY['high', 'churn risk high', 'medium', 'churn risk medium', 'low', 'churn risk low']);
+	END IF;
 	PERFORM @extschema@.ensure_model_tags('level', 'user level', 'model', 'realtime',
 		'User level from payments, amount, recent payment, active days and reviews',
 		ARRAY['1', 'level 1', '2', 'level 2', '3', 'level 3', '4', 'level 4', '5', 'level 5']);
@@ -182,6 +187,14 @@ SELECT f.customer_id, 'level',
                        + s.level_per_active_day * f.active_days + s.level_per_review * f.reviews
                        + CASE WHEN r.recent THEN s.level_recent_bonus ELSE 0 END AS points) p
  WHERE f.order_count > 0 OR f.event_count > 0
+UNION ALL
+-- churn risk: P(alive) falls as time passes without orders; re-checked daily
+SELECT f.customer_id, 'churn_risk',
+       CASE WHEN c.churn_probability >= s.churn_high THEN 'high'
+            WHEN c.churn_probability >= s.churn_medium THEN 'medium' ELSE 'low' END,
+       f.at + interval '1 day'
+  FROM f, s, LATERAL @extschema@.customer_churn(f.customer_id) c
+ WHERE s.churn_model IS NOT NULL AND f.order_count > 0 AND c.churn_probability IS NOT NULL
 UNION ALL
 SELECT f.customer_id, 'attr:' || a.key, a.value, NULL
   FROM f, jsonb_each_text(f.attributes) a

@@ -30,6 +30,8 @@ CREATE VIEW @extschema@.customer_overview AS
 	       @extschema@.model_tag_of(f.customer_id, 'sales_stage') AS sales_stage,
 	       @extschema@.model_tag_of(f.customer_id, 'status') AS status,
 	       @extschema@.model_tag_of(f.customer_id, 'level') AS level,
+	       (@extschema@.customer_churn(f.customer_id)).churn_probability,
+	       @extschema@.model_tag_of(f.customer_id, 'churn_risk') AS churn_risk,
 	       (SELECT string_agg(t.name, ', ' ORDER BY t.name) FROM @extschema@.customer_tag ct
 	          JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
 	          JOIN @extschema@.tag_group g ON g.group_id = ct.group_id
@@ -85,6 +87,9 @@ COMMENT ON VIEW @extschema@.customer_sales_stage IS 'Each customer''s stage on t
 CREATE VIEW @extschema@.customer_status AS
 	SELECT customer_id, tag AS status, value AS status_key, since FROM @extschema@.model_members WHERE model = 'status';
 COMMENT ON VIEW @extschema@.customer_status IS 'Each customer''s status: active, silent or lost';
+CREATE VIEW @extschema@.customer_churn_risk AS
+	SELECT customer_id, tag AS churn_risk, value AS risk_key, since FROM @extschema@.model_members WHERE model = 'churn_risk';
+COMMENT ON VIEW @extschema@.customer_churn_risk IS 'Each customer''s churn risk tag (when a churn model is configured)';
 CREATE VIEW @extschema@.customer_level AS
 	SELECT customer_id, tag AS level, value::integer AS level_number, since FROM @extschema@.model_members WHERE model = 'level';
 COMMENT ON VIEW @extschema@.customer_level IS 'Each customer''s user level (1-5)';

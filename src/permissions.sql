@@ -32,7 +32,7 @@ BEGIN
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
 		                           'retire_tag', 'merge_tags', 'watch_orders', 'watch_events', 'watch_customers',
 		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'schedule', 'unschedule', 'set_tag_rule',
-		                           'enable_tag_rule', 'churn_fit'])) AS v(grantee, api)
+		                           'enable_tag_rule', 'churn_fit', 'drop_churn_model'])) AS v(grantee, api)
 	LOOP
 		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace

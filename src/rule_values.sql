@@ -138,7 +138,10 @@ BEGIN
 				WHEN 'rfm_r' THEN to_jsonb(o.r_score)
 				WHEN 'rfm_f' THEN to_jsonb(o.f_score)
 				WHEN 'rfm_m' THEN to_jsonb(o.m_score)
-				ELSE NULL END;   -- churn_probability, p_alive, expected_value: no churn model tagged yet
+				WHEN 'churn_probability' THEN to_jsonb((@extschema@.customer_churn(customer)).churn_probability)
+				WHEN 'p_alive' THEN to_jsonb((@extschema@.customer_churn(customer)).p_alive)
+				WHEN 'expected_value' THEN to_jsonb((@extschema@.customer_churn(customer)).expected_value)
+				ELSE NULL END;
 		ELSIF m.kind = 'tag' THEN
 			v := to_jsonb(EXISTS (
 				SELECT FROM @extschema@.customer_tags ct

@@ -37,7 +37,11 @@ INSERT INTO matrix VALUES
 	('rfm_segments', 'reader'), ('rule_check', 'reader'), ('rule_explain', 'reader'), ('rule_measures', 'reader'),
 	('rule_eval_values', 'reader'), ('tag_rule_eval', 'reader'), ('rule_values', 'reader'),
 	('review_tag', 'operator'), ('release_review', 'operator'), ('preview_tag_rule', 'operator'),
-	('set_tag_rule', 'admin'), ('enable_tag_rule', 'admin'),
+	('set_tag_rule', 'admin'), ('enable_tag_rule', 'admin'), ('churn_fit', 'admin'), ('drop_churn_model', 'admin'),
+	('purchase_summary', 'reader'), ('bgnbd_fit', 'reader'), ('gamma_gamma_fit', 'reader'), ('bgnbd_p_alive', 'reader'),
+	('bgnbd_expected_purchases', 'reader'), ('gamma_gamma_expected_value', 'reader'), ('clv', 'reader'), ('hyp2f1', 'reader'),
+	('churn_scores', 'reader'), ('churn_model_bgnbd', 'reader'), ('churn_model_gamma_gamma', 'reader'),
+	('churn_check_source', 'reader'), ('churn_summary_sql', 'reader'),
 	('watch_orders', 'admin'), ('watch_events', 'admin'), ('watch_customers', 'admin'), ('watch_contacts', 'admin'),
 	('unwatch', 'admin'), ('refresh', 'admin'), ('sweep', 'admin'), ('schedule', 'admin'), ('unschedule', 'admin');
 

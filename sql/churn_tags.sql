@@ -1,0 +1,108 @@
+-- Predictive tags: with a stored BG/NBD model named in the settings, every
+-- customer with an order holds "churn risk high / medium / low", kept current
+-- like the other model tags, and rules can use churn_probability.  Each
+-- figure is checked against the paper's P(alive) formula written in SQL.
+DROP EXTENSION tagscrm CASCADE;
+DROP SCHEMA tagscrm;
+CREATE EXTENSION tagscrm;
+SET tagscrm.clock_override = '2026-06-01 00:00:00+00';
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+CREATE TABLE c_orders (id serial PRIMARY KEY, cust integer, paid_at timestamptz, amount numeric);
+-- 400 customers simulated from the BG/NBD story: a purchase rate per customer,
+-- and after each purchase a chance to drop out for good
+SELECT setseed(0.3);
+DO $$
+DECLARE
+	c integer;
+	rate float8;
+	dropout float8;
+	at timestamptz;
+BEGIN
+	FOR c IN 1 .. 400 LOOP
+		rate := -ln(1 - random()) * 0.4;               -- purchases per week
+		dropout := random() * 0.6;
+		at := '2025-06-01'::timestamptz + random() * interval '60 days';
+		LOOP
+			INSERT INTO c_orders (cust, paid_at, amount) VALUES (c, at, round((20 + random() * 80)::numeric, 2));
+			EXIT WHEN random() < dropout;
+			at := at + (-ln(1 - random()) / GREATEST(rate, 0.01)) * interval '7 days';
+			EXIT WHEN at >= '2026-06-01';
+		END LOOP;
+	END LOOP;
+END
+$$;
+SELECT tagscrm.watch_orders('c_orders', 'cust', 'paid_at', 'amount');
+SELECT tagscrm.churn_fit('shop', 'c_orders', 'cust', 'paid_at', 'amount',
+                         calibration_end => '2026-06-01 00:00:00+00', time_unit => '7 days') IS NOT NULL AS fitted;
+
+-- no model named yet: no churn risk tags, NULL churn probability
+SELECT count(*) AS churn_tags FROM tagscrm.customer_tags WHERE group_name = 'churn risk';
+SELECT count(*) FILTER (WHERE churn_probability IS NOT NULL) AS with_probability FROM tagscrm.customer_overview;
+
+UPDATE tagscrm.settings SET churn_model = 'shop', churn_high = 0.6, churn_medium = 0.3;
+SELECT tagscrm.refresh(quiet => true) > 0 AS refreshed;
+
+-- the paper's formula in plain SQL (log space), with the stored parameters
+CREATE FUNCTION expected_risk() RETURNS TABLE (customer_id text, p_alive float8, tag text) LANGUAGE sql AS $$
+	WITH m AS (SELECT * FROM tagscrm.churn_model WHERE name = 'shop'),
+	s AS (SELECT o.cust::text AS customer_id,
+	             count(DISTINCT (o.paid_at AT TIME ZONE 'UTC')::date) - 1 AS x,
+	             CASE WHEN count(DISTINCT (o.paid_at AT TIME ZONE 'UTC')::date) > 1
+	                  THEN extract(epoch FROM max(o.paid_at) - min(o.paid_at)) / (7 * 86400) ELSE 0 END AS t_x,
+	             extract(epoch FROM tagscrm.now() - min(o.paid_at)) / (7 * 86400) AS t
+	        FROM c_orders o GROUP BY 1),
+	p AS (SELECT s.customer_id,
+	             CASE WHEN s.x = 0 THEN 1
+	                  ELSE 1 / (1 + exp(ln(m.a) - ln(m.b + s.x - 1) + (m.r + s.x) * (ln(m.alpha + s.t) - ln(m.alpha + s.t_x)))) END AS p_alive
+	        FROM s, m)
+	SELECT p.customer_id, p.p_alive,
+	       CASE WHEN 1 - p.p_alive >= 0.6 THEN 'churn risk high' WHEN 1 - p.p_alive >= 0.3 THEN 'churn risk medium'
+	            ELSE 'churn risk low' END
+	  FROM p
+$$;
+CREATE FUNCTION check_risk() RETURNS text LANGUAGE sql AS $$
+	WITH have AS (SELECT customer_id, tag FROM tagscrm.customer_tags WHERE group_name = 'churn risk'),
+	want AS (SELECT customer_id, tag FROM expected_risk())
+	SELECT CASE WHEN n = 0 THEN 'ok' ELSE n || ' rows differ' END
+	  FROM (SELECT count(*) AS n FROM ((SELECT * FROM have EXCEPT SELECT * FROM want)
+	                                   UNION ALL (SELECT * FROM want EXCEPT SELECT * FROM have)) x) c
+$$;
+
+SELECT check_risk() AS after_refresh;
+SELECT tag, count(*) FROM tagscrm.customer_tags WHERE group_name = 'churn risk' GROUP BY 1 ORDER BY 1;
+SELECT max(abs(o.churn_probability - (1 - e.p_alive))) < 1e-9 AS probability_matches
+  FROM tagscrm.customer_overview o JOIN expected_risk() e USING (customer_id);
+
+-- a new order lowers a customer's risk at once
+SELECT customer_id AS risky FROM tagscrm.customer_tags WHERE tag = 'churn risk high' ORDER BY 1 LIMIT 1 \gset
+INSERT INTO c_orders (cust, paid_at, amount) VALUES (:'risky', '2026-05-31', 50), (:'risky', '2026-05-25', 50);
+SELECT check_risk() AS after_order;
+SELECT tag FROM tagscrm.customer_tags WHERE customer_id = :'risky' AND group_name = 'churn risk';
+
+-- time raises everyone's risk; the daily sweep follows
+SET tagscrm.clock_override = '2026-09-01 00:00:00+00';
+SELECT check_risk() <> 'ok' AS stale_before_sweep;
+SELECT tagscrm.sweep() > 0 AS swept;
+SELECT check_risk() AS after_sweep;
+
+-- rules can use the churn probability
+SELECT count(*) FILTER (WHERE tagscrm.tag_rule_eval('churn_probability > 0.6', e.customer_id) IS TRUE) AS by_rule,
+       count(*) FILTER (WHERE 1 - e.p_alive > 0.6) AS by_hand
+  FROM expected_risk() e;
+
+-- bad thresholds are refused; dropping the model switches the tags off at the next refresh
+\set VERBOSITY sqlstate
+UPDATE tagscrm.settings SET churn_medium = 0.8;
+UPDATE tagscrm.settings SET churn_model = 'no such model';
+\set VERBOSITY default
+SELECT tagscrm.drop_churn_model('shop');
+SELECT churn_model FROM tagscrm.settings;
+SELECT tagscrm.refresh(quiet => true) > 0 AS refreshed;
+SELECT count(*) AS churn_tags FROM tagscrm.customer_tags WHERE group_name = 'churn risk';
+
+DROP FUNCTION check_risk(), expected_risk();
+DROP TABLE c_orders;
