@@ -71,7 +71,7 @@ SELECT ok(has_function_privilege(r.role, p.oid, 'EXECUTE') =
 SELECT table_privs_are('tagscrm', v, 'tagscrm_reader', ARRAY['SELECT'], 'reader reads ' || v)
   FROM unnest(ARRAY['tags', 'tag_groups', 'customer_tags', 'customer_tag_history', 'customer_overview', 'segment_sizes',
                     'model_groups', 'model_members', 'customer_rfm_segment', 'customer_lifecycle',
-                    'customer_sales_stage', 'customer_status', 'customer_level']) v;
+                    'customer_sales_stage', 'customer_status', 'customer_level', 'customer_churn_risk', 'churn_model']) v;
 SELECT table_privs_are('tagscrm', 'settings', 'tagscrm_admin', ARRAY['SELECT', 'UPDATE'], 'admin reads and changes settings');
 SELECT table_privs_are('tagscrm', 'settings', 'tagscrm_operator', ARRAY[]::text[], 'operator cannot change settings');
 SELECT table_privs_are('tagscrm', 'library_changes', 'tagscrm_admin', ARRAY['SELECT'], 'admin reads library_changes');
