@@ -26,7 +26,12 @@ PGHOST="$dir" PGPORT=$port as_postgres "$(dirname "$(pg_config --pgxs)")/../../s
 	--inputdir="$work" --outputdir="$work" --bindir="$bindir" --load-extension=tagscrm \
 	--dbname=contrib_regression "${tests[@]}" | grep -E '\.\.\.|tests'
 as_postgres "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
-errors=$(awk '/VALGRINDERROR-BEGIN/{b=1;t="";next} /VALGRINDERROR-END/{if(t!~/Syscall param/)n++;b=0} b{t=t $0} END{print n+0}' "$dir"/vg.*.log)
-ours=$(grep -l "tagscrm.so" "$dir"/vg.*.log 2>/dev/null | wc -l)
-echo "valgrind: $errors error blocks besides syscall padding; $ours log(s) mention tagscrm.so (logs in $dir)"
-[ "$errors" = 0 ]
+# Debian's stripped server also shows reports inside PostgreSQL itself (syscall
+# padding, shared invalidation messages); the gate is reports with a frame in
+# tagscrm.so.
+count() { awk -v want="$1" '/VALGRINDERROR-BEGIN/{b=1;t="";next}
+	/VALGRINDERROR-END/{if ((want == "ours" && t ~ /tagscrm\.so/) || (want == "all" && t !~ /Syscall param/)) n++; b=0}
+	b{t=t $0} END{print n+0}' "$dir"/vg.*.log; }
+ours=$(count ours)
+echo "valgrind: $ours error block(s) with a tagscrm.so frame; $(count all) in all besides syscall padding (logs in $dir)"
+[ "$ours" = 0 ]
