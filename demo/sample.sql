@@ -1,54 +1,92 @@
--- The sample shop: a tag library, customers tagged by hand and by a CSV
--- import, then what a BI tool and a service desk would read.
+-- The sample shop: 2,000 customers with a year and a half of orders and
+-- behaviour events, generated deterministically.  tagscrm watches the tables,
+-- fits a churn model, and keeps tags, RFM segments and churn risk current.
 \set QUIET on
 \pset footer off
 SET client_min_messages = warning;
 CREATE EXTENSION tagscrm;
 \o /dev/null
 
--- the tag library
-SELECT tagscrm.create_tag_group('channel', 'channel', exclusive => true, owner => 'growth',
-                                description => 'where the customer first came from');
-SELECT tagscrm.create_tag('online', 'channel'), tagscrm.create_tag('Taobao', 'channel', parent => 'online'),
-       tagscrm.create_tag('WeCom', 'channel', parent => 'online'), tagscrm.create_tag('store', 'channel');
-SELECT tagscrm.create_tag_group('intent', 'behaviour', exclusive => true, description => 'purchase intent');
-SELECT tagscrm.create_tag('low intent', 'intent'), tagscrm.create_tag('medium intent', 'intent'),
-       tagscrm.create_tag('high intent', 'intent');
-SELECT tagscrm.create_tag_group('interests', 'interest', update_cycle => 'weekly');
-SELECT tagscrm.create_tag('wardrobe', 'interests'), tagscrm.create_tag('kitchen', 'interests'),
-       tagscrm.create_tag('first order', 'interests');
-SELECT tagscrm.add_tag_alias('ordered', 'first order');
+CREATE TABLE customers (id bigint PRIMARY KEY, city text, gender text, born date);
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint, paid_at timestamptz, amount numeric(10,2));
+CREATE TABLE events (id bigserial PRIMARY KEY, customer_id bigint, at timestamptz, kind text, object text, seconds integer);
+CREATE INDEX ON orders (customer_id);
+CREATE INDEX ON events (customer_id);
+SELECT setseed(0.2026);
+INSERT INTO customers
+SELECT g, (ARRAY['Shanghai', 'Beijing', 'Hangzhou', 'Chengdu'])[1 + g % 4], (ARRAY['female', 'male'])[1 + g % 2],
+       '1965-01-01'::date + (g * 7919) % 18000
+  FROM generate_series(1, 2000) g;
+-- each customer buys at a rate of their own and may drop out after any purchase
+DO $$
+DECLARE
+	c integer;
+	rate float8;
+	dropout float8;
+	spend float8;
+	at timestamptz;
+BEGIN
+	FOR c IN 1 .. 2000 LOOP
+		rate := -ln(1 - random()) * 0.3;
+		spend := 20 + -ln(1 - random()) * 60;        -- a typical basket of their own
+		dropout := random() * 0.5;
+		at := '2025-01-01'::timestamptz + random() * interval '180 days';
+		LOOP
+			INSERT INTO orders (customer_id, paid_at, amount) VALUES (c, at, round((spend * (0.5 + random()))::numeric, 2));
+			EXIT WHEN random() < dropout;
+			at := at + (-ln(1 - random()) / GREATEST(rate, 0.02)) * interval '7 days';
+			EXIT WHEN at >= '2026-06-01';
+		END LOOP;
+	END LOOP;
+END
+$$;
+INSERT INTO events (customer_id, at, kind, object, seconds)
+SELECT 1 + floor(random() * 2300), '2026-06-01'::timestamptz - random() * interval '120 days',
+       (ARRAY['view', 'view', 'view', 'consult', 'register', 'read', 'review'])[1 + floor(random() * 7)],
+       (ARRAY['wardrobe-guide', 'sofa-guide', 'home'])[1 + floor(random() * 3)], floor(random() * 120)
+  FROM generate_series(1, 20000);
 
--- hand tagging: 60 customers with bigint ids, a few WeCom external ids (text)
-SELECT tagscrm.tag_customer(g, CASE g % 3 WHEN 0 THEN 'Taobao' WHEN 1 THEN 'WeCom' ELSE 'store' END)
-  FROM generate_series(1, 60) g;
-SELECT tagscrm.tag_customer(g, 'low intent', reason => 'browsed twice') FROM generate_series(1, 60, 4) g;
-SELECT tagscrm.tag_customer(g, 'high intent', reason => 'asked for a quote') FROM generate_series(1, 60, 8) g;
-SELECT tagscrm.tag_customer('wmA7x' || g, 'WeCom') FROM generate_series(1, 5) g;
-SELECT tagscrm.tag_customer(7, 'ordered', reason => 'paid deposit');
+-- "now" is the end of the data, so the demo prints the same every day
+SET tagscrm.clock_override = '2026-06-01 00:00:00+00';
+SELECT tagscrm.watch_customers('customers', customer => 'id', attributes => ARRAY['city', 'gender'], birth_date => 'born');
+SELECT tagscrm.watch_orders('orders', customer => 'customer_id', at => 'paid_at', amount => 'amount');
+SELECT tagscrm.watch_events('events', customer => 'customer_id', at => 'at', kind => 'kind', object => 'object', duration => 'seconds');
+SELECT tagscrm.churn_fit('shop', 'orders', 'customer_id', 'paid_at', 'amount', calibration_end => '2026-06-01');
+UPDATE tagscrm.settings SET churn_model = 'shop';
 
--- a CSV from the events team, with mistakes in it
-CREATE TEMP TABLE incoming (customer_id text, tag text);
-INSERT INTO incoming VALUES ('3', 'wardrobe'), ('4', 'Kitchen'), ('5', 'kitchen'), ('5', 'kitchen'),
-                            ('', 'wardrobe'), ('8', 'garden'), ('9', 'low intent'), ('9', 'high intent');
+-- a hand-made library next to the model groups
+SELECT tagscrm.create_tag_group('interests', 'interest');
+SELECT tagscrm.create_tag('wardrobe', 'interests', method => 'rule'), tagscrm.create_tag('vip', 'interests');
+SELECT tagscrm.set_tag_rule('wardrobe', $$count(event 'read' where object = 'wardrobe-guide' and duration > 30 s) >= 1$$);
+SELECT tagscrm.refresh(quiet => true);
+SELECT tagscrm.enable_tag_rule('wardrobe');
+SELECT tagscrm.tag_customer(g, 'vip', reason => 'top spender list') FROM generate_series(1, 2000, 97) g;
 \o
-\echo
-\echo '== Import of a CSV with mistakes: rejected rows and why'
-SELECT * FROM tagscrm.import_tags('incoming', reason => 'spring fair');
 
 \echo
-\echo '== The tag library (tagscrm.tags)'
-SELECT path, group_name, kind, exclusive, aliases, customers FROM tagscrm.tags ORDER BY group_name, path;
+\echo '== Customers, orders and events loaded, watched and scored'
+SELECT count(*) AS customers, sum(orders) AS orders, sum(events) AS events FROM tagscrm.customer_overview;
 
 \echo
-\echo '== Segment sizes: customers per tag'
-SELECT group_name, tag, count(*) AS customers FROM tagscrm.customer_tags GROUP BY 1, 2 ORDER BY 1, 2;
+\echo '== The fitted churn model (BG/NBD, Gamma-Gamma), weeks'
+SELECT name, round(r::numeric, 3) AS r, round(alpha::numeric, 3) AS alpha, round(a::numeric, 3) AS a,
+       round(b::numeric, 3) AS b, round(p::numeric, 2) AS p, round(q::numeric, 2) AS q, round(gamma::numeric, 2) AS gamma
+  FROM tagscrm.churn_model;
 
 \echo
-\echo '== A few tagged customers (tagscrm.customer_tags)'
-SELECT customer_id, string_agg(tag, ', ' ORDER BY group_name) AS tags
-  FROM tagscrm.customer_tags WHERE customer_id IN ('1', '7', '9', '16', 'wmA7x1') GROUP BY 1 ORDER BY 1;
+\echo '== Segment sizes: RFM segments, lifecycle, status, churn risk, rule and hand tags'
+SELECT group_name, tag, customers, percent_of_group
+  FROM tagscrm.segment_sizes
+ WHERE group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'interests')
+ ORDER BY group_name, customers DESC;
 
 \echo
-\echo '== One customer for the service desk: tagscrm.customer_profile(9)'
-SELECT jsonb_pretty(tagscrm.customer_profile(9, history_limit => 3));
+\echo '== Ten customers, as a BI tool reads them (tagscrm.customer_overview)'
+SELECT customer_id, orders, total_paid, recency_days AS recency, r_score AS r, f_score AS f, m_score AS m,
+       rfm_segment, status, round(churn_probability::numeric, 2) AS churn, churn_risk, level
+  FROM tagscrm.customer_overview ORDER BY customer_id::integer LIMIT 10;
+
+\echo
+\echo '== One customer for the service desk: the tags of tagscrm.customer_profile(98)'
+SELECT t ->> 'group' AS "group", t ->> 'tag' AS tag, t ->> 'source' AS source, t ->> 'reason' AS reason
+  FROM jsonb_array_elements(tagscrm.customer_profile(98) -> 'tags') t;
