@@ -14,13 +14,14 @@ customers="${1:-1000000}"
 repeats="${2:-3}"
 db=rfm_bench
 
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"' EXIT
 
 {
 cat <<SQL
 \set ON_ERROR_STOP on
 \pset footer off
+SET client_min_messages = warning;
 CREATE EXTENSION tagscrm;
 -- per-customer facts as refresh() would keep them: recency in days,
 -- frequency (60 % of customers have 1 order), monetary; ~0.3 % NULLs
@@ -104,21 +105,41 @@ bp[bp_only_plain]="${bp[plain_case]}"
 score[bp_only_plain]="SELECT 1 AS unused"
 methods="ours ours_classify ours_classify_lateral plain_case plain_ntile bp_only_ours bp_only_plain"
 
+# Runs are interleaved (repeat, then setting, then method) so that load from
+# other processes on the machine spreads over all methods alike.
+# "parallel on" forces workers (zero parallel costs), so the figures show
+# what workers do, whether or not the planner would choose them by itself.
+setting() {  # $1 parallel on/off, $2 jit on/off
+	if [ "$1" = on ]; then
+		echo "SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0;"
+		echo "SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;"
+	else
+		echo "SET max_parallel_workers_per_gather = 0; RESET parallel_setup_cost;"
+		echo "RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;"
+	fi
+	echo "SET jit = $2;"
+}
+bool() { [ "$1" = on ] && echo true || echo false; }
 for par in off on; do
 	for jit in off on; do
-		if [ $par = on ]; then echo "SET max_parallel_workers_per_gather = 2;"; else echo "SET max_parallel_workers_per_gather = 0;"; fi
-		echo "SET jit = $jit;"
+		setting $par $jit
 		for m in $methods; do
-			# plan check for the scoring statement (needs bp to exist)
 			echo "DROP TABLE IF EXISTS bp, out;"
 			echo "${bp[$m]};"
-			echo "INSERT INTO bench_plans SELECT '$m', $( [ $par = on ] && echo true || echo false), $( [ $jit = on ] && echo true || echo false), uses_gather(\$q\$${score[$m]}\$q\$);"
-			for r in $(seq 0 "$repeats"); do   # run 0 warms up and is not counted
+			echo "INSERT INTO bench_plans SELECT '$m', $(bool $par), $(bool $jit), uses_gather(\$q\$${score[$m]}\$q\$);"
+		done
+	done
+done
+for r in $(seq 0 "$repeats"); do   # run 0 warms up and is not counted
+	for par in off on; do
+		for jit in off on; do
+			setting $par $jit
+			for m in $methods; do
 				echo "DROP TABLE IF EXISTS bp, out;"
 				echo "SELECT clock_timestamp() AS t0 \\gset"
 				echo "${bp[$m]};"
 				echo "CREATE TABLE out AS ${score[$m]};"
-				echo "INSERT INTO bench_times VALUES ('$m', $( [ $par = on ] && echo true || echo false), $( [ $jit = on ] && echo true || echo false), $r, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000);"
+				echo "INSERT INTO bench_times VALUES ('$m', $(bool $par), $(bool $jit), $r, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000);"
 			done
 		done
 	done
@@ -126,7 +147,8 @@ done
 
 cat <<SQL
 \echo
-\echo 'RFM benchmark: $customers customers, median of $repeats runs (ms); parallel = up to 2 workers'
+\echo 'RFM benchmark: $customers customers, median of $repeats runs (ms); parallel = 2 workers forced'
+\echo 'load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores'
 SELECT (SELECT count(*) FROM facts) AS customers,
        (SELECT count(*) FROM facts f WHERE $complete) AS scored,
        current_setting('server_version') AS server;
