@@ -230,6 +230,10 @@ SELECT tagscrm.rfm_score(NULL, '{1,2,3,4}', true) IS NULL AS score_null,
 -- a hand-made breakpoints value with only what rfm_segment needs works
 SELECT tagscrm.rfm_segment(5, 3, 100, ROW(NULL, NULL, NULL, 10, 2, 50, NULL, NULL, NULL, NULL)::tagscrm.rfm_breakpoints);
 
+-- integer and numeric facts convert to float8 implicitly
+SELECT tagscrm.rfm_breakpoints(r, f, m) AS from_int_bigint_numeric
+FROM (VALUES (1, 2::bigint, 10.25::numeric), (3, 4, 99.99)) AS v(r, f, m);
+
 -- ---------------------------------------------------------------------------
 -- 5. Bad inputs, one per line
 -- ---------------------------------------------------------------------------
