@@ -103,7 +103,17 @@ bp[bp_only_ours]="${bp[ours]}"
 score[bp_only_ours]="SELECT 1 AS unused"
 bp[bp_only_plain]="${bp[plain_case]}"
 score[bp_only_plain]="SELECT 1 AS unused"
-methods="ours ours_classify ours_classify_lateral plain_case plain_ntile bp_only_ours bp_only_plain"
+# scoring alone, against breakpoints stored beforehand (not timed), summed up
+# instead of written: the cost of the functions themselves, and what parallel
+# workers can do when the result is an aggregate (segment sizes for a report)
+declare -A pre
+for w in ours ours_classify plain_case; do
+	pre[score_only_$w]="${bp[$w]}"
+	bp[score_only_$w]="SELECT 1 AS unused"
+	score[score_only_$w]="SELECT sum(r_score) + sum(f_score) + sum(m_score) AS s, max(segment) AS g FROM (${score[$w]}) t"
+done
+methods="ours ours_classify ours_classify_lateral plain_case plain_ntile bp_only_ours bp_only_plain
+         score_only_ours score_only_ours_classify score_only_plain_case"
 
 # Runs are interleaved (repeat, then setting, then method) so that load from
 # other processes on the machine spreads over all methods alike.
@@ -125,6 +135,7 @@ for par in off on; do
 		setting $par $jit
 		for m in $methods; do
 			echo "DROP TABLE IF EXISTS bp, out;"
+			echo "${pre[$m]:-SELECT 1};"
 			echo "${bp[$m]};"
 			echo "INSERT INTO bench_plans SELECT '$m', $(bool $par), $(bool $jit), uses_gather(\$q\$${score[$m]}\$q\$);"
 		done
@@ -136,6 +147,7 @@ for r in $(seq 0 "$repeats"); do   # run 0 warms up and is not counted
 			setting $par $jit
 			for m in $methods; do
 				echo "DROP TABLE IF EXISTS bp, out;"
+				echo "${pre[$m]:-SELECT 1};"
 				echo "SELECT clock_timestamp() AS t0 \\gset"
 				echo "${bp[$m]};"
 				echo "CREATE TABLE out AS ${score[$m]};"
@@ -160,20 +172,26 @@ FROM bench_times WHERE run > 0 GROUP BY 1, 2, 3;
 SELECT m.method, m.parallel, m.jit, round(m.ms::numeric, 0) AS ms, p.gather
 FROM med m JOIN bench_plans p USING (method, parallel, jit)
 ORDER BY array_position(ARRAY['ours', 'ours_classify', 'ours_classify_lateral', 'plain_case', 'plain_ntile',
-                              'bp_only_ours', 'bp_only_plain'], m.method), m.parallel, m.jit;
+                              'bp_only_ours', 'bp_only_plain', 'score_only_ours', 'score_only_ours_classify',
+                              'score_only_plain_case'], m.method), m.parallel, m.jit;
 \echo 'ratios: theirs / ours (> 1: ours is faster), per setting'
 SELECT o.parallel, o.jit,
        round((pc.ms / o.ms)::numeric, 2) AS plain_case_vs_ours,
        round((nt.ms / o.ms)::numeric, 2) AS ntile_vs_ours,
        round((pc.ms / c.ms)::numeric, 2) AS plain_case_vs_classify,
        round((o.ms / c.ms)::numeric, 2) AS separate_vs_classify,
-       round((bpp.ms / bpo.ms)::numeric, 2) AS breakpoints_plain_vs_ours
+       round((bpp.ms / bpo.ms)::numeric, 2) AS breakpoints_plain_vs_ours,
+       round((sp.ms / so.ms)::numeric, 2) AS scoring_plain_vs_ours,
+       round((so.ms / sc.ms)::numeric, 2) AS scoring_separate_vs_classify
 FROM med o
 JOIN med c ON c.method = 'ours_classify' AND (c.parallel, c.jit) = (o.parallel, o.jit)
 JOIN med pc ON pc.method = 'plain_case' AND (pc.parallel, pc.jit) = (o.parallel, o.jit)
 JOIN med nt ON nt.method = 'plain_ntile' AND (nt.parallel, nt.jit) = (o.parallel, o.jit)
 JOIN med bpo ON bpo.method = 'bp_only_ours' AND (bpo.parallel, bpo.jit) = (o.parallel, o.jit)
 JOIN med bpp ON bpp.method = 'bp_only_plain' AND (bpp.parallel, bpp.jit) = (o.parallel, o.jit)
+JOIN med so ON so.method = 'score_only_ours' AND (so.parallel, so.jit) = (o.parallel, o.jit)
+JOIN med sc ON sc.method = 'score_only_ours_classify' AND (sc.parallel, sc.jit) = (o.parallel, o.jit)
+JOIN med sp ON sp.method = 'score_only_plain_case' AND (sp.parallel, sp.jit) = (o.parallel, o.jit)
 WHERE o.method = 'ours'
 ORDER BY o.parallel, o.jit;
 \echo 'best of each way over all settings, and the ratio to our best'
