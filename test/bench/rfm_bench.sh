@@ -4,6 +4,7 @@
 # without parallel workers and with JIT on and off, in one run.
 #
 # Usage: PGHOST=... PGPORT=... bash test/bench/rfm_bench.sh [customers] [repeats]
+#   optional: METHODS="score_only_ours ..." PARALLEL="off" JIT="off" to run a subset
 # Needs a server with tagscrm installed (make install); creates and drops
 # the database rfm_bench.  Data are generated deterministically (hashint4),
 # so every run measures the same input.  Each figure is the median of the
@@ -109,11 +110,11 @@ score[bp_only_plain]="SELECT 1 AS unused"
 declare -A pre
 for w in ours ours_classify plain_case; do
 	pre[score_only_$w]="${bp[$w]}"
-	bp[score_only_$w]="SELECT 1 AS unused"
+	bp[score_only_$w]=""
 	score[score_only_$w]="SELECT sum(r_score) + sum(f_score) + sum(m_score) AS s, max(segment) AS g FROM (${score[$w]}) t"
 done
-methods="ours ours_classify ours_classify_lateral plain_case plain_ntile bp_only_ours bp_only_plain
-         score_only_ours score_only_ours_classify score_only_plain_case"
+methods="${METHODS:-ours ours_classify ours_classify_lateral plain_case plain_ntile bp_only_ours bp_only_plain
+         score_only_ours score_only_ours_classify score_only_plain_case}"
 
 # Runs are interleaved (repeat, then setting, then method) so that load from
 # other processes on the machine spreads over all methods alike.
@@ -130,26 +131,26 @@ setting() {  # $1 parallel on/off, $2 jit on/off
 	echo "SET jit = $2;"
 }
 bool() { [ "$1" = on ] && echo true || echo false; }
-for par in off on; do
-	for jit in off on; do
+for par in ${PARALLEL:-off on}; do
+	for jit in ${JIT:-off on}; do
 		setting $par $jit
 		for m in $methods; do
 			echo "DROP TABLE IF EXISTS bp, out;"
-			echo "${pre[$m]:-SELECT 1};"
-			echo "${bp[$m]};"
+			if [ -n "${pre[$m]:-}" ]; then echo "${pre[$m]};"; fi
+			if [ -n "${bp[$m]}" ]; then echo "${bp[$m]};"; fi
 			echo "INSERT INTO bench_plans SELECT '$m', $(bool $par), $(bool $jit), uses_gather(\$q\$${score[$m]}\$q\$);"
 		done
 	done
 done
 for r in $(seq 0 "$repeats"); do   # run 0 warms up and is not counted
-	for par in off on; do
-		for jit in off on; do
+	for par in ${PARALLEL:-off on}; do
+		for jit in ${JIT:-off on}; do
 			setting $par $jit
 			for m in $methods; do
 				echo "DROP TABLE IF EXISTS bp, out;"
-				echo "${pre[$m]:-SELECT 1};"
+				if [ -n "${pre[$m]:-}" ]; then echo "${pre[$m]};"; fi
 				echo "SELECT clock_timestamp() AS t0 \\gset"
-				echo "${bp[$m]};"
+				if [ -n "${bp[$m]}" ]; then echo "${bp[$m]};"; fi
 				echo "CREATE TABLE out AS ${score[$m]};"
 				echo "INSERT INTO bench_times VALUES ('$m', $(bool $par), $(bool $jit), $r, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000);"
 			done
