@@ -183,6 +183,48 @@ WHERE f.recency IS NOT NULL AND f.frequency IS NOT NULL AND f.monetary IS NOT NU
 SELECT (SELECT count(*) FROM (TABLE rfm_classified EXCEPT ALL TABLE rfm_plain) x) AS classify_not_plain,
        (SELECT count(*) FROM (TABLE rfm_plain EXCEPT ALL TABLE rfm_classified) x) AS plain_not_classify;
 
+-- per-group breakpoints with the groups' rows interleaved, so the value of
+-- bp changes from one row to the next: the per-call caches of parsed
+-- breakpoints and cut points must notice every change
+CREATE TABLE rfm_group_bp AS
+SELECT customer_id % 7 AS g, tagscrm.rfm_breakpoints(recency, frequency, monetary) AS bp,
+       percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY recency) FILTER (WHERE complete) AS r_cuts,
+       percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY frequency) FILTER (WHERE complete) AS f_cuts,
+       percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY monetary) FILTER (WHERE complete) AS m_cuts,
+       percentile_disc(.5) WITHIN GROUP (ORDER BY recency) FILTER (WHERE complete) AS r_median,
+       percentile_disc(.5) WITHIN GROUP (ORDER BY frequency) FILTER (WHERE complete) AS f_median,
+       percentile_disc(.5) WITHIN GROUP (ORDER BY monetary) FILTER (WHERE complete) AS m_median
+FROM (SELECT *, recency IS NOT NULL AND frequency IS NOT NULL AND monetary IS NOT NULL AS complete
+      FROM rfm_facts) f
+GROUP BY 1;
+SELECT count(*) AS scored,
+       count(*) FILTER (WHERE prev_g = g) AS same_group_as_previous_row,
+       count(*) FILTER (WHERE r <> pr OR f <> pf OR m <> pm OR seg <> pseg OR (c).r_score <> pr
+                              OR (c).f_score <> pf OR (c).m_score <> pm OR (c).segment <> pseg) AS mismatches
+FROM (SELECT x.g, lag(x.g) OVER (ORDER BY x.customer_id) AS prev_g,
+             tagscrm.rfm_score(x.recency, (x.bp).r_cuts, false) AS r,
+             tagscrm.rfm_score(x.frequency, (x.bp).f_cuts, true) AS f,
+             tagscrm.rfm_score(x.monetary, (x.bp).m_cuts, true) AS m,
+             tagscrm.rfm_segment(x.recency, x.frequency, x.monetary, x.bp, 'median') AS seg,
+             tagscrm.rfm_classify(x.recency, x.frequency, x.monetary, x.bp, 'median') AS c,
+             CASE WHEN x.recency <= x.r_cuts[1] THEN 5 WHEN x.recency <= x.r_cuts[2] THEN 4
+                  WHEN x.recency <= x.r_cuts[3] THEN 3 WHEN x.recency <= x.r_cuts[4] THEN 2 ELSE 1 END AS pr,
+             CASE WHEN x.frequency <= x.f_cuts[1] THEN 1 WHEN x.frequency <= x.f_cuts[2] THEN 2
+                  WHEN x.frequency <= x.f_cuts[3] THEN 3 WHEN x.frequency <= x.f_cuts[4] THEN 4 ELSE 5 END AS pf,
+             CASE WHEN x.monetary <= x.m_cuts[1] THEN 1 WHEN x.monetary <= x.m_cuts[2] THEN 2
+                  WHEN x.monetary <= x.m_cuts[3] THEN 3 WHEN x.monetary <= x.m_cuts[4] THEN 4 ELSE 5 END AS pm,
+             CASE WHEN x.recency < x.r_median THEN
+                       CASE WHEN x.frequency > x.f_median THEN
+                            CASE WHEN x.monetary > x.m_median THEN 'important_value' ELSE 'general_value' END
+                       ELSE CASE WHEN x.monetary > x.m_median THEN 'important_develop' ELSE 'general_develop' END END
+                  ELSE CASE WHEN x.frequency > x.f_median THEN
+                            CASE WHEN x.monetary > x.m_median THEN 'important_keep' ELSE 'general_keep' END
+                       ELSE CASE WHEN x.monetary > x.m_median THEN 'important_retain' ELSE 'general_retain' END END
+             END AS pseg
+      FROM (SELECT f.*, b.* FROM rfm_facts f JOIN rfm_group_bp b ON b.g = f.customer_id % 7
+            WHERE f.recency IS NOT NULL AND f.frequency IS NOT NULL AND f.monetary IS NOT NULL
+            ORDER BY f.customer_id) x) s;
+
 -- rfm_segments() agrees with the rule (R high = recency < basis, ...)
 SELECT count(*) AS customers_whose_segment_row_disagrees
 FROM rfm_ours o JOIN rfm_facts f USING (customer_id) CROSS JOIN rfm_bp b
@@ -229,6 +271,10 @@ SELECT tagscrm.rfm_score(NULL, '{1,2,3,4}', true) IS NULL AS score_null,
        tagscrm.rfm_classify(1, 1, 1, (SELECT bp FROM rfm_bp), NULL) IS NULL AS classify_null;
 -- a hand-made breakpoints value with only what rfm_segment needs works
 SELECT tagscrm.rfm_segment(5, 3, 100, ROW(NULL, NULL, NULL, 10, 2, 50, NULL, NULL, NULL, NULL)::tagscrm.rfm_breakpoints);
+
+-- integer and numeric facts convert to float8 implicitly
+SELECT tagscrm.rfm_breakpoints(r, f, m) AS from_int_bigint_numeric
+FROM (VALUES (1, 2::bigint, 10.25::numeric), (3, 4, 99.99)) AS v(r, f, m);
 
 -- ---------------------------------------------------------------------------
 -- 5. Bad inputs, one per line
@@ -297,4 +343,5 @@ SELECT c.* FROM tagscrm.rfm_classify(1, 3, 20, ROW('{1,1,2,2}', '{1,1,3,3}', '{1
 RESET ROLE;
 DROP ROLE rfm_test_reader;
 
-DROP TABLE rfm_hand, rfm_hand_expected, rfm_hand_result, rfm_facts, rfm_bp, rfm_ours, rfm_plain, rfm_classified;
+DROP TABLE rfm_hand, rfm_hand_expected, rfm_hand_result, rfm_facts, rfm_bp, rfm_ours, rfm_plain, rfm_classified,
+           rfm_group_bp;

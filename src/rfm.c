@@ -406,9 +406,21 @@ rfm_breakpoints_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(s1);
 	}
 
-	/* the result must live in the aggregate context, so copy, never adopt s2 */
+	/*
+	 * The result must live in the aggregate context.  A state that
+	 * rfm_breakpoints_deserialize made for this aggregate is already there
+	 * and is used by nobody else, so it is adopted instead of copied (saves
+	 * a copy of every value in parallel query); any other state is copied.
+	 */
 	if (s1 == NULL)
+	{
+		if (GetMemoryChunkContext(s2) == aggcxt &&
+			GetMemoryChunkContext(s2->val[0]) == aggcxt &&
+			GetMemoryChunkContext(s2->val[1]) == aggcxt &&
+			GetMemoryChunkContext(s2->val[2]) == aggcxt)
+			PG_RETURN_POINTER(s2);
 		s1 = NewState(aggcxt, s2->n);
+	}
 	EnsureCapacity(s1, s1->n + s2->n);
 	for (d = 0; d < RFM_NDIMS; d++)
 	{

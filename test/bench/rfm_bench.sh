@@ -4,6 +4,7 @@
 # without parallel workers and with JIT on and off, in one run.
 #
 # Usage: PGHOST=... PGPORT=... bash test/bench/rfm_bench.sh [customers] [repeats]
+#   optional: METHODS="score_only_ours ..." PARALLEL="off" JIT="off" to run a subset
 # Needs a server with tagscrm installed (make install); creates and drops
 # the database rfm_bench.  Data are generated deterministically (hashint4),
 # so every run measures the same input.  Each figure is the median of the
@@ -14,13 +15,14 @@ customers="${1:-1000000}"
 repeats="${2:-3}"
 db=rfm_bench
 
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"' EXIT
 
 {
 cat <<SQL
 \set ON_ERROR_STOP on
 \pset footer off
+SET client_min_messages = warning;
 CREATE EXTENSION tagscrm;
 -- per-customer facts as refresh() would keep them: recency in days,
 -- frequency (60 % of customers have 1 order), monetary; ~0.3 % NULLs
@@ -102,23 +104,55 @@ bp[bp_only_ours]="${bp[ours]}"
 score[bp_only_ours]="SELECT 1 AS unused"
 bp[bp_only_plain]="${bp[plain_case]}"
 score[bp_only_plain]="SELECT 1 AS unused"
-methods="ours ours_classify ours_classify_lateral plain_case plain_ntile bp_only_ours bp_only_plain"
+# scoring alone, against breakpoints stored beforehand (not timed), summed up
+# instead of written: the cost of the functions themselves, and what parallel
+# workers can do when the result is an aggregate (segment sizes for a report)
+declare -A pre
+for w in ours ours_classify plain_case; do
+	pre[score_only_$w]="${bp[$w]}"
+	bp[score_only_$w]=""
+	score[score_only_$w]="SELECT sum(r_score) + sum(f_score) + sum(m_score) AS s, max(segment) AS g FROM (${score[$w]}) t"
+done
+methods="${METHODS:-ours ours_classify ours_classify_lateral plain_case plain_ntile bp_only_ours bp_only_plain
+         score_only_ours score_only_ours_classify score_only_plain_case}"
 
-for par in off on; do
-	for jit in off on; do
-		if [ $par = on ]; then echo "SET max_parallel_workers_per_gather = 2;"; else echo "SET max_parallel_workers_per_gather = 0;"; fi
-		echo "SET jit = $jit;"
+# Runs are interleaved (repeat, then setting, then method) so that load from
+# other processes on the machine spreads over all methods alike.
+# "parallel on" forces workers (zero parallel costs), so the figures show
+# what workers do, whether or not the planner would choose them by itself.
+setting() {  # $1 parallel on/off, $2 jit on/off
+	if [ "$1" = on ]; then
+		echo "SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0;"
+		echo "SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;"
+	else
+		echo "SET max_parallel_workers_per_gather = 0; RESET parallel_setup_cost;"
+		echo "RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;"
+	fi
+	echo "SET jit = $2;"
+}
+bool() { [ "$1" = on ] && echo true || echo false; }
+for par in ${PARALLEL:-off on}; do
+	for jit in ${JIT:-off on}; do
+		setting $par $jit
 		for m in $methods; do
-			# plan check for the scoring statement (needs bp to exist)
 			echo "DROP TABLE IF EXISTS bp, out;"
-			echo "${bp[$m]};"
-			echo "INSERT INTO bench_plans SELECT '$m', $( [ $par = on ] && echo true || echo false), $( [ $jit = on ] && echo true || echo false), uses_gather(\$q\$${score[$m]}\$q\$);"
-			for r in $(seq 0 "$repeats"); do   # run 0 warms up and is not counted
+			if [ -n "${pre[$m]:-}" ]; then echo "${pre[$m]};"; fi
+			if [ -n "${bp[$m]}" ]; then echo "${bp[$m]};"; fi
+			echo "INSERT INTO bench_plans SELECT '$m', $(bool $par), $(bool $jit), uses_gather(\$q\$${score[$m]}\$q\$);"
+		done
+	done
+done
+for r in $(seq 0 "$repeats"); do   # run 0 warms up and is not counted
+	for par in ${PARALLEL:-off on}; do
+		for jit in ${JIT:-off on}; do
+			setting $par $jit
+			for m in $methods; do
 				echo "DROP TABLE IF EXISTS bp, out;"
+				if [ -n "${pre[$m]:-}" ]; then echo "${pre[$m]};"; fi
 				echo "SELECT clock_timestamp() AS t0 \\gset"
-				echo "${bp[$m]};"
+				if [ -n "${bp[$m]}" ]; then echo "${bp[$m]};"; fi
 				echo "CREATE TABLE out AS ${score[$m]};"
-				echo "INSERT INTO bench_times VALUES ('$m', $( [ $par = on ] && echo true || echo false), $( [ $jit = on ] && echo true || echo false), $r, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000);"
+				echo "INSERT INTO bench_times VALUES ('$m', $(bool $par), $(bool $jit), $r, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000);"
 			done
 		done
 	done
@@ -126,7 +160,8 @@ done
 
 cat <<SQL
 \echo
-\echo 'RFM benchmark: $customers customers, median of $repeats runs (ms); parallel = up to 2 workers'
+\echo 'RFM benchmark: $customers customers, median of $repeats runs (ms); parallel = 2 workers forced'
+\echo 'load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores'
 SELECT (SELECT count(*) FROM facts) AS customers,
        (SELECT count(*) FROM facts f WHERE $complete) AS scored,
        current_setting('server_version') AS server;
@@ -138,20 +173,26 @@ FROM bench_times WHERE run > 0 GROUP BY 1, 2, 3;
 SELECT m.method, m.parallel, m.jit, round(m.ms::numeric, 0) AS ms, p.gather
 FROM med m JOIN bench_plans p USING (method, parallel, jit)
 ORDER BY array_position(ARRAY['ours', 'ours_classify', 'ours_classify_lateral', 'plain_case', 'plain_ntile',
-                              'bp_only_ours', 'bp_only_plain'], m.method), m.parallel, m.jit;
+                              'bp_only_ours', 'bp_only_plain', 'score_only_ours', 'score_only_ours_classify',
+                              'score_only_plain_case'], m.method), m.parallel, m.jit;
 \echo 'ratios: theirs / ours (> 1: ours is faster), per setting'
 SELECT o.parallel, o.jit,
        round((pc.ms / o.ms)::numeric, 2) AS plain_case_vs_ours,
        round((nt.ms / o.ms)::numeric, 2) AS ntile_vs_ours,
        round((pc.ms / c.ms)::numeric, 2) AS plain_case_vs_classify,
        round((o.ms / c.ms)::numeric, 2) AS separate_vs_classify,
-       round((bpp.ms / bpo.ms)::numeric, 2) AS breakpoints_plain_vs_ours
+       round((bpp.ms / bpo.ms)::numeric, 2) AS breakpoints_plain_vs_ours,
+       round((sp.ms / so.ms)::numeric, 2) AS scoring_plain_vs_ours,
+       round((so.ms / sc.ms)::numeric, 2) AS scoring_separate_vs_classify
 FROM med o
 JOIN med c ON c.method = 'ours_classify' AND (c.parallel, c.jit) = (o.parallel, o.jit)
 JOIN med pc ON pc.method = 'plain_case' AND (pc.parallel, pc.jit) = (o.parallel, o.jit)
 JOIN med nt ON nt.method = 'plain_ntile' AND (nt.parallel, nt.jit) = (o.parallel, o.jit)
 JOIN med bpo ON bpo.method = 'bp_only_ours' AND (bpo.parallel, bpo.jit) = (o.parallel, o.jit)
 JOIN med bpp ON bpp.method = 'bp_only_plain' AND (bpp.parallel, bpp.jit) = (o.parallel, o.jit)
+JOIN med so ON so.method = 'score_only_ours' AND (so.parallel, so.jit) = (o.parallel, o.jit)
+JOIN med sc ON sc.method = 'score_only_ours_classify' AND (sc.parallel, sc.jit) = (o.parallel, o.jit)
+JOIN med sp ON sp.method = 'score_only_plain_case' AND (sp.parallel, sp.jit) = (o.parallel, o.jit)
 WHERE o.method = 'ours'
 ORDER BY o.parallel, o.jit;
 \echo 'best of each way over all settings, and the ratio to our best'
