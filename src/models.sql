@@ -142,12 +142,17 @@ f AS (
 	SELECT f.*, @extschema@.now() AS at,
 	       GREATEST(f.last_order_at, f.last_event_at) AS last_active_at,
 	       (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id) AS active_days,
-	       COALESCE((SELECT e.events FROM @extschema@.customer_event_fact e, s
-	                  WHERE e.customer_id = f.customer_id AND e.kind = s.review_kind), 0) AS reviews,
-	       COALESCE((SELECT e.events FROM @extschema@.customer_event_fact e, s
-	                  WHERE e.customer_id = f.customer_id AND e.kind = s.intent_kind), 0) AS intents
-	  FROM @extschema@.customer_fact f
-	 WHERE customers IS NULL OR f.customer_id = ANY (customers))
+	       COALESCE(k.reviews, 0) AS reviews, COALESCE(k.intents, 0) AS intents
+	  -- two branches, not "customers IS NULL OR ... = ANY (customers)": the OR
+	  -- would scan every fact row and search the array linearly for each one
+	  FROM (SELECT * FROM @extschema@.customer_fact f WHERE customers IS NULL
+	        UNION ALL
+	        SELECT * FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)) f
+	  CROSS JOIN s
+	  -- reviews and intents in one probe of the customer's event kinds
+	  CROSS JOIN LATERAL (SELECT max(e.events) FILTER (WHERE e.kind = s.review_kind) AS reviews,
+	                             max(e.events) FILTER (WHERE e.kind = s.intent_kind) AS intents
+	                        FROM @extschema@.customer_event_fact e WHERE e.customer_id = f.customer_id) k)
 -- RFM segment: only recency moves with time; R is high while recency < basis
 SELECT f.customer_id, 'rfm',
        (@extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, f.at), f.order_count,
@@ -222,9 +227,11 @@ DECLARE
 BEGIN
 	FOR attribute, new_values IN
 		SELECT a.key, array_agg(DISTINCT a.value ORDER BY a.value)
-		  FROM @extschema@.customer_fact f, jsonb_each_text(f.attributes) a
-		 WHERE (customers IS NULL OR f.customer_id = ANY (customers))
-		   AND a.value IS NOT NULL AND btrim(a.value) <> ''
+		  FROM (SELECT * FROM @extschema@.customer_fact f WHERE customers IS NULL
+		        UNION ALL   -- rather than an OR: see model_values
+		        SELECT * FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)) f,
+		       jsonb_each_text(f.attributes) a
+		 WHERE a.value IS NOT NULL AND btrim(a.value) <> ''
 		   AND NOT EXISTS (SELECT FROM @extschema@.model_tag mt WHERE mt.model = 'attr:' || a.key AND mt.value = a.value)
 		 GROUP BY a.key
 	LOOP
@@ -276,10 +283,12 @@ BEGIN
 		  JOIN @extschema@.tag t ON t.tag_id = mt.tag_id),
 	held AS (
 		SELECT ct.customer_id, ct.group_id, ct.tag_id, t.name, mt.model
-		  FROM @extschema@.customer_tag ct
+		  -- two branches rather than an OR, so that the index serves (see model_values)
+		  FROM (SELECT * FROM @extschema@.customer_tag ct WHERE customers IS NULL
+		        UNION ALL
+		        SELECT * FROM @extschema@.customer_tag ct WHERE ct.customer_id = ANY (customers)) ct
 		  JOIN @extschema@.model_tag mt ON mt.tag_id = ct.tag_id
-		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
-		 WHERE customers IS NULL OR ct.customer_id = ANY (customers)),
+		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id),
 	diff AS (
 		SELECT COALESCE(d.customer_id, h.customer_id) AS customer_id, COALESCE(d.group_id, h.group_id) AS group_id,
 		       h.tag_id AS old_tag, h.name AS old_name, d.tag_id AS new_tag, d.name AS new_name,
@@ -324,9 +333,10 @@ BEGIN
 	next_change AS (
 		UPDATE @extschema@.customer_fact f SET next_change_at = n.at
 		  FROM (SELECT c.customer_id, min(v.changes_at) AS at
-		          FROM @extschema@.customer_fact c
+		          FROM (SELECT c.customer_id FROM @extschema@.customer_fact c WHERE customers IS NULL
+		                UNION ALL
+		                SELECT c.customer_id FROM @extschema@.customer_fact c WHERE c.customer_id = ANY (customers)) c
 		          LEFT JOIN mv v ON v.customer_id = c.customer_id
-		         WHERE customers IS NULL OR c.customer_id = ANY (customers)
 		         GROUP BY c.customer_id) n
 		 WHERE f.customer_id = n.customer_id AND f.next_change_at IS DISTINCT FROM n.at
 		RETURNING 1)

@@ -43,7 +43,11 @@ BEGIN
 		           AND (NOT due_only OR f.next_change_at <= at OR f.rule_next_change_at <= at)
 		         ORDER BY f.customer_id LIMIT 50000) f;
 		EXIT WHEN batch IS NULL;
-		PERFORM @extschema@.lock_facts(batch);
+		-- refresh() holds customer_fact in EXCLUSIVE mode, which already keeps
+		-- every writer out; locking each row would only write 50,000 tuples
+		IF job <> 'refresh' THEN
+			PERFORM @extschema@.lock_facts(batch);
+		END IF;
 		changed := changed + @extschema@.sync_models(batch);
 		done := done + cardinality(batch);
 		last_id := batch[cardinality(batch)];

@@ -11,6 +11,7 @@
 #include "tagscrm.h"
 
 #include "access/xact.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -107,4 +108,40 @@ Datum
 tagscrm_acting_role(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(GetUserNameFromId(GetOuterUserId(), false)));
+}
+
+/*
+ * SQL: tagscrm.days_between(since, until), the whole elapsed days (periods of
+ * 24 hours) from since to until, rounded down: floor(extract(epoch FROM until
+ * - since) / 86400).  In C because the models call it several times for every
+ * customer: as a SQL function with SET search_path it could not be inlined,
+ * and each call paid for a GUC save/restore and an executor start-up.
+ */
+PG_FUNCTION_INFO_V1(tagscrm_days_between);
+
+Datum
+tagscrm_days_between(PG_FUNCTION_ARGS)
+{
+	TimestampTz since = PG_GETARG_TIMESTAMPTZ(0);
+	TimestampTz until = PG_GETARG_TIMESTAMPTZ(1);
+	int64		diff;
+	int64		days;
+
+	if (TIMESTAMP_NOT_FINITE(since) || TIMESTAMP_NOT_FINITE(until))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot subtract infinite timestamps"),
+				 errhint("Pass finite timestamps to tagscrm.days_between.")));
+	if (pg_sub_s64_overflow(until, since, &diff))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interval out of range")));
+	days = diff / USECS_PER_DAY;
+	if (diff % USECS_PER_DAY != 0 && diff < 0)
+		days--;					/* round towards minus infinity, as floor() */
+	if (days < PG_INT32_MIN || days > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("integer out of range")));
+	PG_RETURN_INT32((int32) days);
 }

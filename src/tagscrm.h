@@ -7,7 +7,7 @@
 #include "postgres.h"
 #include "utils/timestamp.h"
 
-/* session.c: the tagscrm clock and the acting role */
+/* session.c: the tagscrm clock, the acting role, days_between (SQL-callable) */
 extern void SessionInit(void);
 extern TimestampTz TagscrmNow(void);
 

@@ -145,12 +145,23 @@ DECLARE
 	tz text := (SELECT s.time_zone FROM @extschema@.settings s);
 	only_these text := 'true';
 BEGIN
-	UPDATE @extschema@.customer_fact f
-	   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0,
-	       first_event_at = NULL, last_event_at = NULL, event_count = 0
-	 WHERE customers IS NULL OR f.customer_id = ANY (customers);
-	DELETE FROM @extschema@.customer_day d WHERE customers IS NULL OR d.customer_id = ANY (customers);
-	DELETE FROM @extschema@.customer_event_fact x WHERE customers IS NULL OR x.customer_id = ANY (customers);
+	-- everyone, or the listed customers by index: "customers IS NULL OR ... =
+	-- ANY (customers)" in one statement would, once PL/pgSQL settles on a
+	-- generic plan, scan whole tables and search the array for every row
+	IF customers IS NULL THEN
+		UPDATE @extschema@.customer_fact f
+		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0,
+		       first_event_at = NULL, last_event_at = NULL, event_count = 0;
+		DELETE FROM @extschema@.customer_day d;
+		DELETE FROM @extschema@.customer_event_fact x;
+	ELSE
+		UPDATE @extschema@.customer_fact f
+		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0,
+		       first_event_at = NULL, last_event_at = NULL, event_count = 0
+		 WHERE f.customer_id = ANY (customers);
+		DELETE FROM @extschema@.customer_day d WHERE d.customer_id = ANY (customers);
+		DELETE FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers);
+	END IF;
 
 	IF o.relid IS NOT NULL THEN
 		IF customers IS NOT NULL THEN   -- compare in the column's own type so its index serves
@@ -187,8 +198,9 @@ BEGIN
 			e.customer_column, e.at_column, e.kind_column, e.relid, only_these) USING customers;
 		INSERT INTO @extschema@.customer_fact AS f (customer_id, first_event_at, last_event_at, event_count)
 		SELECT x.customer_id, min(x.first_at), max(x.last_at), sum(x.events)
-		  FROM @extschema@.customer_event_fact x
-		 WHERE customers IS NULL OR x.customer_id = ANY (customers)
+		  FROM (SELECT * FROM @extschema@.customer_event_fact x WHERE customers IS NULL
+		        UNION ALL
+		        SELECT * FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers)) x
 		 GROUP BY 1 ORDER BY 1
 		ON CONFLICT (customer_id) DO UPDATE
 		   SET first_event_at = EXCLUDED.first_event_at, last_event_at = EXCLUDED.last_event_at,
@@ -219,8 +231,13 @@ DECLARE
 	c @extschema@.watched_table := @extschema@.watched('customers');
 	only_these text := 'true';
 BEGIN
-	UPDATE @extschema@.customer_fact f SET in_customers = false, attributes = NULL, birth_date = NULL
-	 WHERE (customers IS NULL OR f.customer_id = ANY (customers)) AND f.in_customers;
+	IF customers IS NULL THEN   -- two statements rather than an OR: see recompute_facts
+		UPDATE @extschema@.customer_fact f SET in_customers = false, attributes = NULL, birth_date = NULL
+		 WHERE f.in_customers;
+	ELSE
+		UPDATE @extschema@.customer_fact f SET in_customers = false, attributes = NULL, birth_date = NULL
+		 WHERE f.customer_id = ANY (customers) AND f.in_customers;
+	END IF;
 	IF c.relid IS NULL THEN
 		RETURN;
 	END IF;
