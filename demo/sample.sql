@@ -58,7 +58,7 @@ UPDATE tagscrm.settings SET churn_model = 'shop';
 SELECT tagscrm.create_tag_group('interests', 'interest');
 SELECT tagscrm.create_tag('wardrobe', 'interests', method => 'rule'), tagscrm.create_tag('vip', 'interests');
 SELECT tagscrm.set_tag_rule('wardrobe', $$count(event 'read' where object = 'wardrobe-guide' and duration > 30 s) >= 1$$);
-SELECT tagscrm.refresh(quiet => true);
+SELECT tagscrm.refresh(quiet => true, all_models => true);
 SELECT tagscrm.enable_tag_rule('wardrobe');
 SELECT tagscrm.tag_customer(g, 'vip', reason => 'top spender list') FROM generate_series(1, 2000, 97) g;
 \o

@@ -44,7 +44,7 @@ SELECT count(*) AS churn_tags FROM tagscrm.customer_tags WHERE group_name = 'chu
 SELECT count(*) FILTER (WHERE churn_probability IS NOT NULL) AS with_probability FROM tagscrm.customer_overview;
 
 UPDATE tagscrm.settings SET churn_model = 'shop', churn_high = 0.6, churn_medium = 0.3;
-SELECT tagscrm.refresh(quiet => true) > 0 AS refreshed;
+SELECT tagscrm.refresh(quiet => true, all_models => true) > 0 AS refreshed;
 
 -- the paper's formula in plain SQL (log space), with the stored parameters
 CREATE FUNCTION expected_risk() RETURNS TABLE (customer_id text, p_alive float8, tag text) LANGUAGE sql AS $$
@@ -101,7 +101,7 @@ UPDATE tagscrm.settings SET churn_model = 'no such model';
 \set VERBOSITY default
 SELECT tagscrm.drop_churn_model('shop');
 SELECT churn_model FROM tagscrm.settings;
-SELECT tagscrm.refresh(quiet => true) > 0 AS refreshed;
+SELECT tagscrm.refresh(quiet => true, all_models => true) > 0 AS refreshed;
 SELECT count(*) AS churn_tags FROM tagscrm.customer_tags WHERE group_name = 'churn risk';
 
 DROP FUNCTION check_risk(), expected_risk();

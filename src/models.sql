@@ -215,6 +215,28 @@ $$;
 COMMENT ON FUNCTION @extschema@.model_values(text[]) IS
 	'What each model says of the customers now, and when time alone may change it';
 
+-- The RFM segment alone (the part of model_values that the nightly refresh
+-- re-scores against new breakpoints), without the other models' lookups.
+CREATE FUNCTION @extschema@.rfm_values(customers text[])
+RETURNS TABLE (customer_id text, model text, value text, changes_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT f.customer_id, 'rfm',
+       (@extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, n.at), f.order_count,
+                                 f.order_total::float8, r.breakpoints, s.rfm_basis)).segment,
+       CASE WHEN @extschema@.days_between(f.last_order_at, n.at) < b.basis
+            THEN f.last_order_at + make_interval(secs => 86400 * ceil(b.basis)) END
+  FROM (SELECT * FROM @extschema@.customer_fact f WHERE customers IS NULL
+        UNION ALL
+        SELECT * FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)) f,
+       @extschema@.settings s, @extschema@.rfm_state r, (SELECT @extschema@.now() AS at) n,
+       LATERAL (SELECT CASE s.rfm_basis WHEN 'mean' THEN (r.breakpoints).r_mean ELSE (r.breakpoints).r_median END AS basis) b
+ WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL AND r.breakpoints IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_values(text[]) IS
+	'What the RFM model says of the customers now (the rfm rows of model_values), and when time alone may change it';
+
 -- Attribute values seen for the first time become tags of their group
 -- ("city: Shanghai" in group "city").
 CREATE FUNCTION @extschema@.ensure_attribute_tags(customers text[]) RETURNS void
@@ -263,19 +285,23 @@ COMMENT ON FUNCTION @extschema@.ensure_age_band_tags() IS 'Internal: creates the
 -- line with model_values(), with history, and stores when time alone may next
 -- change them.  One statement: it reads the state once.  Callers hold the
 -- customers' fact locks (or an exclusive lock on customer_fact for everyone).
-CREATE FUNCTION @extschema@.sync_models(customers text[]) RETURNS bigint
+CREATE FUNCTION @extschema@.sync_models(customers text[], rfm_only boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	changed bigint;
 BEGIN
-	IF (@extschema@.watched('customers')).relid IS NOT NULL THEN
+	IF (@extschema@.watched('customers')).relid IS NOT NULL AND NOT rfm_only THEN
 		PERFORM @extschema@.ensure_attribute_tags(customers);
 	END IF;
 
+	-- rfm_only: the nightly re-score against new breakpoints, which touches
+	-- the RFM segment alone (the other models do not depend on the population)
 	WITH mv AS MATERIALIZED (
-		SELECT * FROM @extschema@.model_values(customers)),
+		SELECT * FROM @extschema@.model_values(customers) WHERE NOT rfm_only
+		UNION ALL
+		SELECT * FROM @extschema@.rfm_values(customers) WHERE rfm_only),
 	desired AS (
 		SELECT v.customer_id, t.group_id, t.tag_id, t.name, v.model
 		  FROM mv v
@@ -287,7 +313,7 @@ BEGIN
 		  FROM (SELECT * FROM @extschema@.customer_tag ct WHERE customers IS NULL
 		        UNION ALL
 		        SELECT * FROM @extschema@.customer_tag ct WHERE ct.customer_id = ANY (customers)) ct
-		  JOIN @extschema@.model_tag mt ON mt.tag_id = ct.tag_id
+		  JOIN @extschema@.model_tag mt ON mt.tag_id = ct.tag_id AND (NOT rfm_only OR mt.model = 'rfm')
 		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id),
 	diff AS (
 		SELECT COALESCE(d.customer_id, h.customer_id) AS customer_id, COALESCE(d.group_id, h.group_id) AS group_id,
@@ -337,12 +363,25 @@ BEGIN
 		                UNION ALL
 		                SELECT c.customer_id FROM @extschema@.customer_fact c WHERE c.customer_id = ANY (customers)) c
 		          LEFT JOIN mv v ON v.customer_id = c.customer_id
+		         WHERE NOT rfm_only
 		         GROUP BY c.customer_id) n
 		 WHERE f.customer_id = n.customer_id AND f.next_change_at IS DISTINCT FROM n.at
+		RETURNING 1),
+	-- with only RFM evaluated, the other models' moments are unknown here: an
+	-- earlier RFM moment may only bring the next change forward (a sweep that
+	-- comes too early re-evaluates and stores the true moment)
+	rfm_next_change AS (
+		UPDATE @extschema@.customer_fact f SET next_change_at = v.changes_at
+		  FROM mv v
+		 WHERE rfm_only AND f.customer_id = v.customer_id AND v.changes_at IS NOT NULL
+		   AND (f.next_change_at IS NULL OR v.changes_at < f.next_change_at)
 		RETURNING 1)
 	SELECT count(*) INTO changed FROM logged;
+	IF rfm_only THEN
+		RETURN changed;
+	END IF;
 	RETURN changed + @extschema@.sync_rules(customers);   -- rules may read model tags: after them
 END
 $$;
-COMMENT ON FUNCTION @extschema@.sync_models(text[]) IS
+COMMENT ON FUNCTION @extschema@.sync_models(text[], boolean) IS
 	'Internal: brings model and attribute tags in line with the facts, with history';

@@ -22,7 +22,8 @@ COMMENT ON FUNCTION @extschema@.report_progress(text, text, boolean) IS
 
 -- Re-evaluates the models of the given customers in batches of ids, each
 -- batch with its fact rows locked.
-CREATE FUNCTION @extschema@.sync_in_batches(job text, due_only boolean, quiet boolean) RETURNS bigint
+CREATE FUNCTION @extschema@.sync_in_batches(job text, due_only boolean, quiet boolean, rfm_only boolean DEFAULT false)
+RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -45,10 +46,10 @@ BEGIN
 		EXIT WHEN batch IS NULL;
 		-- refresh() holds customer_fact in EXCLUSIVE mode, which already keeps
 		-- every writer out; locking each row would only write 50,000 tuples
-		IF job <> 'refresh' THEN
+		IF job NOT LIKE 'refresh%' THEN
 			PERFORM @extschema@.lock_facts(batch);
 		END IF;
-		changed := changed + @extschema@.sync_models(batch);
+		changed := changed + @extschema@.sync_models(batch, rfm_only);
 		done := done + cardinality(batch);
 		last_id := batch[cardinality(batch)];
 		PERFORM @extschema@.report_progress(job, format('%s of %s customers evaluated, %s tag changes', done, total, changed), quiet);
@@ -56,22 +57,27 @@ BEGIN
 	RETURN done;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.sync_in_batches(text, boolean, boolean) IS
+COMMENT ON FUNCTION @extschema@.sync_in_batches(text, boolean, boolean, boolean) IS
 	'Internal: re-evaluates model tags of all (or only due) customers in id batches';
 
--- The nightly job: new RFM breakpoints, everyone re-scored; full => true
--- first rebuilds every fact from the watched tables (repairs anything the
--- triggers did not see, such as loads with session_replication_role =
--- replica or pg_restore --disable-triggers).
-CREATE FUNCTION @extschema@.refresh(rebuild boolean DEFAULT false, quiet boolean DEFAULT false) RETURNS bigint
+-- The nightly job: new RFM breakpoints and every customer's RFM segment
+-- re-scored against them (the only population-relative model), then the
+-- customers whose moment has come, as sweep() does.  all_models => true
+-- re-evaluates every model and rule for everyone (after changing settings);
+-- rebuild => true first rebuilds every fact from the watched tables (repairs
+-- loads the triggers did not see, such as session_replication_role =
+-- replica or pg_restore --disable-triggers) and implies all_models.
+CREATE FUNCTION @extschema@.refresh(rebuild boolean DEFAULT false, quiet boolean DEFAULT false,
+                                    all_models boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
+SET max_parallel_workers_per_gather = 0   -- the breakpoints aggregate runs faster serially on a few cores
 AS $$
 DECLARE
 	customers bigint;
 BEGIN
-	-- writers wait while the population is rebuilt (they take ROW EXCLUSIVE)
+	-- writers wait while the population is re-scored (they take ROW EXCLUSIVE)
 	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
 	IF rebuild THEN
 		PERFORM @extschema@.report_progress('refresh', 'rebuilding facts from the watched tables', quiet);
@@ -88,14 +94,19 @@ BEGIN
 			PERFORM @extschema@.ensure_age_band_tags();
 		END IF;
 	END IF;
-	customers := @extschema@.sync_in_batches('refresh', false, quiet);
+	IF rebuild OR all_models THEN
+		customers := @extschema@.sync_in_batches('refresh', false, quiet);
+	ELSE
+		customers := @extschema@.sync_in_batches('refresh rfm', false, quiet, rfm_only => true);
+		PERFORM @extschema@.sync_in_batches('refresh due', true, quiet);
+	END IF;
 	PERFORM @extschema@.expire_tags();
 	PERFORM @extschema@.report_progress('refresh', format('done: %s customers', customers), quiet);
 	RETURN customers;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.refresh(boolean, boolean) IS
-	'Recomputes RFM breakpoints and re-scores everyone (rebuild => true: rebuilds the facts first); returns customers evaluated';
+COMMENT ON FUNCTION @extschema@.refresh(boolean, boolean, boolean) IS
+	'Recomputes RFM breakpoints and re-scores every RFM segment (all_models => true: every model and rule; rebuild => true: rebuilds the facts first); returns customers scored';
 
 -- The frequent job: only customers whose tags may change with the passage of
 -- time (their next_change_at has come), plus expired hand tags.

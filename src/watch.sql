@@ -589,7 +589,7 @@ BEGIN
 		PERFORM @extschema@.lock_facts(customers);
 		PERFORM @extschema@.apply_contacts(customers, codes, ats);
 	END IF;
-	PERFORM @extschema@.refresh();
+	PERFORM @extschema@.refresh(all_models => true);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.watch_contacts(regclass, name, name, name) IS
