@@ -238,6 +238,15 @@ SELECT count(*) AS differing_fact_rows FROM (
 	UNION ALL (SELECT * FROM tagscrm.customer_fact EXCEPT ALL SELECT * FROM incremental)) x;
 SELECT check_state() AS after_second_rebuild;
 
+-- the nightly refresh: new breakpoints, and only customers between the old
+-- and the new basis re-scored; the result equals scoring everyone
+INSERT INTO orders (customer_id, paid_at, amount)
+SELECT 1 + g % 50, '2026-06-01 10:00+00', 900 FROM generate_series(1, 60) g;
+SELECT (SELECT (breakpoints).m_mean FROM tagscrm.rfm_state) AS m_mean_before \gset
+SELECT tagscrm.refresh(quiet => true) > 0 AS nightly_refresh;
+SELECT (breakpoints).m_mean > :m_mean_before AS mean_moved FROM tagscrm.rfm_state;
+SELECT check_state() AS after_nightly_refresh;
+
 -- time: the sweep moves exactly the customers that are due, and no others
 SET tagscrm.clock_override = '2026-07-15 12:00:00+00';
 SELECT check_state() <> 'ok' AS stale_before_sweep;

@@ -217,7 +217,7 @@ COMMENT ON FUNCTION @extschema@.model_values(text[]) IS
 
 -- The RFM segment alone (the part of model_values that the nightly refresh
 -- re-scores against new breakpoints), without the other models' lookups.
-CREATE FUNCTION @extschema@.rfm_values(customers text[])
+CREATE FUNCTION @extschema@.model_values_rfm(customers text[])
 RETURNS TABLE (customer_id text, model text, value text, changes_at timestamptz)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -234,7 +234,7 @@ SELECT f.customer_id, 'rfm',
        LATERAL (SELECT CASE s.rfm_basis WHEN 'mean' THEN (r.breakpoints).r_mean ELSE (r.breakpoints).r_median END AS basis) b
  WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL AND r.breakpoints IS NOT NULL
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_values(text[]) IS
+COMMENT ON FUNCTION @extschema@.model_values_rfm(text[]) IS
 	'What the RFM model says of the customers now (the rfm rows of model_values), and when time alone may change it';
 
 -- Attribute values seen for the first time become tags of their group
@@ -301,7 +301,7 @@ BEGIN
 	WITH mv AS MATERIALIZED (
 		SELECT * FROM @extschema@.model_values(customers) WHERE NOT rfm_only
 		UNION ALL
-		SELECT * FROM @extschema@.rfm_values(customers) WHERE rfm_only),
+		SELECT * FROM @extschema@.model_values_rfm(customers) WHERE rfm_only),
 	desired AS (
 		SELECT v.customer_id, t.group_id, t.tag_id, t.name, v.model
 		  FROM mv v

@@ -76,6 +76,9 @@ SET max_parallel_workers_per_gather = 0   -- the breakpoints aggregate runs fast
 AS $$
 DECLARE
 	customers bigint;
+	old @extschema@.rfm_breakpoints := (SELECT r.breakpoints FROM @extschema@.rfm_state r);
+	new @extschema@.rfm_breakpoints;
+	moved text[];
 BEGIN
 	-- writers wait while the population is re-scored (they take ROW EXCLUSIVE)
 	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
@@ -88,6 +91,7 @@ BEGIN
 		breakpoints = (SELECT @extschema@.rfm_breakpoints(@extschema@.days_between(f.last_order_at, @extschema@.now()),
 		                                                  f.order_count, f.order_total::float8)
 		                 FROM @extschema@.customer_fact f WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL);
+	new := (SELECT r.breakpoints FROM @extschema@.rfm_state r);
 	IF EXISTS (SELECT FROM @extschema@.watched_table) THEN
 		PERFORM @extschema@.ensure_models();
 		IF (@extschema@.watched('customers')).birth_date_column IS NOT NULL THEN
@@ -96,8 +100,33 @@ BEGIN
 	END IF;
 	IF rebuild OR all_models THEN
 		customers := @extschema@.sync_in_batches('refresh', false, quiet);
-	ELSE
+	ELSIF old IS NULL OR new IS NULL THEN
 		customers := @extschema@.sync_in_batches('refresh rfm', false, quiet, rfm_only => true);
+		PERFORM @extschema@.sync_in_batches('refresh due', true, quiet);
+	ELSE
+		-- A segment is R, F and M each high or low against the population's
+		-- basis, and every customer holds the segment of the old breakpoints
+		-- (triggers and sweeps score against the stored ones): only customers
+		-- lying between an old and a new basis value can move.
+		SELECT array_agg(f.customer_id ORDER BY f.customer_id) INTO moved
+		  FROM @extschema@.customer_fact f, @extschema@.settings s,
+		       LATERAL (SELECT @extschema@.days_between(f.last_order_at, @extschema@.now()) AS recency) x,
+		       LATERAL (SELECT CASE s.rfm_basis WHEN 'mean' THEN old.r_mean ELSE old.r_median END AS old_r,
+		                       CASE s.rfm_basis WHEN 'mean' THEN new.r_mean ELSE new.r_median END AS new_r,
+		                       CASE s.rfm_basis WHEN 'mean' THEN old.f_mean ELSE old.f_median END AS old_f,
+		                       CASE s.rfm_basis WHEN 'mean' THEN new.f_mean ELSE new.f_median END AS new_f,
+		                       CASE s.rfm_basis WHEN 'mean' THEN old.m_mean ELSE old.m_median END AS old_m,
+		                       CASE s.rfm_basis WHEN 'mean' THEN new.m_mean ELSE new.m_median END AS new_m) b
+		 WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL
+		   AND ((x.recency < b.old_r) <> (x.recency < b.new_r)
+		        OR (f.order_count > b.old_f) <> (f.order_count > b.new_f)
+		        OR (f.order_total > b.old_m) <> (f.order_total > b.new_m));
+		PERFORM @extschema@.report_progress('refresh', format('%s customers lie between the old and new RFM basis',
+		                                                      COALESCE(cardinality(moved), 0)), quiet);
+		IF moved IS NOT NULL THEN
+			PERFORM @extschema@.sync_models(moved, rfm_only => true);
+		END IF;
+		customers := (SELECT count(*) FROM @extschema@.customer_fact f WHERE f.order_count > 0);
 		PERFORM @extschema@.sync_in_batches('refresh due', true, quiet);
 	END IF;
 	PERFORM @extschema@.expire_tags();

@@ -104,25 +104,25 @@ COMMENT ON FUNCTION @extschema@.check_column_type(regclass, name, text) IS
 	'Internal: raises unless a column has a usable type';
 
 -- Installs the triggers of a watched table (contacts only need inserts).
-CREATE FUNCTION @extschema@.install_triggers(rel regclass, fn text, inserts_only boolean) RETURNS void
+CREATE FUNCTION @extschema@.install_triggers(rel regclass, fn text, role text, inserts_only boolean) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	EXECUTE format('CREATE TRIGGER tagscrm_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS tagscrm_new
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I()', rel, fn);
+	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
 	IF inserts_only THEN
 		RETURN;
 	END IF;
 	EXECUTE format('CREATE TRIGGER tagscrm_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS tagscrm_old NEW TABLE AS tagscrm_new
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I()', rel, fn);
+	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
 	EXECUTE format('CREATE TRIGGER tagscrm_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS tagscrm_old
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I()', rel, fn);
+	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
 	EXECUTE format('CREATE TRIGGER tagscrm_truncate AFTER TRUNCATE ON %s
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I()', rel, fn);
+	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.install_triggers(regclass, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.install_triggers(regclass, text, text, boolean) IS
 	'Internal: creates the insert, update, delete and truncate triggers on a watched table';
 
 CREATE FUNCTION @extschema@.watched(role text) RETURNS @extschema@.watched_table
@@ -341,75 +341,39 @@ $$;
 COMMENT ON FUNCTION @extschema@.apply_contacts(text[], text[], timestamptz[]) IS
 	'Internal: gives new contacts their channel tag';
 
--- The trigger of a watched orders table: inserts are deltas; updates and
--- deletes recompute the customers they touch; truncate recomputes everyone.
-CREATE FUNCTION @extschema@.orders_trigger() RETURNS trigger
+-- The trigger of a watched orders or events table (TG_ARGV[0] says which):
+-- inserts are deltas; updates and deletes recompute the customers they
+-- touch; truncate recomputes everyone.
+CREATE FUNCTION @extschema@.activity_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
-	w @extschema@.watched_table := @extschema@.watched('orders');
+	role text := TG_ARGV[0];
+	w @extschema@.watched_table := @extschema@.watched(role);
+	detail name := CASE role WHEN 'orders' THEN w.amount_column ELSE w.kind_column END;
 	customers text[];
 	ats timestamptz[];
-	amounts numeric[];
+	details text[];   -- amounts (as text, exact) or event kinds
 BEGIN
 	IF w.relid IS DISTINCT FROM TG_RELID THEN
 		RETURN NULL;   -- unwatched meanwhile
 	END IF;
 	IF TG_OP = 'INSERT' THEN
-		EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::timestamptz), array_agg(%I::numeric) FROM tagscrm_new',
-		               w.customer_column, w.at_column, w.amount_column) INTO customers, ats, amounts;
-		IF customers IS NULL THEN
-			RETURN NULL;
-		END IF;
-		customers := @extschema@.add_orders(customers, ats, amounts);
-	ELSIF TG_OP = 'TRUNCATE' THEN
-		PERFORM @extschema@.refresh(rebuild => true, quiet => true);
-		RETURN NULL;
-	ELSE
-		EXECUTE CASE TG_OP WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
-		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, w.amount_column]) END
-		   INTO customers;
-		IF customers IS NULL THEN
-			RETURN NULL;
-		END IF;
-		PERFORM @extschema@.lock_facts(customers);
-		PERFORM @extschema@.recompute_facts(customers);
-	END IF;
-	PERFORM @extschema@.sync_models(customers);
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.orders_trigger() IS 'Internal: keeps facts and tags current from a watched orders table';
-
-CREATE FUNCTION @extschema@.events_trigger() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off   -- maintenance plans are small; JIT compile time would dominate
-AS $$
-DECLARE
-	w @extschema@.watched_table := @extschema@.watched('events');
-	customers text[];
-	ats timestamptz[];
-	kinds text[];
-BEGIN
-	IF w.relid IS DISTINCT FROM TG_RELID THEN
-		RETURN NULL;
-	END IF;
-	IF TG_OP = 'INSERT' THEN
 		EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::timestamptz), array_agg(%I::text) FROM tagscrm_new',
-		               w.customer_column, w.at_column, w.kind_column) INTO customers, ats, kinds;
+		               w.customer_column, w.at_column, detail) INTO customers, ats, details;
 		IF customers IS NULL THEN
 			RETURN NULL;
 		END IF;
-		customers := @extschema@.add_events(customers, ats, kinds);
+		customers := CASE role WHEN 'orders' THEN @extschema@.add_orders(customers, ats, details::numeric[])
+		                       ELSE @extschema@.add_events(customers, ats, details) END;
 	ELSIF TG_OP = 'TRUNCATE' THEN
 		PERFORM @extschema@.refresh(rebuild => true, quiet => true);
 		RETURN NULL;
 	ELSE
 		EXECUTE CASE TG_OP WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
-		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, w.kind_column]) END
+		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END
 		   INTO customers;
 		IF customers IS NULL THEN
 			RETURN NULL;
@@ -421,7 +385,8 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.events_trigger() IS 'Internal: keeps facts and tags current from a watched events table';
+COMMENT ON FUNCTION @extschema@.activity_trigger() IS
+	'Internal: keeps facts and tags current from a watched orders or events table';
 
 CREATE FUNCTION @extschema@.customers_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -497,7 +462,7 @@ BEGIN
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);   -- no writes until the backfill is done
 	INSERT INTO @extschema@.watched_table (role, relid, customer_column, at_column, amount_column, watched_by, watched_at)
 	VALUES ('orders', tbl, customer, at, amount, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'orders_trigger', false);
+	PERFORM @extschema@.install_triggers(tbl, 'activity_trigger', 'orders', false);
 	PERFORM @extschema@.log_library('watch', 'orders', 'watch', NULL,
 	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'at', at, 'amount', amount), NULL);
 	PERFORM @extschema@.refresh(rebuild => true);
@@ -524,7 +489,7 @@ BEGIN
 	INSERT INTO @extschema@.watched_table (role, relid, customer_column, at_column, kind_column, object_column,
 	                                       duration_column, watched_by, watched_at)
 	VALUES ('events', tbl, customer, at, kind, object, duration, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'events_trigger', false);
+	PERFORM @extschema@.install_triggers(tbl, 'activity_trigger', 'events', false);
 	PERFORM @extschema@.log_library('watch', 'events', 'watch', NULL,
 	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'at', at, 'kind', kind,
 	                                                   'object', object, 'duration', duration), NULL);
@@ -550,7 +515,7 @@ BEGIN
 	INSERT INTO @extschema@.watched_table (role, relid, customer_column, attribute_columns, birth_date_column,
 	                                       watched_by, watched_at)
 	VALUES ('customers', tbl, customer, COALESCE(attributes, '{}'), birth_date, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'customers_trigger', false);
+	PERFORM @extschema@.install_triggers(tbl, 'customers_trigger', 'customers', false);
 	PERFORM @extschema@.log_library('watch', 'customers', 'watch', NULL,
 	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'attributes', attributes,
 	                                                   'birth_date', birth_date), NULL);
@@ -578,7 +543,7 @@ BEGIN
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
 	INSERT INTO @extschema@.watched_table (role, relid, customer_column, channel_column, at_column, watched_by, watched_at)
 	VALUES ('contacts', tbl, customer, channel, at, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'contacts_trigger', true);
+	PERFORM @extschema@.install_triggers(tbl, 'contacts_trigger', 'contacts', true);
 	PERFORM @extschema@.log_library('watch', 'contacts', 'watch', NULL,
 	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'channel', channel, 'at', at), NULL);
 	-- the contacts already there get their channel tags now
