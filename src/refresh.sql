@@ -126,6 +126,18 @@ BEGIN
 		IF moved IS NOT NULL THEN
 			PERFORM @extschema@.sync_models(moved, rfm_only => true);
 		END IF;
+		-- A lower recency basis brings forward the day a recent customer's R
+		-- turns low: the sweep must come by then (a later basis only makes an
+		-- early visit, which re-evaluates and stores the true moment).
+		UPDATE @extschema@.customer_fact f
+		   SET next_change_at = f.last_order_at + make_interval(secs => 86400 * ceil(b.new_r))
+		  FROM (SELECT CASE s.rfm_basis WHEN 'mean' THEN new.r_mean ELSE new.r_median END AS new_r,
+		               CASE s.rfm_basis WHEN 'mean' THEN old.r_mean ELSE old.r_median END AS old_r
+		          FROM @extschema@.settings s) b
+		 WHERE b.new_r < b.old_r AND f.order_count > 0 AND f.last_order_at IS NOT NULL
+		   AND @extschema@.days_between(f.last_order_at, @extschema@.now()) < b.new_r
+		   AND (f.next_change_at IS NULL
+		        OR f.next_change_at > f.last_order_at + make_interval(secs => 86400 * ceil(b.new_r)));
 		customers := (SELECT count(*) FROM @extschema@.customer_fact f WHERE f.order_count > 0);
 		PERFORM @extschema@.sync_in_batches('refresh due', true, quiet);
 	END IF;
