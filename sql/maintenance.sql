@@ -266,6 +266,12 @@ SELECT tagscrm.sweep() > 0 AS swept_a_year_later;
 SELECT check_state() AS after_late_sweep;
 SELECT tag, count(*) FROM tagscrm.customer_tags WHERE group_name = 'customer status' GROUP BY 1 ORDER BY 1;
 
+-- a long job cancelled (here by statement_timeout) leaves nothing half done
+SET statement_timeout = '20ms';
+SELECT tagscrm.refresh(rebuild => true, quiet => true);
+RESET statement_timeout;
+SELECT check_state() AS after_cancelled_rebuild;
+
 -- history: every model change is there, with source and reason
 SELECT action, source, count(*) > 0 AS present FROM tagscrm.customer_tag_history GROUP BY 1, 2 ORDER BY 1, 2;
 
