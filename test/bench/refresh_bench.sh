@@ -176,6 +176,8 @@ SELECT count(*) FILTER (WHERE t.value IS DISTINCT FROM v.segment) AS differing, 
     ON t.customer_id = v.customer_id::text"
 
 echo "COPY of $batch orders" >&2
+run -c "CREATE TABLE hist_mark AS SELECT COALESCE(max(history_id), 0) AS before,
+        (SELECT count(*) FROM tagscrm.customer_fact) AS customers FROM tagscrm.tag_history"
 # alternate the two tables so that drift on the shared machine hits both
 for r in $(seq 1 "$repeats"); do
 	echo "\\copy orders_plain FROM '$tmp/batch$((2 * r - 1)).copy'" | timed copy_plain "$r"
@@ -219,6 +221,9 @@ WITH w AS (SELECT run, ms FROM bench_times WHERE what IN ('copy_watched', 'copy_
      mp AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms, count(*) AS n FROM p)
 SELECT round(mp.ms::numeric) AS plain_ms, round($batch / mp.ms * 1000) AS plain_rows_per_s,
        round(mw.ms::numeric) AS watched_ms, round($batch / mw.ms * 1000) AS watched_rows_per_s,
-       round((100 * mp.ms / mw.ms)::numeric, 1) AS watched_pct_of_plain, mw.n AS copies_each
+       round((100 * mp.ms / mw.ms)::numeric, 1) AS watched_pct_of_plain, mw.n AS copies_each,
+       (SELECT count(*) FROM tagscrm.tag_history WHERE history_id > (SELECT before FROM hist_mark)) / mw.n
+         AS tag_changes_per_copy,
+       ((SELECT count(*) FROM tagscrm.customer_fact) - (SELECT customers FROM hist_mark)) / mw.n AS new_customers_per_copy
   FROM mw, mp;
 SQL
