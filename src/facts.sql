@@ -148,10 +148,12 @@ AS $$
 	  FROM @extschema@.customer_fact f
 	  JOIN @extschema@.settings s ON true
 	  JOIN @extschema@.churn_model m ON m.name = s.churn_model
+	  CROSS JOIN LATERAL (SELECT count(*) - 1 AS x FROM @extschema@.customer_day d
+	                       WHERE d.customer_id = f.customer_id AND d.orders > 0) n   -- repeat purchase days
 	  CROSS JOIN LATERAL (
-		SELECT (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id AND d.orders > 0) - 1 AS x,
+		SELECT n.x,
 		       -- with no repeat purchase day there is no last repeat purchase: t_x = 0
-		       CASE WHEN (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id AND d.orders > 0) > 1
+		       CASE WHEN n.x > 0
 		            THEN extract(epoch FROM f.last_order_at - f.first_order_at) / extract(epoch FROM m.time_unit)
 		            ELSE 0 END AS t_x,
 		       extract(epoch FROM @extschema@.now() - f.first_order_at) / extract(epoch FROM m.time_unit) AS t) d

@@ -54,7 +54,7 @@ BEGIN
 	IF w.relid IS NULL THEN
 		RETURN '[]';
 	END IF;
-	EXECUTE format('SELECT COALESCE(jsonb_agg(jsonb_build_object(%s)), ''[]'') FROM %s WHERE %I = $1::%s',
+	EXECUTE format('SELECT COALESCE(jsonb_agg(jsonb_build_object(%s)), ''[]'') FROM %s WHERE %s',
 		CASE source
 			WHEN 'order' THEN format('''at'', %I::timestamptz, ''amount'', %I::numeric', w.at_column, w.amount_column)
 			ELSE format('''at'', %I::timestamptz, ''kind'', %I::text, ''object'', %s, ''duration'', %s',
@@ -62,9 +62,8 @@ BEGIN
 			            CASE WHEN w.object_column IS NULL THEN 'NULL::text' ELSE format('%I::text', w.object_column) END,
 			            CASE WHEN w.duration_column IS NULL THEN 'NULL::numeric' ELSE format('%I::numeric', w.duration_column) END)
 		END,
-		w.relid, w.customer_column,
-		(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = w.relid AND a.attname = w.customer_column))
-	   INTO rows USING customer;
+		w.relid, @extschema@.customers_filter(w, ARRAY[customer]))
+	   INTO rows USING ARRAY[customer];
 	RETURN rows;
 END
 $$;
@@ -112,8 +111,8 @@ BEGIN
 				WHEN 'order_count' THEN COALESCE(f.order_count, 0)::numeric
 				WHEN 'total_paid' THEN COALESCE(f.order_total, 0)
 				WHEN 'avg_order_value' THEN f.order_total / NULLIF(f.order_count, 0)
-				WHEN 'max_order_amount' THEN (SELECT max((x ->> 'amount')::numeric)
-				                                FROM jsonb_array_elements(@extschema@.customer_rows('order', customer)) x)
+				WHEN 'max_order_amount' THEN (SELECT max((x ->> 'amount')::numeric) FROM jsonb_array_elements(
+				                                COALESCE(orders, @extschema@.customer_rows('order', customer))) x)
 				WHEN 'event_count' THEN COALESCE(f.event_count, 0)::numeric
 				WHEN 'active_days' THEN (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = customer)::numeric
 				WHEN 'days_since_first_order' THEN extract(epoch FROM at - f.first_order_at) / 86400

@@ -131,6 +131,19 @@ SET search_path = pg_catalog, pg_temp
 RETURN (SELECT w FROM @extschema@.watched_table w WHERE w.role = watched.role);
 COMMENT ON FUNCTION @extschema@.watched(text) IS 'Internal: the watched table of a role, or NULL';
 
+-- The predicate that keeps the rows of the given customers (all when NULL),
+-- comparing in the customer column's own type so that its index serves; the
+-- customer ids are the statement's parameter $1.
+CREATE FUNCTION @extschema@.customers_filter(w @extschema@.watched_table, customers text[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN customers IS NULL THEN 'true'
+            ELSE format('%I = ANY ($1::%s[])', w.customer_column,
+                        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                          WHERE a.attrelid = w.relid AND a.attname = w.customer_column)) END;
+COMMENT ON FUNCTION @extschema@.customers_filter(@extschema@.watched_table, text[]) IS
+	'Internal: SQL text of the predicate selecting some customers'' rows of a watched table';
+
 -- Recomputes the facts of the given customers (all of them when NULL) from
 -- the watched tables.  The caller holds their fact locks (lock_facts), or an
 -- exclusive lock on customer_fact for all.
@@ -164,11 +177,7 @@ BEGIN
 	END IF;
 
 	IF o.relid IS NOT NULL THEN
-		IF customers IS NOT NULL THEN   -- compare in the column's own type so its index serves
-			only_these := format('%I = ANY ($1::%s[])', o.customer_column,
-			                     (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-			                       WHERE a.attrelid = o.relid AND a.attname = o.customer_column));
-		END IF;
+		only_these := @extschema@.customers_filter(o, customers);
 		EXECUTE format($q$
 			INSERT INTO @extschema@.customer_fact AS f (customer_id, first_order_at, last_order_at, order_count, order_total)
 			SELECT %1$I::text, min(%2$I::timestamptz), max(%2$I::timestamptz), count(*), COALESCE(sum(%3$I::numeric), 0)
@@ -185,12 +194,7 @@ BEGIN
 	END IF;
 
 	IF e.relid IS NOT NULL THEN
-		only_these := 'true';
-		IF customers IS NOT NULL THEN
-			only_these := format('%I = ANY ($1::%s[])', e.customer_column,
-			                     (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-			                       WHERE a.attrelid = e.relid AND a.attname = e.customer_column));
-		END IF;
+		only_these := @extschema@.customers_filter(e, customers);
 		EXECUTE format($q$
 			INSERT INTO @extschema@.customer_event_fact (customer_id, kind, events, first_at, last_at)
 			SELECT %1$I::text, COALESCE(%3$I::text, ''), count(*), min(%2$I::timestamptz), max(%2$I::timestamptz)
@@ -241,11 +245,7 @@ BEGIN
 	IF c.relid IS NULL THEN
 		RETURN;
 	END IF;
-	IF customers IS NOT NULL THEN
-		only_these := format('%I = ANY ($1::%s[])', c.customer_column,
-		                     (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-		                       WHERE a.attrelid = c.relid AND a.attname = c.customer_column));
-	END IF;
+	only_these := @extschema@.customers_filter(c, customers);
 	EXECUTE format($q$
 		INSERT INTO @extschema@.customer_fact AS f (customer_id, in_customers, attributes, birth_date)
 		SELECT DISTINCT ON (1) %1$I::text, true, %2$s, %3$s
