@@ -7,7 +7,7 @@ MODULE_big = tagscrm
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/rfm.sql src/churn.sql src/rule.sql src/facts.sql \
-             src/models.sql src/watch.sql src/refresh.sql src/overview.sql src/rule_values.sql \
+             src/models.sql src/watch.sql src/pending.sql src/refresh.sql src/overview.sql src/rule_values.sql \
              src/tag_rules.sql src/permissions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(sort $(wildcard src/updates/*.sql))

@@ -80,6 +80,7 @@ CREATE TABLE @extschema@.settings (
 	churn_model         text REFERENCES @extschema@.churn_model ON DELETE SET NULL,   -- predictive tags from this model
 	churn_high          float8 NOT NULL DEFAULT 0.7,
 	churn_medium        float8 NOT NULL DEFAULT 0.4,
+	bulk_rows           integer DEFAULT 10000 CHECK (bulk_rows >= 0),   -- larger statements: applied after commit; NULL: never
 	CHECK (0 < churn_medium AND churn_medium < churn_high AND churn_high < 1),
 	CHECK (lost_days > active_days),
 	CHECK (pg_catalog.array_length(level_thresholds, 1) = 4),

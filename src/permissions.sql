@@ -31,7 +31,7 @@ BEGIN
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
 		                           'retire_tag', 'merge_tags', 'watch_orders', 'watch_events', 'watch_customers',
-		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'schedule', 'unschedule', 'set_tag_rule',
+		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'apply_pending', 'schedule', 'unschedule', 'set_tag_rule',
 		                           'enable_tag_rule', 'churn_fit', 'drop_churn_model'])) AS v(grantee, api)
 	LOOP
 		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
@@ -51,5 +51,5 @@ GRANT SELECT ON @extschema@.tag_groups, @extschema@.tags, @extschema@.customer_t
                 @extschema@.customer_level, @extschema@.customer_churn_risk, @extschema@.churn_model TO tagscrm_reader;
 GRANT SELECT ON @extschema@.tag_rule, @extschema@.tag_review TO tagscrm_operator;
 GRANT SELECT ON @extschema@.library_changes, @extschema@.watched_table, @extschema@.unmatched_channel,
-                @extschema@.rfm_state TO tagscrm_admin;
+                @extschema@.rfm_state, @extschema@.pending_changes TO tagscrm_admin;
 GRANT SELECT, UPDATE ON @extschema@.settings TO tagscrm_admin;

@@ -80,6 +80,14 @@ DECLARE
 	new @extschema@.rfm_breakpoints;
 	moved text[];
 BEGIN
+	-- Bulk statements still queued: the breakpoints must see them, and the
+	-- rebuild covers them (entries queued later stay: applying them again is
+	-- harmless).  Before the lock below, which an applier would wait for.
+	IF rebuild THEN
+		DELETE FROM @extschema@.pending_customers;
+	ELSE
+		PERFORM @extschema@.apply_pending();
+	END IF;
 	-- writers wait while the population is re-scored (they take ROW EXCLUSIVE)
 	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
 	IF rebuild THEN
@@ -159,6 +167,7 @@ AS $$
 DECLARE
 	customers bigint;
 BEGIN
+	PERFORM @extschema@.apply_pending();   -- normally empty: the applier ran after each bulk commit
 	customers := @extschema@.sync_in_batches('sweep', true, quiet);
 	PERFORM @extschema@.expire_tags();
 	RETURN customers;

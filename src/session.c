@@ -6,7 +6,9 @@
  * it, so tests can stand exactly on a boundary.  tagscrm.acting_role() names
  * the role that called the API: our API functions are SECURITY DEFINER, so
  * current_user inside them is the extension owner, and session_user ignores
- * SET ROLE; the "outer" user id is the role the caller is acting as.
+ * SET ROLE; the "outer" user id is the role the caller is acting as.  The
+ * background applier of bulk statements (applier.c) acts for the role that
+ * wrote them: it sets the superuser-only tagscrm.acting_for for that work.
  */
 #include "tagscrm.h"
 
@@ -24,6 +26,7 @@ PG_FUNCTION_INFO_V1(tagscrm_acting_role);
 static char *clock_override_string = NULL;
 static bool clock_overridden = false;
 static TimestampTz clock_override_value = 0;
+static char *acting_for_string = NULL;
 
 /*
  * Parse the override once, when it is set.  Check hooks must not throw, so
@@ -85,6 +88,16 @@ SessionInit(void)
 							   CheckClockOverride,
 							   AssignClockOverride,
 							   NULL);
+	DefineCustomStringVariable("tagscrm.acting_for",
+							   "The role tagscrm records as the author of changes it applies on a role's behalf.",
+							   "Set by tagscrm's background applier; empty means the acting role.",
+							   &acting_for_string,
+							   "",
+							   PGC_SUSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL,
+							   NULL,
+							   NULL);
 }
 
 /* The time tagscrm decisions are made at. */
@@ -107,6 +120,8 @@ tagscrm_now(PG_FUNCTION_ARGS)
 Datum
 tagscrm_acting_role(PG_FUNCTION_ARGS)
 {
+	if (acting_for_string != NULL && acting_for_string[0] != '\0')
+		PG_RETURN_TEXT_P(cstring_to_text(acting_for_string));
 	PG_RETURN_TEXT_P(cstring_to_text(GetUserNameFromId(GetOuterUserId(), false)));
 }
 

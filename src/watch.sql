@@ -343,7 +343,8 @@ COMMENT ON FUNCTION @extschema@.apply_contacts(text[], text[], timestamptz[]) IS
 
 -- The trigger of a watched orders or events table (TG_ARGV[0] says which):
 -- inserts are deltas; updates and deletes recompute the customers they
--- touch; truncate recomputes everyone.
+-- touch; truncate recomputes everyone; a statement of more than
+-- settings.bulk_rows rows is queued for the background applier (pending.sql).
 CREATE FUNCTION @extschema@.activity_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -356,9 +357,30 @@ DECLARE
 	customers text[];
 	ats timestamptz[];
 	details text[];   -- amounts (as text, exact) or event kinds
+	bulk_rows integer := (SELECT s.bulk_rows FROM @extschema@.settings s);
+	bulk boolean;
 BEGIN
 	IF w.relid IS DISTINCT FROM TG_RELID THEN
 		RETURN NULL;   -- unwatched meanwhile
+	END IF;
+	IF TG_OP = 'TRUNCATE' THEN
+		PERFORM @extschema@.refresh(rebuild => true, quiet => true);
+		RETURN NULL;
+	END IF;
+	-- more than bulk_rows rows? (counts at most bulk_rows + 1; transition
+	-- tables are visible only here, in the trigger function itself)
+	IF bulk_rows IS NOT NULL THEN
+		EXECUTE format('SELECT count(*) > $1 FROM (SELECT FROM %I LIMIT $1 + 1) r',
+		               CASE TG_OP WHEN 'DELETE' THEN 'tagscrm_old' ELSE 'tagscrm_new' END)
+		   INTO bulk USING bulk_rows;
+	END IF;
+	IF bulk THEN
+		EXECUTE CASE TG_OP WHEN 'INSERT' THEN @extschema@.changed_customers(w, 'tagscrm_new')
+		                   WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
+		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END
+		   INTO customers;
+		PERFORM @extschema@.defer_customers(role, TG_OP, customers);
+		RETURN NULL;
 	END IF;
 	IF TG_OP = 'INSERT' THEN
 		EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::timestamptz), array_agg(%I::text) FROM tagscrm_new',
@@ -368,9 +390,6 @@ BEGIN
 		END IF;
 		customers := CASE role WHEN 'orders' THEN @extschema@.add_orders(customers, ats, details::numeric[])
 		                       ELSE @extschema@.add_events(customers, ats, details) END;
-	ELSIF TG_OP = 'TRUNCATE' THEN
-		PERFORM @extschema@.refresh(rebuild => true, quiet => true);
-		RETURN NULL;
 	ELSE
 		EXECUTE CASE TG_OP WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
 		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END
