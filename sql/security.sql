@@ -108,3 +108,26 @@ SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'tagscrm';
 DROP SCHEMA evil CASCADE;
 DROP OWNED BY tagscrm_mallory;
 DROP ROLE tagscrm_mallory;
+
+-- The test clock, given in any form, is stored canonically (UTC, numeric
+-- offset, no words), so parallel workers restore it safely: decoding 'T' or a
+-- zone abbreviation while a worker resets its abbreviation table crashed.
+SET tagscrm.clock_override = '2026-04-01T00:00:00+02';
+SHOW tagscrm.clock_override;
+SELECT tagscrm.now();
+CREATE TABLE parallel_probe AS SELECT g FROM generate_series(1, 20000) g;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*) FROM parallel_probe;
+SET tagscrm.clock_override = '2026-04-01 09:00 CEST';
+SHOW tagscrm.clock_override;
+SELECT count(*) FROM parallel_probe;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE parallel_probe;
+SET tagscrm.clock_override = '0044-03-15 BC';
+SET tagscrm.clock_override = 'infinity';

@@ -31,6 +31,11 @@ static char *acting_for_string = NULL;
 /*
  * Parse the override once, when it is set.  Check hooks must not throw, so
  * this uses the non-throwing datetime decoder rather than timestamptz_in.
+ *
+ * The value is then stored in a canonical form, UTC with a numeric offset
+ * and no words: a parallel worker restores the leader's settings while its
+ * time zone abbreviation table is being reset, and decoding a word there
+ * ('T', 'today', an abbreviation such as 'CET') would read freed memory.
  */
 static bool
 CheckClockOverride(char **newval, void **extra, GucSource source)
@@ -45,6 +50,7 @@ CheckClockOverride(char **newval, void **extra, GucSource source)
 	fsec_t		fsec;
 	TimestampTz result;
 	TimestampTz *parsed;
+	char	   *canonical;
 
 	if (*newval == NULL || (*newval)[0] == '\0')
 		return true;
@@ -59,9 +65,23 @@ CheckClockOverride(char **newval, void **extra, GucSource source)
 		return false;
 	}
 
-	parsed = (TimestampTz *) malloc(sizeof(TimestampTz));
-	if (parsed == NULL)
+	if (timestamp2tm(result, NULL, &tt, &fsec, NULL, NULL) != 0 || tt.tm_year < 1)
+	{
+		GUC_check_errdetail("tagscrm.clock_override must lie in the years 1 to 294276.");
 		return false;
+	}
+	canonical = (char *) malloc(MAXDATELEN + 1);
+	parsed = (TimestampTz *) malloc(sizeof(TimestampTz));
+	if (canonical == NULL || parsed == NULL)
+	{
+		free(canonical);
+		free(parsed);
+		return false;
+	}
+	snprintf(canonical, MAXDATELEN + 1, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+			 tt.tm_year, tt.tm_mon, tt.tm_mday, tt.tm_hour, tt.tm_min, tt.tm_sec, (int) fsec);
+	free(*newval);
+	*newval = canonical;
 	*parsed = result;
 	*extra = parsed;
 	return true;
