@@ -266,6 +266,65 @@ SELECT tagscrm.sweep() > 0 AS swept_a_year_later;
 SELECT check_state() AS after_late_sweep;
 SELECT tag, count(*) FROM tagscrm.customer_tags WHERE group_name = 'customer status' GROUP BY 1 ORDER BY 1;
 
+-- Bulk statements (more than settings.bulk_rows rows) only queue their
+-- customers; the background applier brings them up to date once the
+-- statement commits, or apply_pending() at once.  The applier reads the
+-- clock from the database's settings.
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET tagscrm.clock_override = %L', current_database(),
+                           current_setting('tagscrm.clock_override')); END $$;
+UPDATE tagscrm.settings SET bulk_rows = 3;
+BEGIN;
+INSERT INTO orders (customer_id, paid_at, amount)
+SELECT 700 + g % 4, '2027-07-01 00:00+00'::timestamptz + g * interval '1 day', g FROM generate_series(1, 8) g;
+SELECT source, statement, customers FROM tagscrm.pending_changes;
+SELECT count(*) AS facts_yet FROM tagscrm.customer_fact WHERE customer_id IN ('700', '701', '702', '703');
+SELECT check_state() <> 'ok' AS stale_before_applying;
+SELECT tagscrm.apply_pending() AS applied;
+SELECT check_state() AS after_bulk_insert_applied;
+COMMIT;
+-- a rolled back bulk statement leaves nothing queued
+BEGIN;
+DELETE FROM orders WHERE customer_id IN (700, 701);
+ROLLBACK;
+SELECT count(*) AS pending_after_rollback FROM tagscrm.pending_changes;
+-- in the background, mixed with a small statement on the same customers;
+-- history names the role that wrote the statements
+CREATE ROLE regress_bulk_loader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON orders, events TO regress_bulk_loader;
+GRANT USAGE ON SEQUENCE orders_id_seq, events_id_seq TO regress_bulk_loader;
+SELECT max(history_id) AS history_mark FROM tagscrm.tag_history \gset
+SET ROLE regress_bulk_loader;
+UPDATE orders SET amount = amount + 1, paid_at = paid_at - interval '300 days' WHERE customer_id IN (700, 701);
+DELETE FROM orders WHERE customer_id = 702;
+INSERT INTO events (uid, at, kind)
+SELECT (700 + g % 5)::text, '2027-07-10 00:00+00'::timestamptz + g * interval '1 hour', 'view' FROM generate_series(1, 10) g;
+RESET ROLE;
+DO $$
+BEGIN
+	FOR i IN 1..600 LOOP   -- at most a minute
+		EXIT WHEN NOT EXISTS (SELECT FROM tagscrm.pending_customers);
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+SELECT count(*) AS still_pending FROM tagscrm.pending_changes;
+SELECT check_state() AS after_background_apply;
+SELECT changed_by, count(*) > 0 AS changes FROM tagscrm.tag_history WHERE history_id > :history_mark GROUP BY 1;
+-- refresh(rebuild) covers what is queued; bulk_rows = NULL applies everything in the statement
+BEGIN;
+INSERT INTO orders (customer_id, paid_at, amount) SELECT 710, '2027-07-02 00:00+00', g FROM generate_series(1, 5) g;
+SELECT tagscrm.refresh(rebuild => true, quiet => true) > 0 AS rebuilt;
+SELECT count(*) AS pending_after_rebuild FROM tagscrm.pending_changes;
+COMMIT;
+UPDATE tagscrm.settings SET bulk_rows = NULL;
+INSERT INTO orders (customer_id, paid_at, amount) SELECT 711, '2027-07-03 00:00+00', g FROM generate_series(1, 50) g;
+SELECT count(*) AS pending_without_bulk FROM tagscrm.pending_changes;
+SELECT check_state() AS after_bulk_in_statement;
+UPDATE tagscrm.settings SET bulk_rows = DEFAULT;
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET tagscrm.clock_override', current_database()); END $$;
+REVOKE ALL ON orders, events FROM regress_bulk_loader;
+REVOKE ALL ON SEQUENCE orders_id_seq, events_id_seq FROM regress_bulk_loader;
+DROP ROLE regress_bulk_loader;
+
 -- a long job cancelled (here by statement_timeout) leaves nothing half done
 SET statement_timeout = '20ms';
 SELECT tagscrm.refresh(rebuild => true, quiet => true);
