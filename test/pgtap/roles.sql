@@ -43,7 +43,8 @@ INSERT INTO matrix VALUES
 	('churn_scores', 'reader'), ('churn_model_bgnbd', 'reader'), ('churn_model_gamma_gamma', 'reader'),
 	('churn_check_source', 'reader'), ('churn_summary_sql', 'reader'),
 	('watch_orders', 'admin'), ('watch_events', 'admin'), ('watch_customers', 'admin'), ('watch_contacts', 'admin'),
-	('unwatch', 'admin'), ('refresh', 'admin'), ('sweep', 'admin'), ('schedule', 'admin'), ('unschedule', 'admin');
+	('unwatch', 'admin'), ('refresh', 'admin'), ('sweep', 'admin'), ('schedule', 'admin'), ('unschedule', 'admin'),
+	('apply_pending', 'admin');
 
 -- every function of the schema is either in the matrix or internal (no role may call it)
 SELECT is(
@@ -75,9 +76,11 @@ SELECT table_privs_are('tagscrm', v, 'tagscrm_reader', ARRAY['SELECT'], 'reader 
 SELECT table_privs_are('tagscrm', 'settings', 'tagscrm_admin', ARRAY['SELECT', 'UPDATE'], 'admin reads and changes settings');
 SELECT table_privs_are('tagscrm', 'settings', 'tagscrm_operator', ARRAY[]::text[], 'operator cannot change settings');
 SELECT table_privs_are('tagscrm', 'library_changes', 'tagscrm_admin', ARRAY['SELECT'], 'admin reads library_changes');
+SELECT table_privs_are('tagscrm', 'pending_changes', 'tagscrm_admin', ARRAY['SELECT'], 'admin reads pending_changes');
+SELECT table_privs_are('tagscrm', 'pending_changes', 'tagscrm_operator', ARRAY[]::text[], 'operator does not read pending_changes');
 SELECT table_privs_are('tagscrm', t, 'tagscrm_admin', ARRAY[]::text[], 'no direct rights on table ' || t)
   FROM unnest(ARRAY['tag_group', 'tag', 'tag_alias', 'customer', 'customer_tag', 'tag_history', 'library_history',
-                    'customer_fact', 'customer_day', 'customer_event_fact', 'model_tag']) t;
+                    'customer_fact', 'customer_day', 'customer_event_fact', 'model_tag', 'pending_customers']) t;
 
 -- reader
 SET ROLE t_reader;
