@@ -75,7 +75,7 @@ BEGIN
 	END IF;
 	PERFORM pg_catalog.set_config('tagscrm.acting_for', p.queued_by, true);
 	PERFORM @extschema@.lock_facts(p.customers);
-	PERFORM @extschema@.recompute_facts(p.customers);
+	PERFORM @extschema@.recompute_facts(p.customers, p.source);
 	PERFORM @extschema@.sync_models(p.customers);
 	DELETE FROM @extschema@.pending_customers x WHERE x.pending_id = p.pending_id;
 	PERFORM pg_catalog.set_config('tagscrm.acting_for', '', true);

@@ -145,9 +145,11 @@ COMMENT ON FUNCTION @extschema@.customers_filter(@extschema@.watched_table, text
 	'Internal: SQL text of the predicate selecting some customers'' rows of a watched table';
 
 -- Recomputes the facts of the given customers (all of them when NULL) from
--- the watched tables.  The caller holds their fact locks (lock_facts), or an
--- exclusive lock on customer_fact for all.
-CREATE FUNCTION @extschema@.recompute_facts(customers text[]) RETURNS void
+-- the watched tables: source 'orders' or 'events' recomputes only what comes
+-- from that table (an update of orders leaves event facts alone).  The
+-- caller holds their fact locks (lock_facts), or an exclusive lock on
+-- customer_fact for all.
+CREATE FUNCTION @extschema@.recompute_facts(customers text[], source text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -158,23 +160,27 @@ DECLARE
 	tz text := (SELECT s.time_zone FROM @extschema@.settings s);
 	only_these text := 'true';
 BEGIN
-	-- everyone, or the listed customers by index: "customers IS NULL OR ... =
-	-- ANY (customers)" in one statement would, once PL/pgSQL settles on a
-	-- generic plan, scan whole tables and search the array for every row
-	IF customers IS NULL THEN
-		UPDATE @extschema@.customer_fact f
-		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0,
-		       first_event_at = NULL, last_event_at = NULL, event_count = 0;
-		DELETE FROM @extschema@.customer_day d;
-		DELETE FROM @extschema@.customer_event_fact x;
-	ELSE
-		UPDATE @extschema@.customer_fact f
-		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0,
-		       first_event_at = NULL, last_event_at = NULL, event_count = 0
-		 WHERE f.customer_id = ANY (customers);
-		DELETE FROM @extschema@.customer_day d WHERE d.customer_id = ANY (customers);
-		DELETE FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers);
+	IF customers IS NOT NULL THEN
+		IF source IS NULL OR source = 'orders' THEN
+			PERFORM @extschema@.recompute_order_facts(customers, o, tz);
+		END IF;
+		IF source IS NULL OR source = 'events' THEN
+			PERFORM @extschema@.recompute_event_facts(customers, e, tz);
+		END IF;
+		DELETE FROM @extschema@.customer_day d
+		 WHERE d.customer_id = ANY (customers) AND d.orders = 0 AND d.events = 0;
+		IF source IS NULL AND c.relid IS NOT NULL THEN
+			PERFORM @extschema@.recompute_attributes(customers);
+		END IF;
+		RETURN;
 	END IF;
+
+	-- everyone: from scratch
+	UPDATE @extschema@.customer_fact f
+	   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0,
+	       first_event_at = NULL, last_event_at = NULL, event_count = 0;
+	DELETE FROM @extschema@.customer_day d;
+	DELETE FROM @extschema@.customer_event_fact x;
 
 	IF o.relid IS NOT NULL THEN
 		only_these := @extschema@.customers_filter(o, customers);
@@ -202,9 +208,7 @@ BEGIN
 			e.customer_column, e.at_column, e.kind_column, e.relid, only_these) USING customers;
 		INSERT INTO @extschema@.customer_fact AS f (customer_id, first_event_at, last_event_at, event_count)
 		SELECT x.customer_id, min(x.first_at), max(x.last_at), sum(x.events)
-		  FROM (SELECT * FROM @extschema@.customer_event_fact x WHERE customers IS NULL
-		        UNION ALL
-		        SELECT * FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers)) x
+		  FROM @extschema@.customer_event_fact x
 		 GROUP BY 1 ORDER BY 1
 		ON CONFLICT (customer_id) DO UPDATE
 		   SET first_event_at = EXCLUDED.first_event_at, last_event_at = EXCLUDED.last_event_at,
@@ -222,8 +226,112 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.recompute_facts(text[]) IS
-	'Internal: recomputes customers'' facts from the watched tables (NULL: everyone)';
+COMMENT ON FUNCTION @extschema@.recompute_facts(text[], text) IS
+	'Internal: recomputes customers'' facts from the watched tables (NULL: everyone; source: orders or events only)';
+
+-- The order facts of listed customers (whose fact rows exist and are locked),
+-- recomputed from the watched orders table.  Only what differs is written:
+-- after a bulk insert, most of a customer's days are unchanged.
+CREATE FUNCTION @extschema@.recompute_order_facts(customers text[], o @extschema@.watched_table, tz text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF o.relid IS NULL THEN
+		UPDATE @extschema@.customer_fact f
+		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0
+		 WHERE f.customer_id = ANY (customers) AND (f.order_count <> 0 OR f.last_order_at IS NOT NULL);
+		UPDATE @extschema@.customer_day d SET orders = 0 WHERE d.customer_id = ANY (customers) AND d.orders <> 0;
+		RETURN;
+	END IF;
+	EXECUTE format($q$
+		WITH new AS (
+			SELECT %1$I::text AS c, min(%2$I::timestamptz) AS first_at, max(%2$I::timestamptz) AS last_at,
+			       count(*) AS n, COALESCE(sum(%3$I::numeric), 0) AS total
+			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1)
+		UPDATE @extschema@.customer_fact f
+		   SET first_order_at = new.first_at, last_order_at = new.last_at,
+		       order_count = COALESCE(new.n, 0), order_total = COALESCE(new.total, 0)
+		  FROM unnest($1::text[]) AS u(c) LEFT JOIN new USING (c)
+		 WHERE f.customer_id = u.c
+		   AND (f.first_order_at, f.last_order_at, f.order_count, f.order_total)
+		       IS DISTINCT FROM (new.first_at, new.last_at, COALESCE(new.n, 0), COALESCE(new.total, 0))$q$,
+		o.customer_column, o.at_column, o.amount_column, o.relid, @extschema@.customers_filter(o, customers))
+	USING customers;
+	EXECUTE format($q$
+		WITH new AS (
+			SELECT %1$I::text AS c, (%2$I::timestamptz AT TIME ZONE $2)::date AS day, count(*) AS n
+			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2),
+		old AS (
+			SELECT d.customer_id AS c, d.day, d.orders AS n FROM @extschema@.customer_day d
+			 WHERE d.customer_id = ANY ($1) AND d.orders <> 0)
+		INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders)
+		SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
+		  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
+		 WHERE new.n IS DISTINCT FROM old.n
+		 ORDER BY 1, 2
+		ON CONFLICT (customer_id, day) DO UPDATE SET orders = EXCLUDED.orders$q$,
+		o.customer_column, o.at_column, o.relid, @extschema@.customers_filter(o, customers))
+	USING customers, tz;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_order_facts(text[], @extschema@.watched_table, text) IS
+	'Internal: recomputes listed customers'' order facts and order days, writing only what differs';
+
+-- The event facts of listed customers (whose fact rows exist and are locked),
+-- recomputed from the watched events table, writing only what differs.
+CREATE FUNCTION @extschema@.recompute_event_facts(customers text[], e @extschema@.watched_table, tz text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF e.relid IS NULL THEN
+		DELETE FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers);
+		UPDATE @extschema@.customer_day d SET events = 0 WHERE d.customer_id = ANY (customers) AND d.events <> 0;
+	ELSE
+		EXECUTE format($q$
+			WITH new AS (
+				SELECT %1$I::text AS c, COALESCE(%3$I::text, '') AS kind, count(*) AS n,
+				       min(%2$I::timestamptz) AS first_at, max(%2$I::timestamptz) AS last_at
+				  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1, 2),
+			gone AS (
+				DELETE FROM @extschema@.customer_event_fact x
+				 WHERE x.customer_id = ANY ($1)
+				   AND NOT EXISTS (SELECT FROM new WHERE new.c = x.customer_id AND new.kind = x.kind))
+			INSERT INTO @extschema@.customer_event_fact AS x (customer_id, kind, events, first_at, last_at)
+			SELECT * FROM new ORDER BY 1, 2
+			ON CONFLICT (customer_id, kind) DO UPDATE
+			   SET events = EXCLUDED.events, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at
+			 WHERE (x.events, x.first_at, x.last_at) IS DISTINCT FROM (EXCLUDED.events, EXCLUDED.first_at, EXCLUDED.last_at)$q$,
+			e.customer_column, e.at_column, e.kind_column, e.relid, @extschema@.customers_filter(e, customers))
+		USING customers;
+		EXECUTE format($q$
+			WITH new AS (
+				SELECT %1$I::text AS c, (%2$I::timestamptz AT TIME ZONE $2)::date AS day, count(*) AS n
+				  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2),
+			old AS (
+				SELECT d.customer_id AS c, d.day, d.events AS n FROM @extschema@.customer_day d
+				 WHERE d.customer_id = ANY ($1) AND d.events <> 0)
+			INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
+			SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
+			  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
+			 WHERE new.n IS DISTINCT FROM old.n
+			 ORDER BY 1, 2
+			ON CONFLICT (customer_id, day) DO UPDATE SET events = EXCLUDED.events$q$,
+			e.customer_column, e.at_column, e.relid, @extschema@.customers_filter(e, customers))
+		USING customers, tz;
+	END IF;
+	UPDATE @extschema@.customer_fact f
+	   SET first_event_at = x.first_at, last_event_at = x.last_at, event_count = COALESCE(x.n, 0)
+	  FROM (SELECT u.c, min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.events) AS n
+	          FROM unnest(customers) AS u(c) LEFT JOIN @extschema@.customer_event_fact x ON x.customer_id = u.c
+	         GROUP BY u.c) x
+	 WHERE f.customer_id = x.c
+	   AND (f.first_event_at, f.last_event_at, f.event_count) IS DISTINCT FROM (x.first_at, x.last_at, COALESCE(x.n, 0));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_event_facts(text[], @extschema@.watched_table, text) IS
+	'Internal: recomputes listed customers'' event facts and event days, writing only what differs';
 
 -- Reads the watched customer table's attributes for the given customers (all
 -- when NULL) into customer_fact.
@@ -398,7 +506,7 @@ BEGIN
 			RETURN NULL;
 		END IF;
 		PERFORM @extschema@.lock_facts(customers);
-		PERFORM @extschema@.recompute_facts(customers);
+		PERFORM @extschema@.recompute_facts(customers, role);
 	END IF;
 	PERFORM @extschema@.sync_models(customers);
 	RETURN NULL;
