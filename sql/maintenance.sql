@@ -282,6 +282,17 @@ SELECT check_state() <> 'ok' AS stale_before_applying;
 SELECT tagscrm.apply_pending() AS applied;
 SELECT check_state() AS after_bulk_insert_applied;
 COMMIT;
+-- a recompute that reads a queued insert's rows (here a small delete of one
+-- of its customers) means the insert must not be added again as a delta
+BEGIN;
+INSERT INTO orders (customer_id, paid_at, amount)
+SELECT 720 + g % 2, '2027-07-01 00:00+00'::timestamptz + g * interval '1 day', g FROM generate_series(1, 6) g;
+DELETE FROM orders WHERE customer_id = 720 AND amount = 2;
+SELECT count(*) AS logged_recomputes FROM tagscrm.recompute_log;
+SELECT tagscrm.apply_pending() AS applied;
+SELECT check_state() AS after_insert_recomputed_before_applying;
+SELECT count(*) AS logged_recomputes_left FROM tagscrm.recompute_log;
+COMMIT;
 -- a rolled back bulk statement leaves nothing queued
 BEGIN;
 DELETE FROM orders WHERE customer_id IN (700, 701);

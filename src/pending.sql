@@ -5,30 +5,65 @@
 -- Bringing facts and tags up to date costs far more per row than writing the
 -- row: done inside a COPY of 100,000 orders it would cut the COPY's
 -- throughput many times over.  So a statement on a watched orders or events
--- table that writes more rows than settings.bulk_rows only queues the
--- customers it touched; a background worker (applier.c), started when the
--- statement's transaction commits, recomputes those customers from the
--- watched tables and brings their tags in line, one queued statement per
--- transaction.  Recomputing is idempotent and takes the customers' fact locks
--- in id order like every other writer, so it commutes with the triggers of
--- concurrent small statements; sweep() and refresh() also drain the queue,
--- and apply_pending() drains it at once.
+-- table that writes more rows than settings.bulk_rows only queues what it
+-- did; a background worker (applier.c), started when the statement's
+-- transaction commits, brings those customers up to date, one queued
+-- statement per transaction, taking their fact locks in id order like every
+-- other writer.  sweep() and refresh() also drain the queue, and
+-- apply_pending() drains it at once.
+--
+-- A queued insert keeps its rows (customer, time, amount or kind) and is
+-- applied as a delta, the cheap way, unless the facts of its customers may
+-- already include those rows: a recompute from the watched tables (an update
+-- or delete, a rebuild) that ran after the insert committed.  Each recompute
+-- that runs while inserts are queued logs its snapshot, taken after its
+-- reads, in recompute_log; an insert visible in one of them is applied by
+-- recomputing its customers instead, which is idempotent.  So is an entry
+-- restored from a dump (its transaction id belongs to another history).
+-- Queued updates and deletes are always applied by recomputing.
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.pending_customers (
 	pending_id  bigserial PRIMARY KEY,
+	xact        xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),   -- the writing transaction
 	queued_at   timestamptz NOT NULL,
 	queued_by   text NOT NULL,       -- recorded as the author of the tag changes
 	source      text NOT NULL,       -- the watched table's role: orders or events
 	statement   text NOT NULL,       -- INSERT, UPDATE or DELETE
-	customers   text[] NOT NULL
+	customers   text[] NOT NULL,     -- INSERT: one per row (with ats, details); else each customer once
+	ats         timestamptz[],
+	details     text[]               -- amounts (as text, exact) or event kinds
 );
 -- a dump taken while entries wait must keep them: the facts dumped beside
 -- them do not include those statements yet
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pending_customers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pending_customers_pending_id_seq', '');
 COMMENT ON TABLE @extschema@.pending_customers IS
-	'Customers touched by bulk statements whose facts and tags the background applier has yet to bring up to date';
+	'Bulk statements whose customers'' facts and tags the background applier has yet to bring up to date';
+
+-- Snapshots of recomputes that ran while inserts were queued (not dumped:
+-- transaction ids mean nothing in another cluster).
+CREATE TABLE @extschema@.recompute_log (
+	snap       pg_snapshot NOT NULL,
+	xact       xid8 NOT NULL,        -- the recomputing transaction sees its own rows too
+	logged_at  timestamptz NOT NULL
+);
+COMMENT ON TABLE @extschema@.recompute_log IS
+	'Internal: snapshots of recomputes run while bulk inserts were queued';
+
+CREATE FUNCTION @extschema@.log_recompute() RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO @extschema@.recompute_log (snap, xact, logged_at)
+	SELECT x.snap, x.xact, pg_catalog.clock_timestamp()
+	  FROM (SELECT pg_catalog.pg_current_snapshot() AS snap, pg_catalog.pg_current_xact_id() AS xact) x
+	 WHERE EXISTS (SELECT FROM @extschema@.pending_customers p
+	                WHERE p.statement = 'INSERT'
+	                  AND (p.xact = x.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, x.snap)));
+END;
+COMMENT ON FUNCTION @extschema@.log_recompute() IS
+	'Internal: called after a recompute; logs its snapshot if a queued insert is visible in it';
 
 CREATE FUNCTION @extschema@.request_applier() RETURNS void
 	AS 'MODULE_PATHNAME', 'tagscrm_request_applier'
@@ -36,27 +71,24 @@ CREATE FUNCTION @extschema@.request_applier() RETURNS void
 COMMENT ON FUNCTION @extschema@.request_applier() IS
 	'Internal: starts a background applier when the current transaction commits';
 
-CREATE FUNCTION @extschema@.defer_customers(source text, statement text, customers text[]) RETURNS void
+CREATE FUNCTION @extschema@.defer_customers(source text, statement text, customers text[],
+                                            ats timestamptz[], details text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF customers IS NULL THEN
-		RETURN;
-	END IF;
-	INSERT INTO @extschema@.pending_customers (queued_at, queued_by, source, statement, customers)
-	VALUES (pg_catalog.clock_timestamp(), @extschema@.acting_role(), source, statement, customers);
+	INSERT INTO @extschema@.pending_customers (queued_at, queued_by, source, statement, customers, ats, details)
+	VALUES (pg_catalog.clock_timestamp(), @extschema@.acting_role(), source, statement, customers, ats, details);
 	PERFORM @extschema@.request_applier();
 END
 $$;
-COMMENT ON FUNCTION @extschema@.defer_customers(text, text, text[]) IS
-	'Internal: queues the customers of a bulk statement for the background applier';
+COMMENT ON FUNCTION @extschema@.defer_customers(text, text, text[], timestamptz[], text[]) IS
+	'Internal: queues a bulk statement for the background applier';
 
--- Applies the oldest queued statement: its customers' facts are recomputed
--- from the watched tables and their tags brought in line, with history in
--- the name of the role that wrote the statement.  wait => false skips
--- entries another applier holds; wait => true waits for them (and finds them
--- gone).  Returns false when there was nothing to apply.
+-- Applies the oldest queued statement, with history in the name of the role
+-- that wrote it.  wait => false skips entries another applier holds; wait =>
+-- true waits for them (and finds them gone).  Returns false when there was
+-- nothing to apply.
 CREATE FUNCTION @extschema@.apply_pending_entry(wait boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -64,20 +96,38 @@ SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	p @extschema@.pending_customers;
+	written_here boolean;   -- false for an entry restored from a dump
+	touched text[];
 BEGIN
 	IF wait THEN
-		SELECT * INTO p FROM @extschema@.pending_customers ORDER BY pending_id LIMIT 1 FOR UPDATE;
+		SELECT * INTO p FROM @extschema@.pending_customers x ORDER BY x.pending_id LIMIT 1 FOR UPDATE;
 	ELSE
-		SELECT * INTO p FROM @extschema@.pending_customers ORDER BY pending_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+		SELECT * INTO p FROM @extschema@.pending_customers x ORDER BY x.pending_id LIMIT 1 FOR UPDATE SKIP LOCKED;
 	END IF;
 	IF p.pending_id IS NULL THEN
 		RETURN false;
 	END IF;
+	written_here := (SELECT x.xmin = pg_catalog.xid(x.xact) FROM @extschema@.pending_customers x
+	                  WHERE x.pending_id = p.pending_id);
 	PERFORM pg_catalog.set_config('tagscrm.acting_for', p.queued_by, true);
 	PERFORM @extschema@.lock_facts(p.customers);
-	PERFORM @extschema@.recompute_facts(p.customers, p.source);
-	PERFORM @extschema@.sync_models(p.customers);
+	-- after the locks: a recompute of these customers has committed by now
+	IF p.statement = 'INSERT' AND written_here
+	   AND NOT EXISTS (SELECT FROM @extschema@.recompute_log r
+	                    WHERE r.xact = p.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, r.snap)) THEN
+		touched := CASE p.source WHEN 'orders' THEN @extschema@.add_orders(p.customers, p.ats, p.details::numeric[])
+		                         ELSE @extschema@.add_events(p.customers, p.ats, p.details) END;
+	ELSE
+		touched := ARRAY(SELECT DISTINCT c FROM unnest(p.customers) c WHERE c IS NOT NULL);
+		PERFORM @extschema@.recompute_facts(touched, p.source);
+	END IF;
+	PERFORM @extschema@.sync_models(touched);
 	DELETE FROM @extschema@.pending_customers x WHERE x.pending_id = p.pending_id;
+	-- a logged snapshot matters only while an insert visible in it is queued
+	DELETE FROM @extschema@.recompute_log r
+	 WHERE NOT EXISTS (SELECT FROM @extschema@.pending_customers x
+	                    WHERE x.statement = 'INSERT'
+	                      AND (x.xact = r.xact OR pg_catalog.pg_visible_in_snapshot(x.xact, r.snap)));
 	PERFORM pg_catalog.set_config('tagscrm.acting_for', '', true);
 	RETURN true;
 END
@@ -104,7 +154,7 @@ COMMENT ON FUNCTION @extschema@.apply_pending() IS
 
 CREATE VIEW @extschema@.pending_changes AS
 SELECT p.pending_id, p.queued_at, p.queued_by, p.source, p.statement,
-       pg_catalog.cardinality(p.customers)::bigint AS customers
+       (SELECT count(DISTINCT c) FROM unnest(p.customers) c) AS customers
   FROM @extschema@.pending_customers p;
 COMMENT ON VIEW @extschema@.pending_changes IS
 	'Bulk statements whose facts and tags the background applier has yet to bring up to date (normally for seconds)';

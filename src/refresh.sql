@@ -81,10 +81,13 @@ DECLARE
 	moved text[];
 BEGIN
 	-- Bulk statements still queued: the breakpoints must see them, and the
-	-- rebuild covers them (entries queued later stay: applying them again is
-	-- harmless).  Before the lock below, which an applier would wait for.
+	-- rebuild covers them.  Entries an applier holds (it may be waiting for
+	-- the lock of a TRUNCATE that called us) and entries queued later stay:
+	-- the rebuild logs its snapshot, so they are applied by recomputing.
+	-- Before the lock below, which an applier would wait for.
 	IF rebuild THEN
-		DELETE FROM @extschema@.pending_customers;
+		DELETE FROM @extschema@.pending_customers p
+		 WHERE p.pending_id IN (SELECT x.pending_id FROM @extschema@.pending_customers x FOR UPDATE SKIP LOCKED);
 	ELSE
 		PERFORM @extschema@.apply_pending();
 	END IF;

@@ -172,6 +172,7 @@ BEGIN
 		IF source IS NULL AND c.relid IS NOT NULL THEN
 			PERFORM @extschema@.recompute_attributes(customers);
 		END IF;
+		PERFORM @extschema@.log_recompute();   -- queued inserts these reads included are not deltas any more
 		RETURN;
 	END IF;
 
@@ -224,6 +225,7 @@ BEGIN
 	IF c.relid IS NOT NULL THEN
 		PERFORM @extschema@.recompute_attributes(customers);
 	END IF;
+	PERFORM @extschema@.log_recompute();
 END
 $$;
 COMMENT ON FUNCTION @extschema@.recompute_facts(text[], text) IS
@@ -482,18 +484,13 @@ BEGIN
 		               CASE TG_OP WHEN 'DELETE' THEN 'tagscrm_old' ELSE 'tagscrm_new' END)
 		   INTO bulk USING bulk_rows;
 	END IF;
-	IF bulk THEN
-		EXECUTE CASE TG_OP WHEN 'INSERT' THEN @extschema@.changed_customers(w, 'tagscrm_new')
-		                   WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
-		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END
-		   INTO customers;
-		PERFORM @extschema@.defer_customers(role, TG_OP, customers);
-		RETURN NULL;
-	END IF;
 	IF TG_OP = 'INSERT' THEN
 		EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::timestamptz), array_agg(%I::text) FROM tagscrm_new',
 		               w.customer_column, w.at_column, detail) INTO customers, ats, details;
 		IF customers IS NULL THEN
+			RETURN NULL;
+		ELSIF bulk THEN
+			PERFORM @extschema@.defer_customers(role, TG_OP, customers, ats, details);
 			RETURN NULL;
 		END IF;
 		customers := CASE role WHEN 'orders' THEN @extschema@.add_orders(customers, ats, details::numeric[])
@@ -503,6 +500,9 @@ BEGIN
 		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END
 		   INTO customers;
 		IF customers IS NULL THEN
+			RETURN NULL;
+		ELSIF bulk THEN
+			PERFORM @extschema@.defer_customers(role, TG_OP, customers, NULL, NULL);
 			RETURN NULL;
 		END IF;
 		PERFORM @extschema@.lock_facts(customers);
