@@ -47,7 +47,11 @@ start_applier_at_commit(XactEvent event, void *arg)
 {
 	BackgroundWorker worker;
 
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	/*
+	 * A prepared transaction commits later, maybe in another session, which
+	 * starts no worker: its entries wait for the next applier or sweep().
+	 */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
 		applier_requested = false;
 	if (event != XACT_EVENT_COMMIT || !applier_requested)
 		return;
