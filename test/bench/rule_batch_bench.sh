@@ -36,6 +36,12 @@ CREATE TABLE b_customers (id bigint PRIMARY KEY, city text, gender text, born da
 CREATE TABLE b_orders (id bigint PRIMARY KEY, cust bigint NOT NULL, paid_at timestamptz NOT NULL, amount numeric(10,2) NOT NULL);
 CREATE TABLE b_events (id bigint PRIMARY KEY, cust bigint NOT NULL, at timestamptz NOT NULL, kind text NOT NULL,
                        object text, seconds integer);
+-- watched while empty, loaded without the triggers, then one refresh(rebuild)
+-- builds every fact and model tag (three backfills would each evaluate everyone)
+SELECT tagscrm.watch_customers('b_customers', 'id', attributes => ARRAY['city', 'gender'], birth_date => 'born');
+SELECT tagscrm.watch_orders('b_orders', 'cust', 'paid_at', 'amount');
+SELECT tagscrm.watch_events('b_events', 'cust', 'at', 'kind', object => 'object', duration => 'seconds');
+SET session_replication_role = replica;
 INSERT INTO b_customers
 SELECT i, (ARRAY['Shanghai', 'Beijing', 'Chengdu', 'Shenzhen', NULL])[1 + abs(hashint4(i::int)) % 5],
        (ARRAY['female', 'male', NULL])[1 + abs(hashint4(i::int + 7)) % 3],
@@ -55,23 +61,21 @@ SELECT i, c, timestamptz '$now' - make_interval(secs => (c % 3 = 0)::int * 30 * 
        (ARRAY['wardrobe-guide', 'sofa-guide', 'lamp-guide'])[1 + abs(hashint4(i::int + 3)) % 3],
        abs(hashint4(i::int + 4)) % 120
   FROM (SELECT i, 1 + abs(hashint4(i::int)) % $customers AS c FROM generate_series(1, $customers * 10) i) g;
+RESET session_replication_role;
 CREATE INDEX ON b_orders (cust);
 CREATE INDEX ON b_events (cust);
 VACUUM ANALYZE b_customers, b_orders, b_events;
 SELECT (SELECT count(*) FROM b_customers) AS customers, (SELECT count(*) FROM b_orders) AS orders,
        (SELECT count(*) FROM b_events) AS events;
 
-\echo == tagscrm: watch (backfill), tags, refresh (model tags)
-SELECT tagscrm.watch_customers('b_customers', 'id', attributes => ARRAY['city', 'gender'], birth_date => 'born');
-SELECT tagscrm.watch_orders('b_orders', 'cust', 'paid_at', 'amount');
-SELECT tagscrm.watch_events('b_events', 'cust', 'at', 'kind', object => 'object', duration => 'seconds');
+\echo == tagscrm: facts and model tags (refresh rebuild), hand tags
+SELECT tagscrm.refresh(rebuild => true, quiet => true);
 SELECT tagscrm.create_tag_group('manual tags', 'manual');
 SELECT tagscrm.create_tag('vip', 'manual tags'), tagscrm.create_tag('blacklist', 'manual tags');
 CREATE TABLE b_hand (customer_id text, tag text);
 INSERT INTO b_hand SELECT id::text, 'vip' FROM b_customers WHERE id % 20 = 0
                    UNION ALL SELECT id::text, 'blacklist' FROM b_customers WHERE id % 60 = 0;
 SELECT count(*) AS rejected FROM tagscrm.import_tags('b_hand');
-SELECT tagscrm.refresh(quiet => true);
 VACUUM ANALYZE;
 
 CREATE TABLE b_rules (n integer PRIMARY KEY, name text, rule text);
