@@ -446,48 +446,108 @@ TextArray(const char **items, int n)
 }
 
 /*
- * Opens a cursor on query with parameters $1 (text[] customers, NULL for
- * everyone) and the given others, and calls fn for every row.
+ * Runs query with parameters $1 (text[] customers, NULL for everyone) and
+ * the given others, and calls fn for every row as the executor produces it
+ * (no copy into a tuple table; parallel plans allowed).
  */
-typedef void (*RowFn) (Batch *b, HeapTuple tuple, TupleDesc desc, void *arg);
+typedef void (*RowFn) (Batch *b, TupleTableSlot *slot, void *arg);
+
+typedef struct BatchDest
+{
+	DestReceiver pub;
+	Batch	   *b;
+	RowFn		fn;
+	void	   *arg;
+	MemoryContext rowcontext;
+} BatchDest;
+
+static bool
+BatchReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	BatchDest  *dest = (BatchDest *) self;
+	MemoryContext old;
+
+	/* a scan of a whole table: let it be cancelled */
+	CHECK_FOR_INTERRUPTS();
+	old = MemoryContextSwitchTo(dest->rowcontext);
+	slot_getallattrs(slot);
+	dest->fn(dest->b, slot, dest->arg);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(dest->rowcontext);
+	return true;
+}
+
+static void
+BatchStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+BatchShutdown(DestReceiver *self)
+{
+}
+
+static void
+BatchDestroy(DestReceiver *self)
+{
+}
 
 static void
 BatchScan(Batch *b, const char *query, int nargs, Oid *types, Datum *values, char *nulls,
 		  RowFn fn, void *arg)
 {
-	Portal		portal;
-	MemoryContext rowcontext;
-	MemoryContext old;
+	SPIPlanPtr	plan;
+	SPIExecuteOptions options;
+	BatchDest	dest;
+	int			ret;
 
-	portal = SPI_cursor_open_with_args(NULL, query, nargs, types, values, nulls, true,
-									   CURSOR_OPT_NO_SCROLL);
-	rowcontext = AllocSetContextCreate(b->context, "tagscrm rule batch rows", ALLOCSET_DEFAULT_SIZES);
-	for (;;)
+	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_PARALLEL_OK);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
+	memset(&dest, 0, sizeof(dest));
+	dest.pub.receiveSlot = BatchReceive;
+	dest.pub.rStartup = BatchStartup;
+	dest.pub.rShutdown = BatchShutdown;
+	dest.pub.rDestroy = BatchDestroy;
+	dest.pub.mydest = DestNone;
+	dest.b = b;
+	dest.fn = fn;
+	dest.arg = arg;
+	dest.rowcontext = AllocSetContextCreate(b->context, "tagscrm rule batch rows", ALLOCSET_DEFAULT_SIZES);
+	memset(&options, 0, sizeof(options));
+	options.params = makeParamList(nargs);
+	for (int i = 0; i < nargs; i++)
 	{
-		SPI_cursor_fetch(portal, true, BATCH_FETCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			/* a scan of a whole table: let it be cancelled */
-			CHECK_FOR_INTERRUPTS();
-			old = MemoryContextSwitchTo(rowcontext);
-			fn(b, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, arg);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(rowcontext);
-		}
-		SPI_freetuptable(SPI_tuptable);
+		ParamExternData *prm = &options.params->params[i];
+
+		prm->value = values[i];
+		prm->isnull = (nulls[i] == 'n');
+		prm->pflags = PARAM_FLAG_CONST;
+		prm->ptype = types[i];
 	}
-	SPI_cursor_close(portal);
-	MemoryContextDelete(rowcontext);
+	options.read_only = true;
+	options.dest = (DestReceiver *) &dest;
+	ret = SPI_execute_plan_extended(plan, &options);
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(ret));
+	SPI_freeplan(plan);
+	MemoryContextDelete(dest.rowcontext);
+}
+
+/* Column i (1-based) of a row */
+static inline Datum
+Col(TupleTableSlot *slot, int i, bool *isnull)
+{
+	*isnull = slot->tts_isnull[i - 1];
+	return slot->tts_values[i - 1];
 }
 
 /* Column i (1-based) as text pointer and length; false when NULL */
 static bool
-GetText(HeapTuple tuple, TupleDesc desc, int i, const char **str, int *len)
+GetText(TupleTableSlot *slot, int i, const char **str, int *len)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, desc, i, &isnull);
+	Datum		d = Col(slot, i, &isnull);
 	text	   *t;
 
 	if (isnull)
@@ -499,21 +559,21 @@ GetText(HeapTuple tuple, TupleDesc desc, int i, const char **str, int *len)
 }
 
 static double
-GetFloat(HeapTuple tuple, TupleDesc desc, int i, bool *isnull)
+GetFloat(TupleTableSlot *slot, int i, bool *isnull)
 {
-	Datum		d = SPI_getbinval(tuple, desc, i, isnull);
+	Datum		d = Col(slot, i, isnull);
 
 	return *isnull ? 0 : DatumGetFloat8(d);
 }
 
 /* The customer of column 1 */
 static CustEntry *
-RowCustomer(Batch *b, HeapTuple tuple, TupleDesc desc)
+RowCustomer(Batch *b, TupleTableSlot *slot)
 {
 	const char *str;
 	int			len;
 
-	if (!GetText(tuple, desc, 1, &str, &len))
+	if (!GetText(slot, 1, &str, &len))
 		return NULL;
 	return BatchCustomer(b, str, len, b->everyone);
 }
@@ -671,21 +731,21 @@ typedef struct SourceScan
 } SourceScan;
 
 static void
-RowOfSource(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
+RowOfSource(Batch *b, TupleTableSlot *slot, void *arg)
 {
 	SourceScan *scan = arg;
-	CustEntry  *e = RowCustomer(b, tuple, desc);
+	CustEntry  *e = RowCustomer(b, slot);
 	BatchRow	row;
 	if (e == NULL)
 		return;
-	row.at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 2, &row.at_null));
-	row.num = GetFloat(tuple, desc, 3, &row.num_null);
+	row.at = DatumGetTimestampTz(Col(slot, 2, &row.at_null));
+	row.num = GetFloat(slot, 3, &row.num_null);
 	row.kind_len = row.object_len = -1;
 	if (scan->source == RULE_SOURCE_EVENT)
 	{
-		if (!GetText(tuple, desc, 4, &row.kind, &row.kind_len))
+		if (!GetText(slot, 4, &row.kind, &row.kind_len))
 			row.kind_len = -1;
-		if (!GetText(tuple, desc, 5, &row.object, &row.object_len))
+		if (!GetText(slot, 5, &row.object, &row.object_len))
 			row.object_len = -1;
 	}
 	for (int i = 0; i < scan->nmeasures; i++)
@@ -844,9 +904,9 @@ ScanSource(Batch *b, RuleSource source)
 
 /* customer_event_fact rows of the kinds the counts need */
 static void
-RowOfEventFact(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
+RowOfEventFact(Batch *b, TupleTableSlot *slot, void *arg)
 {
-	CustEntry  *e = RowCustomer(b, tuple, desc);
+	CustEntry  *e = RowCustomer(b, slot);
 	BatchRow	row;
 	bool		isnull;
 	double		events;
@@ -856,8 +916,8 @@ RowOfEventFact(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
 	memset(&row, 0, sizeof(row));
 	row.object_len = -1;
 	row.num_null = true;
-	GetText(tuple, desc, 2, &row.kind, &row.kind_len);
-	events = GetFloat(tuple, desc, 3, &isnull);
+	GetText(slot, 2, &row.kind, &row.kind_len);
+	events = GetFloat(slot, 3, &isnull);
 	for (int i = 0; i < b->nmeasures; i++)
 	{
 		BatchMeasure *bm = &b->measures[i];
@@ -869,10 +929,10 @@ RowOfEventFact(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
 
 /* Per-customer values from a query "customer, value[, value]" into slots */
 static void
-RowOfSlots(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
+RowOfSlots(Batch *b, TupleTableSlot *slot, void *arg)
 {
 	BatchWay	way = *(BatchWay *) arg;
-	CustEntry  *e = RowCustomer(b, tuple, desc);
+	CustEntry  *e = RowCustomer(b, slot);
 	bool		isnull;
 
 	if (e == NULL)
@@ -888,11 +948,11 @@ RowOfSlots(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
 		switch (way)
 		{
 			case WAY_ACTIVE_DAYS:
-				s[0] = GetFloat(tuple, desc, 2, &isnull);
+				s[0] = GetFloat(slot, 2, &isnull);
 				break;
 			case WAY_REGISTRATION:
 				{
-					Datum		d = SPI_getbinval(tuple, desc, 2, &isnull);
+					Datum		d = Col(slot, 2, &isnull);
 
 					s[0] = isnull ? 0 : (double) (b->now - DatumGetTimestampTz(d)) / USECS_PER_SEC / SECS_PER_DAY;
 					s[1] = !isnull;
@@ -900,12 +960,12 @@ RowOfSlots(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
 				}
 			case WAY_RFM_SCORE:
 			case WAY_CHURN:
-				s[0] = GetFloat(tuple, desc, 2 + bm->code, &isnull);
+				s[0] = GetFloat(slot, 2 + bm->code, &isnull);
 				s[1] = !isnull;
 				break;
 			case WAY_TAG:
 				{
-					int32		no = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+					int32		no = DatumGetInt32(Col(slot, 2, &isnull));
 
 					if (no == i + 1)
 						s[0] = 1;
@@ -919,10 +979,10 @@ RowOfSlots(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
 					int			vlen;
 					int			v;
 
-					if (bm->code < 0 || !GetText(tuple, desc, 2, &model, &len) ||
+					if (bm->code < 0 || !GetText(slot, 2, &model, &len) ||
 						strlen(model_names[bm->code][1]) != (size_t) len ||
 						memcmp(model, model_names[bm->code][1], len) != 0 ||
-						s[0] != 0 || !GetText(tuple, desc, 3, &value, &vlen))
+						s[0] != 0 || !GetText(slot, 3, &value, &vlen))
 						break;
 					for (v = 0; v < b->nvalues; v++)
 						if (strlen(b->values[v]) == (size_t) vlen && memcmp(b->values[v], value, vlen) == 0)
@@ -1372,7 +1432,7 @@ typedef struct FactScan
 } FactScan;
 
 static void
-RowOfFact(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
+RowOfFact(Batch *b, TupleTableSlot *slot, void *arg)
 {
 	FactScan   *scan = arg;
 	FactRow		f;
@@ -1382,22 +1442,22 @@ RowOfFact(Batch *b, HeapTuple tuple, TupleDesc desc, void *arg)
 	Datum		d;
 	CustEntry  *e;
 
-	if (!GetText(tuple, desc, 1, &id, &len))
+	if (!GetText(slot, 1, &id, &len))
 		return;
 	e = BatchCustomer(b, id, len, false);
 	if (e != NULL && e->done)
 		return;
 	memset(&f, 0, sizeof(f));
-	f.order_count = GetFloat(tuple, desc, 2, &isnull);
-	f.order_total = GetFloat(tuple, desc, 3, &isnull);
-	f.first_order_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &f.first_order_null));
-	f.last_order_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 5, &f.last_order_null));
-	f.event_count = GetFloat(tuple, desc, 6, &isnull);
-	f.last_event_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 7, &f.last_event_null));
-	d = SPI_getbinval(tuple, desc, 8, &isnull);
+	f.order_count = GetFloat(slot, 2, &isnull);
+	f.order_total = GetFloat(slot, 3, &isnull);
+	f.first_order_at = DatumGetTimestampTz(Col(slot, 4, &f.first_order_null));
+	f.last_order_at = DatumGetTimestampTz(Col(slot, 5, &f.last_order_null));
+	f.event_count = GetFloat(slot, 6, &isnull);
+	f.last_event_at = DatumGetTimestampTz(Col(slot, 7, &f.last_event_null));
+	d = Col(slot, 8, &isnull);
 	f.attributes = isnull ? NULL : DatumGetJsonbP(d);
-	f.birth_year = GetFloat(tuple, desc, 9, &f.birth_year_null);
-	f.age = GetFloat(tuple, desc, 10, &f.age_null);
+	f.birth_year = GetFloat(slot, 9, &f.birth_year_null);
+	f.age = GetFloat(slot, 10, &f.age_null);
 	BatchEvaluate(b, e, &f, &scan->verdict);
 	if (e != NULL)
 		e->done = true;

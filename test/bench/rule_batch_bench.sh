@@ -7,7 +7,9 @@
 # best is the reference.  Both sides must produce identical sets (the script
 # fails otherwise).  With WRITE_TAGS=1, the rule pass that also writes the
 # tags (apply_rules_everywhere, batches of 50,000) is timed last and its tags
-# checked against the same sets.  KEEP_DB=1 keeps the database.
+# checked against the same sets.  KEEP_DB=1 keeps the database; REUSE_DB=1
+# times again on a kept one.  A plain variant that runs longer than
+# PLAIN_TIMEOUT (default 600 s) is reported as such.
 #
 # Usage (from the repository root): PGHOST=... PGPORT=... [WRITE_TAGS=1] bash test/bench/rule_batch_bench.sh [customers]
 # Needs a server with tagscrm installed (superuser: the clock is pinned with
@@ -22,9 +24,9 @@ customers="${1:-1000000}"
 db=rule_batch_bench
 now='2026-06-01 12:00:00+00'
 
+[ -n "${KEEP_DB:-}${REUSE_DB:-}" ] || trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"' EXIT
+if [ -z "${REUSE_DB:-}" ]; then
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-[ -n "${KEEP_DB:-}" ] || trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"' EXIT
-
 psql -X -q -d "$db" -v ON_ERROR_STOP=1 <<SQL
 \timing on
 SET client_min_messages = warning;
@@ -192,8 +194,19 @@ UNION ALL SELECT c.id::text, 19 FROM b_customers c, t
 UNION ALL SELECT e.cust::text, 20 FROM b_events e, t WHERE e.at > t.now - interval '30 days' AND e.at <= t.now GROUP BY e.cust
  HAVING count(*) >= 10 OR count(*) FILTER (WHERE e.kind = 'view' AND e.seconds > 60) >= 5;
 
+SQL
+fi
+
+uptime
+echo "== timing (one run each)"
+psql -X -q -d "$db" -v ON_ERROR_STOP=1 <<SQL
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+SET tagscrm.clock_override = '$now';
+SET work_mem = '256MB';
+DROP TABLE IF EXISTS bench_times, reference, result;
 CREATE TABLE bench_times (method text, ms float8, pairs bigint);
-CREATE FUNCTION timed(method text, query text, settings text) RETURNS void LANGUAGE plpgsql AS \$f\$
+CREATE OR REPLACE FUNCTION timed(method text, query text, settings text) RETURNS void LANGUAGE plpgsql AS \$f\$
 DECLARE
 	t0 timestamptz;
 	n bigint;
@@ -204,7 +217,12 @@ BEGIN
 	END LOOP;
 	DROP TABLE IF EXISTS result;
 	t0 := clock_timestamp();
-	EXECUTE 'CREATE UNLOGGED TABLE result AS ' || query;
+	BEGIN
+		EXECUTE 'CREATE UNLOGGED TABLE result AS ' || query;
+	EXCEPTION WHEN query_canceled THEN
+		INSERT INTO bench_times VALUES (method || ' (stopped at the timeout)', 1000 * extract(epoch FROM clock_timestamp() - t0), NULL);
+		RETURN;
+	END;
 	INSERT INTO bench_times VALUES (method, 1000 * extract(epoch FROM clock_timestamp() - t0),
 	                                (SELECT count(*) FROM result));
 	-- every method must give the same (customer, rule) set
@@ -216,21 +234,18 @@ BEGIN
 	END IF;
 END
 \$f\$;
-SQL
 
-uptime
-echo "== timing (one run each)"
-psql -X -q -d "$db" -v ON_ERROR_STOP=1 <<SQL
-SET client_min_messages = warning;
-SET timezone = 'UTC';
-SET tagscrm.clock_override = '$now';
-SET work_mem = '256MB';
+-- each variant its own statement, so that each gets its own statement_timeout
+SET statement_timeout = ${PLAIN_TIMEOUT:-600}000;
 SELECT timed('tagscrm rule_verdicts (C batch, one pass per source)',
              'SELECT v.customer_id, h.n FROM tagscrm.rule_verdicts(ARRAY(SELECT rule FROM b_rules ORDER BY n), NULL) v, unnest(v.holding) h(n)',
              'SET max_parallel_workers_per_gather = 0;SET jit = off');
-SELECT timed(format('plain SQL, %s, %s workers, jit %s', q, w, j), format('SELECT * FROM %s', q),
-             format('SET max_parallel_workers_per_gather = %s;SET jit = %s', w, j))
-  FROM unnest(ARRAY['plain_one_pass', 'plain_per_rule']) q, unnest(ARRAY[0, 2]) w, unnest(ARRAY['off', 'on']) j;
+SELECT format('SELECT timed(%L, %L, %L)', format('plain SQL, %s, %s workers, jit %s', q, w, j), format('SELECT * FROM %s', q),
+              format('SET max_parallel_workers_per_gather = %s;SET jit = %s', w, j))
+  FROM unnest(ARRAY['plain_per_rule', 'plain_one_pass']) WITH ORDINALITY q(q, qi), unnest(ARRAY[2, 0]) w,
+       unnest(ARRAY['off', 'on']) j
+ ORDER BY qi, w DESC, j \gexec
+RESET statement_timeout;
 SQL
 
 [ -n "${WRITE_TAGS:-}" ] && echo "== the rule pass writing the tags (apply_rules_everywhere), checked against the same sets"
@@ -266,7 +281,7 @@ SELECT apply_timed();
 \echo pairs per rule:
 SELECT r.n, r.name, count(x.*) AS customers FROM b_rules r LEFT JOIN reference x ON x.n = r.n GROUP BY 1, 2 ORDER BY 1;
 \echo results (ratio = ours / best plain SQL; < 1: ours is faster):
-WITH best AS (SELECT min(ms) AS ms FROM bench_times WHERE method LIKE 'plain%')
+WITH best AS (SELECT min(ms) AS ms FROM bench_times WHERE method LIKE 'plain%' AND pairs IS NOT NULL)
 SELECT b.method, round(b.ms::numeric, 0) AS ms, b.pairs, round((b.ms / best.ms)::numeric, 3) AS ratio_to_best_plain
   FROM bench_times b, best ORDER BY b.method LIKE 'plain%', b.ms;
 SQL
