@@ -20,6 +20,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
@@ -54,6 +55,9 @@ static RuleCacheEntry rule_cache[RULE_CACHE_ENTRIES];
 static int	rule_cache_used = 0;
 static Size rule_cache_bytes = 0;
 static uint64 rule_cache_clock = 0;
+/* Entries used since this clock value are pinned (RuleCachePin) */
+static uint64 rule_cache_pin_clock = 0;
+static LocalTransactionId rule_cache_pin_lxid = InvalidLocalTransactionId;
 
 /* Allocator hook: palloc in the context passed as arg (throws on OOM) */
 static void *
@@ -98,18 +102,49 @@ RuleReportError(const RuleError *err, const char *text, size_t len)
 			 errcontext("at character %d of the rule", charpos) : 0));
 }
 
-/* Drops the least recently used cache entry */
-static void
+/*
+ * Keeps every tree looked up from now on valid until RuleCacheUnpin or the
+ * end of the transaction, so that a caller may hold many trees at once (the
+ * batch evaluator).  Pins are not nested.
+ */
+void
+RuleCachePin(void)
+{
+	rule_cache_pin_clock = rule_cache_clock + 1;
+	rule_cache_pin_lxid = MyProc->lxid;
+}
+
+void
+RuleCacheUnpin(void)
+{
+	rule_cache_pin_lxid = InvalidLocalTransactionId;
+}
+
+/* Is this entry pinned?  A pin left by an aborted transaction has expired. */
+static bool
+RuleCachePinned(const RuleCacheEntry *entry)
+{
+	return rule_cache_pin_lxid != InvalidLocalTransactionId &&
+		rule_cache_pin_lxid == MyProc->lxid &&
+		entry->last_used >= rule_cache_pin_clock;
+}
+
+/* Drops the least recently used unpinned cache entry; false if all are pinned */
+static bool
 RuleCacheEvict(void)
 {
-	int			victim = 0;
+	int			victim = -1;
 
-	for (int i = 1; i < rule_cache_used; i++)
-		if (rule_cache[i].last_used < rule_cache[victim].last_used)
+	for (int i = 0; i < rule_cache_used; i++)
+		if (!RuleCachePinned(&rule_cache[i]) &&
+			(victim < 0 || rule_cache[i].last_used < rule_cache[victim].last_used))
 			victim = i;
+	if (victim < 0)
+		return false;
 	rule_cache_bytes -= rule_cache[victim].bytes;
 	MemoryContextDelete(rule_cache[victim].context);
 	rule_cache[victim] = rule_cache[--rule_cache_used];
+	return true;
 }
 
 /*
@@ -175,7 +210,8 @@ RuleLookup(const char *text, size_t len)
 
 	while (rule_cache_used > 0 &&
 		   (rule_cache_used >= RULE_CACHE_ENTRIES || rule_cache_bytes + bytes > RULE_CACHE_BYTES))
-		RuleCacheEvict();
+		if (!RuleCacheEvict())
+			return tree;		/* every entry pinned: lives with the caller's context */
 	entry = &rule_cache[rule_cache_used++];
 	entry->hash = hash;
 	entry->text = MemoryContextAlloc(context, len + 1);

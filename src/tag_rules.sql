@@ -41,31 +41,9 @@ CREATE INDEX customer_fact_rule_next_change_idx ON @extschema@.customer_fact (ru
 -- a row entering or leaving one of its windows, or, for measures such as
 -- days_since_last_order, a day later (they are re-checked daily).
 CREATE FUNCTION @extschema@.rule_next_change(rule text, customer text) RETURNS timestamptz
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	m record;
-	at timestamptz := @extschema@.now();
-	next_at timestamptz;
-	rows jsonb;
-BEGIN
-	FOR m IN SELECT * FROM @extschema@.rule_measures(rule) WHERE time_dependent LOOP
-		IF m.kind = 'aggregate' AND m.window_from IS NOT NULL THEN
-			rows := @extschema@.customer_rows(m.source, customer);
-			next_at := LEAST(next_at, (
-				SELECT min(t) FROM jsonb_array_elements(rows) x,
-				       LATERAL (VALUES ((x ->> 'at')::timestamptz + m.window_to), ((x ->> 'at')::timestamptz + m.window_from)) v(t)
-				 WHERE v.t > at
-				   AND NOT EXISTS (SELECT FROM jsonb_array_elements(COALESCE(m.filters, '[]')) flt
-				                    WHERE @extschema@.rule_filter_passes(x, flt) IS NOT TRUE)));
-		ELSIF m.kind <> 'aggregate' THEN
-			next_at := LEAST(next_at, at + interval '1 day');
-		END IF;
-	END LOOP;
-	RETURN next_at;
-END
-$$;
+RETURN (SELECT v.next_change_at FROM @extschema@.rule_verdicts(ARRAY[rule], ARRAY[customer]) v);
 COMMENT ON FUNCTION @extschema@.rule_next_change(text, text) IS
 	'Internal: when time alone may next change a rule''s result for a customer';
 
@@ -82,24 +60,35 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.enabled) THEN
 		RETURN 0;
 	END IF;
-	WITH who AS (
-		SELECT f.customer_id FROM @extschema@.customer_fact f
-		 WHERE customers IS NULL OR f.customer_id = ANY (customers)),
-	rules AS (
-		SELECT r.*, t.name, t.group_id, g.exclusive
+	-- every enabled rule evaluated for every customer in one batch (rule_batch.c)
+	WITH rules AS MATERIALIZED (
+		SELECT row_number() OVER (ORDER BY r.tag_id)::integer AS n, r.tag_id, r.rule, r.priority,
+		       t.name, t.group_id, g.exclusive
 		  FROM @extschema@.tag_rule r JOIN @extschema@.tag t USING (tag_id)
 		  JOIN @extschema@.tag_group g ON g.group_id = t.group_id
 		 WHERE r.enabled AND t.status = 'active'),
-	verdict AS MATERIALIZED (
-		SELECT w.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority,
-		       COALESCE(v.decision = 'keep', @extschema@.tag_rule_eval(r.rule, w.customer_id) IS TRUE) AS holds
-		  FROM who w CROSS JOIN rules r
-		  LEFT JOIN @extschema@.tag_review v ON v.customer_id = w.customer_id AND v.tag_id = r.tag_id
-		 WHERE v.decision IS DISTINCT FROM 'remove'),
+	-- two branches rather than an OR, so that the index serves
+	who AS (
+		SELECT f.customer_id FROM @extschema@.customer_fact f WHERE customers IS NULL
+		UNION ALL
+		SELECT f.customer_id FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)),
+	verdicts AS MATERIALIZED (
+		SELECT v.* FROM @extschema@.rule_verdicts(ARRAY(SELECT r.rule FROM rules r ORDER BY r.n), customers) v
+		  JOIN who w ON w.customer_id = v.customer_id),
+	-- the rule holds and no review removes it, or a review keeps it
+	verdict AS (
+		SELECT v.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority
+		  FROM verdicts v CROSS JOIN LATERAL unnest(v.holding) h(n) JOIN rules r ON r.n = h.n
+		 WHERE NOT EXISTS (SELECT FROM @extschema@.tag_review x
+		                    WHERE x.customer_id = v.customer_id AND x.tag_id = r.tag_id AND x.decision = 'remove')
+		UNION
+		SELECT x.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority
+		  FROM @extschema@.tag_review x JOIN rules r USING (tag_id) JOIN who w ON w.customer_id = x.customer_id
+		 WHERE x.decision = 'keep'),
 	desired AS (   -- in an exclusive group only the first rule that holds, by priority
 		SELECT DISTINCT ON (x.customer_id, CASE WHEN x.exclusive THEN x.group_id ELSE -x.tag_id END)
 		       x.customer_id, x.tag_id, x.name, x.group_id, x.exclusive
-		  FROM verdict x WHERE x.holds
+		  FROM verdict x
 		 ORDER BY x.customer_id, CASE WHEN x.exclusive THEN x.group_id ELSE -x.tag_id END, x.priority, x.tag_id),
 	held AS (
 		SELECT ct.customer_id, ct.tag_id, t.name
@@ -138,8 +127,9 @@ BEGIN
 		RETURNING 1),
 	next_change AS (
 		UPDATE @extschema@.customer_fact f
-		   SET rule_next_change_at = (SELECT min(@extschema@.rule_next_change(r.rule, f.customer_id)) FROM rules r)
-		  FROM who w WHERE f.customer_id = w.customer_id
+		   SET rule_next_change_at = v.next_change_at
+		  FROM verdicts v WHERE f.customer_id = v.customer_id
+		   AND f.rule_next_change_at IS DISTINCT FROM v.next_change_at
 		RETURNING 1)
 	SELECT count(*) INTO changed FROM logged;
 	RETURN changed;
@@ -263,8 +253,8 @@ BEGIN
 	PERFORM @extschema@.rule_check(r);
 	RETURN QUERY
 	WITH now_held AS (SELECT ct.customer_id FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id),
-	would AS (SELECT f.customer_id FROM @extschema@.customer_fact f
-	           WHERE @extschema@.tag_rule_eval(r, f.customer_id) IS TRUE
+	would AS (SELECT f.customer_id FROM @extschema@.rule_verdicts(ARRAY[r], NULL) f
+	           WHERE f.holding <> '{}'
 	             AND NOT EXISTS (SELECT FROM @extschema@.tag_review v WHERE v.customer_id = f.customer_id
 	                              AND v.tag_id = t.tag_id AND v.decision = 'remove')
 	          UNION

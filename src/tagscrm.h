@@ -17,13 +17,21 @@ extern TimestampTz TagscrmNow(void);
  * rule.c: the rule language for automatic tags (core in rule_parse.c and
  * rule_eval.c, declared in rule.h).  RuleLookup returns the cached tree of a
  * rule or raises its error; the tree stays valid until the next RuleLookup
- * call or the end of the transaction.  RuleEvaluate takes one value per
+ * call or the end of the transaction (between RuleCachePin and
+ * RuleCacheUnpin: until the unpin or the end of the transaction).  RuleEvaluate takes one value per
  * measure, in id order.
  */
 #include "rule.h"
 extern const RuleTree *RuleLookup(const char *text, size_t len);
 extern bool RuleEvaluate(const RuleTree *tree, const RuleValue *values, bool *isnull);
 extern void RuleReportError(const RuleError *err, const char *text, size_t len) pg_attribute_noreturn();
+extern void RuleCachePin(void);
+extern void RuleCacheUnpin(void);
+
+/*
+ * rule_batch.c: every measure of many rules for many customers in one pass
+ * per source, then each rule evaluated per customer (SQL-callable only).
+ */
 
 /*
  * churn.c: BG/NBD and Gamma-Gamma aggregates and scoring functions; SQL-callable
