@@ -92,27 +92,35 @@ BEGIN
 		 ORDER BY x.customer_id, CASE WHEN x.exclusive THEN x.group_id ELSE -x.tag_id END, x.priority, x.tag_id),
 	held AS (
 		SELECT ct.customer_id, ct.tag_id, t.name
-		  FROM @extschema@.customer_tag ct JOIN who w USING (customer_id)
+		  FROM (SELECT * FROM @extschema@.customer_tag ct WHERE customers IS NULL
+		        UNION ALL   -- rather than an OR, so that the index serves
+		        SELECT * FROM @extschema@.customer_tag ct WHERE ct.customer_id = ANY (customers)) ct
 		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
 		 WHERE ct.source = 'rule'),
+	-- a FULL JOIN runs as a hash or merge join: NOT EXISTS against these
+	-- CTEs could become a nested loop rescanning one for each row of the other
+	diff AS MATERIALIZED (
+		SELECT COALESCE(d.customer_id, h.customer_id) AS customer_id, COALESCE(d.tag_id, h.tag_id) AS tag_id,
+		       COALESCE(d.name, h.name) AS name, d.group_id, d.exclusive, d.tag_id IS NOT NULL AS comes
+		  FROM desired d FULL JOIN held h ON h.customer_id = d.customer_id AND h.tag_id = d.tag_id
+		 WHERE d.tag_id IS NULL OR h.tag_id IS NULL),
 	gone AS (
-		DELETE FROM @extschema@.customer_tag ct USING held h
-		 WHERE ct.customer_id = h.customer_id AND ct.tag_id = h.tag_id
-		   AND NOT EXISTS (SELECT FROM desired d WHERE d.customer_id = h.customer_id AND d.tag_id = h.tag_id)
-		RETURNING ct.customer_id, ct.tag_id, h.name),
+		DELETE FROM @extschema@.customer_tag ct USING diff x
+		 WHERE NOT x.comes AND ct.customer_id = x.customer_id AND ct.tag_id = x.tag_id AND ct.source = 'rule'
+		RETURNING ct.customer_id, ct.tag_id, x.name),
 	registered AS (
 		INSERT INTO @extschema@.customer (customer_id, first_seen_at)
-		SELECT DISTINCT d.customer_id, @extschema@.now() FROM desired d ORDER BY 1
+		SELECT DISTINCT x.customer_id, @extschema@.now() FROM diff x WHERE x.comes ORDER BY 1
 		ON CONFLICT DO NOTHING RETURNING 1),
 	came AS (
 		INSERT INTO @extschema@.customer_tag
 			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at)
-		SELECT d.customer_id, d.tag_id, d.group_id, CASE WHEN d.exclusive THEN d.group_id END, 'rule',
+		SELECT x.customer_id, x.tag_id, x.group_id, CASE WHEN x.exclusive THEN x.group_id END, 'rule',
 		       @extschema@.acting_role(), @extschema@.now()
-		  FROM desired d
-		 WHERE NOT EXISTS (SELECT FROM held h WHERE h.customer_id = d.customer_id AND h.tag_id = d.tag_id)
+		  FROM diff x
+		 WHERE x.comes
 		   AND (SELECT count(*) FROM gone) >= 0 AND (SELECT count(*) FROM registered) >= 0
-		 ORDER BY d.customer_id, d.tag_id
+		 ORDER BY x.customer_id, x.tag_id
 		ON CONFLICT DO NOTHING   -- a hand tag of the same name is already there
 		RETURNING customer_id, tag_id),
 	logged AS (
