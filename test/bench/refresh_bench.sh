@@ -2,8 +2,9 @@
 # test/bench/refresh_bench.sh: issue 3.  On a shop of 1,000,000 customers,
 # 10,000,000 orders and 30,000,000 events (times the scale factor), measures
 #   - the first backfill: watch_orders + watch_events on the loaded tables;
-#   - the nightly SELECT tagscrm.refresh() (breakpoints + everyone re-scored)
-#     and refresh(rebuild => true), against the plain-SQL way: a materialized
+#   - the nightly SELECT tagscrm.refresh() (breakpoints + everyone re-scored),
+#     also after a day of new orders, and refresh(rebuild => true), against
+#     the plain-SQL way: a materialized
 #     view of per-customer recency/frequency/monetary with NTILE(5) scores and
 #     the 8 segments, REFRESH MATERIALIZED VIEW, with 0 and 2 parallel workers
 #     and JIT on and off (the best of the four is the plain figure);
@@ -129,6 +130,25 @@ done
 for r in $(seq 1 "$rebuild_repeats"); do
 	echo "SELECT tagscrm.refresh(rebuild => true, quiet => true)" | timed refresh_rebuild "$r"
 done
+# A night after a day of business: a day's worth of new orders (orders / 730,
+# 80 % to existing customers) written in statements of 1,000 rows, as an
+# application would (each kept current by the triggers), then refresh()
+# timed: the breakpoints move, so customers between the old and the new
+# basis are re-scored.
+day=$((orders / 730))
+echo "a day of orders ($day), then refresh" >&2
+for r in $(seq 1 "$repeats"); do
+	run -c "DO \$\$ BEGIN FOR k IN 0..($day - 1) / 1000 LOOP
+		INSERT INTO orders
+		SELECT 2 * $orders + ($r - 1) * $day + i,
+		       CASE WHEN u(i, 40 + $r) < 0.8 THEN 1 + floor(0.7 * $customers * u(i, 50 + $r))::bigint
+		            ELSE 3 * $customers + ($r - 1) * $day + i END,
+		       timestamptz '2025-12-31 00:00:00+00' + i * (interval '1 day' / ($day + 1)),
+		       5 + floor(u(i, 60 + $r) * 100000) / 100
+		  FROM generate_series(k * 1000 + 1, least((k + 1) * 1000, $day)) AS i;
+	END LOOP; END \$\$"
+	echo "SELECT tagscrm.refresh(quiet => true)" | timed refresh_after_day "$r"
+done
 
 # The plain-SQL way: recency in whole days to the same clock, frequency,
 # monetary per customer straight from the orders; NTILE(5) scores; segment
@@ -239,6 +259,9 @@ SELECT (SELECT what FROM best_mv) AS plain_best_setting,
        round((SELECT ms FROM best_mv)::numeric) AS plain_best_ms,
        round((SELECT ms FROM med WHERE what = 'refresh')::numeric) AS refresh_ms,
        round(((SELECT ms FROM best_mv) / (SELECT ms FROM med WHERE what = 'refresh'))::numeric, 2) AS refresh_ratio,
+       round((SELECT ms FROM med WHERE what = 'refresh_after_day')::numeric) AS refresh_after_day_ms,
+       round(((SELECT ms FROM best_mv) / (SELECT ms FROM med WHERE what = 'refresh_after_day'))::numeric, 2)
+         AS refresh_after_day_ratio,
        round((SELECT ms FROM med WHERE what = 'refresh_rebuild')::numeric) AS rebuild_ms,
        round(((SELECT ms FROM best_mv) / (SELECT ms FROM med WHERE what = 'refresh_rebuild'))::numeric, 2) AS rebuild_ratio,
        round(((SELECT ms FROM best_mv) / (SELECT ms FROM bench_times WHERE what = 'watch_events'))::numeric, 2)
