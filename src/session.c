@@ -65,9 +65,9 @@ CheckClockOverride(char **newval, void **extra, GucSource source)
 		return false;
 	}
 
-	if (timestamp2tm(result, NULL, &tt, &fsec, NULL, NULL) != 0 || tt.tm_year < 1)
+	if (timestamp2tm(result, NULL, &tt, &fsec, NULL, NULL) != 0 || tt.tm_year < 1 || tt.tm_year > 9999)
 	{
-		GUC_check_errdetail("tagscrm.clock_override must lie in the years 1 to 294276.");
+		GUC_check_errdetail("tagscrm.clock_override must lie in the years 1 to 9999.");
 		return false;
 	}
 	canonical = (char *) malloc(MAXDATELEN + 1);
