@@ -231,19 +231,55 @@ $$;
 COMMENT ON FUNCTION @extschema@.recompute_facts(text[], text) IS
 	'Internal: recomputes customers'' facts from the watched tables (NULL: everyone; source: orders or events only)';
 
--- The order facts of listed customers (whose fact rows exist and are locked),
--- recomputed from the watched orders table.  Only what differs is written:
--- after a bulk insert, most of a customer's days are unchanged.
+-- The order or event counts (counts: 'orders' or 'events', the column of
+-- customer_day) per day of listed customers, recomputed from the watched
+-- table w, writing only the days that differ (after a bulk insert, most of
+-- a customer's days are unchanged).  Days left with no orders and no events
+-- are deleted by recompute_facts.
+CREATE FUNCTION @extschema@.recompute_days(customers text[], w @extschema@.watched_table, tz text, counts name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF w.relid IS NULL THEN
+		EXECUTE format('UPDATE @extschema@.customer_day d SET %1$I = 0 WHERE d.customer_id = ANY ($1) AND d.%1$I <> 0',
+		               counts) USING customers;
+		RETURN;
+	END IF;
+	EXECUTE format($q$
+		WITH new AS (
+			SELECT %1$I::text AS c, (%2$I::timestamptz AT TIME ZONE $2)::date AS day, count(*) AS n
+			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2),
+		old AS (
+			SELECT d.customer_id AS c, d.day, d.%5$I AS n FROM @extschema@.customer_day d
+			 WHERE d.customer_id = ANY ($1) AND d.%5$I <> 0)
+		INSERT INTO @extschema@.customer_day AS d (customer_id, day, %5$I)
+		SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
+		  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
+		 WHERE new.n IS DISTINCT FROM old.n
+		 ORDER BY 1, 2
+		ON CONFLICT (customer_id, day) DO UPDATE SET %5$I = EXCLUDED.%5$I$q$,
+		w.customer_column, w.at_column, w.relid, @extschema@.customers_filter(w, customers), counts)
+	USING customers, tz;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_days(text[], @extschema@.watched_table, text, name) IS
+	'Internal: recomputes listed customers'' order or event counts per day, writing only the days that differ';
+
+-- The order facts and order days of listed customers (whose fact rows exist
+-- and are locked), recomputed from the watched orders table, writing only
+-- what differs.
 CREATE FUNCTION @extschema@.recompute_order_facts(customers text[], o @extschema@.watched_table, tz text) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM @extschema@.recompute_days(customers, o, tz, 'orders');
 	IF o.relid IS NULL THEN
 		UPDATE @extschema@.customer_fact f
 		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0
 		 WHERE f.customer_id = ANY (customers) AND (f.order_count <> 0 OR f.last_order_at IS NOT NULL);
-		UPDATE @extschema@.customer_day d SET orders = 0 WHERE d.customer_id = ANY (customers) AND d.orders <> 0;
 		RETURN;
 	END IF;
 	EXECUTE format($q$
@@ -260,36 +296,22 @@ BEGIN
 		       IS DISTINCT FROM (new.first_at, new.last_at, COALESCE(new.n, 0), COALESCE(new.total, 0))$q$,
 		o.customer_column, o.at_column, o.amount_column, o.relid, @extschema@.customers_filter(o, customers))
 	USING customers;
-	EXECUTE format($q$
-		WITH new AS (
-			SELECT %1$I::text AS c, (%2$I::timestamptz AT TIME ZONE $2)::date AS day, count(*) AS n
-			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2),
-		old AS (
-			SELECT d.customer_id AS c, d.day, d.orders AS n FROM @extschema@.customer_day d
-			 WHERE d.customer_id = ANY ($1) AND d.orders <> 0)
-		INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders)
-		SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
-		  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
-		 WHERE new.n IS DISTINCT FROM old.n
-		 ORDER BY 1, 2
-		ON CONFLICT (customer_id, day) DO UPDATE SET orders = EXCLUDED.orders$q$,
-		o.customer_column, o.at_column, o.relid, @extschema@.customers_filter(o, customers))
-	USING customers, tz;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.recompute_order_facts(text[], @extschema@.watched_table, text) IS
 	'Internal: recomputes listed customers'' order facts and order days, writing only what differs';
 
--- The event facts of listed customers (whose fact rows exist and are locked),
--- recomputed from the watched events table, writing only what differs.
+-- The event facts and event days of listed customers (whose fact rows exist
+-- and are locked), recomputed from the watched events table, writing only
+-- what differs.
 CREATE FUNCTION @extschema@.recompute_event_facts(customers text[], e @extschema@.watched_table, tz text) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM @extschema@.recompute_days(customers, e, tz, 'events');
 	IF e.relid IS NULL THEN
 		DELETE FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers);
-		UPDATE @extschema@.customer_day d SET events = 0 WHERE d.customer_id = ANY (customers) AND d.events <> 0;
 	ELSE
 		EXECUTE format($q$
 			WITH new AS (
@@ -307,21 +329,6 @@ BEGIN
 			 WHERE (x.events, x.first_at, x.last_at) IS DISTINCT FROM (EXCLUDED.events, EXCLUDED.first_at, EXCLUDED.last_at)$q$,
 			e.customer_column, e.at_column, e.kind_column, e.relid, @extschema@.customers_filter(e, customers))
 		USING customers;
-		EXECUTE format($q$
-			WITH new AS (
-				SELECT %1$I::text AS c, (%2$I::timestamptz AT TIME ZONE $2)::date AS day, count(*) AS n
-				  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2),
-			old AS (
-				SELECT d.customer_id AS c, d.day, d.events AS n FROM @extschema@.customer_day d
-				 WHERE d.customer_id = ANY ($1) AND d.events <> 0)
-			INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
-			SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
-			  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
-			 WHERE new.n IS DISTINCT FROM old.n
-			 ORDER BY 1, 2
-			ON CONFLICT (customer_id, day) DO UPDATE SET events = EXCLUDED.events$q$,
-			e.customer_column, e.at_column, e.relid, @extschema@.customers_filter(e, customers))
-		USING customers, tz;
 	END IF;
 	UPDATE @extschema@.customer_fact f
 	   SET first_event_at = x.first_at, last_event_at = x.last_at, event_count = COALESCE(x.n, 0)
