@@ -191,6 +191,23 @@ $$;
 COMMENT ON FUNCTION @extschema@.lock_facts(text[]) IS
 	'Internal: registers and locks fact rows in customer id order';
 
+-- Delta for the days of inserted orders or events (counts: 'orders' or
+-- 'events'); one static statement, so its plan is cached.
+CREATE FUNCTION @extschema@.add_days(customers text[], ats timestamptz[], counts text, tz text) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders, events)
+	SELECT u.c, (u.a AT TIME ZONE tz)::date,
+	       count(*) FILTER (WHERE counts = 'orders'), count(*) FILTER (WHERE counts = 'events')
+	  FROM unnest(customers, ats) AS u(c, a)
+	 WHERE u.c IS NOT NULL AND u.a IS NOT NULL
+	 GROUP BY 1, 2 ORDER BY 1, 2
+	ON CONFLICT (customer_id, day) DO UPDATE SET orders = d.orders + EXCLUDED.orders, events = d.events + EXCLUDED.events;
+END;
+COMMENT ON FUNCTION @extschema@.add_days(text[], timestamptz[], text, text) IS
+	'Internal: applies inserted orders or events to the per-day counts as deltas';
+
 -- Delta for inserted orders.  Returns the customers touched.
 CREATE FUNCTION @extschema@.add_orders(customers text[], ats timestamptz[], amounts numeric[]) RETURNS text[]
 LANGUAGE plpgsql VOLATILE
@@ -216,12 +233,7 @@ BEGIN
 		RETURNING f.customer_id)
 	SELECT array_agg(customer_id) INTO touched FROM upserted;
 
-	INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders)
-	SELECT c, (a AT TIME ZONE tz)::date, count(*)
-	  FROM unnest(customers, ats) AS u(c, a)
-	 WHERE c IS NOT NULL AND a IS NOT NULL
-	 GROUP BY 1, 2 ORDER BY 1, 2
-	ON CONFLICT (customer_id, day) DO UPDATE SET orders = d.orders + EXCLUDED.orders;
+	PERFORM @extschema@.add_days(customers, ats, 'orders', tz);
 	RETURN touched;
 END
 $$;
@@ -262,12 +274,7 @@ BEGIN
 	       first_at = LEAST(e.first_at, EXCLUDED.first_at),
 	       last_at = GREATEST(e.last_at, EXCLUDED.last_at);
 
-	INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
-	SELECT c, (a AT TIME ZONE tz)::date, count(*)
-	  FROM unnest(customers, ats) AS u(c, a)
-	 WHERE c IS NOT NULL AND a IS NOT NULL
-	 GROUP BY 1, 2 ORDER BY 1, 2
-	ON CONFLICT (customer_id, day) DO UPDATE SET events = d.events + EXCLUDED.events;
+	PERFORM @extschema@.add_days(customers, ats, 'events', tz);
 	RETURN touched;
 END
 $$;
