@@ -484,25 +484,25 @@ BEGIN
 		PERFORM @extschema@.refresh(rebuild => true, quiet => true);
 		RETURN NULL;
 	END IF;
-	-- more than bulk_rows rows? (counts at most bulk_rows + 1; transition
-	-- tables are visible only here, in the trigger function itself)
-	IF bulk_rows IS NOT NULL THEN
-		EXECUTE format('SELECT count(*) > $1 FROM (SELECT FROM %I LIMIT $1 + 1) r',
-		               CASE TG_OP WHEN 'DELETE' THEN 'tagscrm_old' ELSE 'tagscrm_new' END)
-		   INTO bulk USING bulk_rows;
-	END IF;
 	IF TG_OP = 'INSERT' THEN
 		EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::timestamptz), array_agg(%I::text) FROM tagscrm_new',
 		               w.customer_column, w.at_column, detail) INTO customers, ats, details;
 		IF customers IS NULL THEN
 			RETURN NULL;
-		ELSIF bulk THEN
+		ELSIF cardinality(customers) > bulk_rows THEN   -- one element per row
 			PERFORM @extschema@.defer_customers(role, TG_OP, customers, ats, details);
 			RETURN NULL;
 		END IF;
 		customers := CASE role WHEN 'orders' THEN @extschema@.add_orders(customers, ats, details::numeric[])
 		                       ELSE @extschema@.add_events(customers, ats, details) END;
 	ELSE
+		-- more than bulk_rows rows? (counts at most bulk_rows + 1; transition
+		-- tables are visible only here, in the trigger function itself)
+		IF bulk_rows IS NOT NULL THEN
+			EXECUTE format('SELECT count(*) > $1 FROM (SELECT FROM %I LIMIT $1 + 1) r',
+			               CASE TG_OP WHEN 'DELETE' THEN 'tagscrm_old' ELSE 'tagscrm_new' END)
+			   INTO bulk USING bulk_rows;
+		END IF;
 		EXECUTE CASE TG_OP WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
 		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END
 		   INTO customers;
