@@ -4,13 +4,15 @@
 # psql goes to it through PGHOST/PGPORT; cluster_stop removes it.
 
 # Runs a command as the postgres OS user when we are root, else as ourselves.
+# It starts in /, since the caller's directory may be one the postgres user
+# cannot enter (a clone in root's home): pass absolute paths, or use stdin.
 as_postgres() {
 	if [ "$(id -u)" = 0 ]; then
 		local vars=(PATH="$PATH") v
 		for v in PGHOST PGPORT PGUSER PGDATABASE PGOPTIONS; do
 			[ -n "${!v:-}" ] && vars+=("$v=${!v}")
 		done
-		su postgres -s /bin/bash -c "$(printf '%q ' env "${vars[@]}" "$@")"
+		(cd / && su postgres -s /bin/bash -c "$(printf '%q ' env "${vars[@]}" "$@")")
 	else
 		"$@"
 	fi

@@ -6,6 +6,7 @@ set -u
 cd "$(dirname "$0")/../.."
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+echo "1..12"   # the checks below
 n=0
 check() {   # description, command...
 	local what="$1"; shift
@@ -42,4 +43,3 @@ check "retired tags stay retired after restore" \
 check "a new tag gets a fresh id after restore" q -d dump_custom -c "SELECT tagscrm.create_tag('balcony', 'interests')"
 
 for db in dump_src dump_custom dump_plain; do dropdb --if-exists "$db"; done
-echo "1..$n"

@@ -2,6 +2,7 @@
 # Static checks of the sources and of the installed catalog. TAP output.
 set -u
 cd "$(dirname "$0")/../.."
+echo "1..7"   # the checks below
 n=0
 check() {   # description, command... (passes when the command succeeds)
 	local what="$1"; shift
@@ -22,4 +23,3 @@ check "every CREATE FUNCTION/AGGREGATE/TABLE/VIEW/TYPE in the scripts has a COMM
 		grep -qE "COMMENT ON [A-Z]+ ${obj//./\\.}[ (]" '"$script"' || { echo "no comment: $obj"; exit 1; }
 	done'
 check "no unqualified objects of ours: every CREATE names @extschema@" none -E '^CREATE (FUNCTION|TABLE|VIEW|AGGREGATE|TYPE|INDEX [a-z_]+ ON) +[a-z_]+[ (]' src/*.sql
-echo "1..$n"

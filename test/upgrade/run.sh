@@ -29,11 +29,17 @@ fingerprint() {   # one md5 over every member's definition
 }
 
 default=$(q -d postgres -c "SELECT default_version FROM pg_available_extensions WHERE name = 'tagscrm'")
+olds=$(q -d postgres -c "SELECT version FROM pg_available_extension_versions WHERE name = 'tagscrm' AND version <> '$default' ORDER BY version")
+# the plan: two checks of the fresh install, six per older version (or one skip)
+echo "1..$((2 + $(echo "$olds" | grep -c .) * 6 + $([ -z "$olds" ] && echo 1 || echo 0)))"
 dropdb --if-exists upgrade_fresh 2>/dev/null; createdb upgrade_fresh
 check "version $default installs" q -d upgrade_fresh -c "CREATE EXTENSION tagscrm"
 fresh=$(fingerprint upgrade_fresh)
 check "the fingerprint sees the members" test -n "$fresh"
-for v in $(q -d postgres -c "SELECT version FROM pg_available_extension_versions WHERE name = 'tagscrm' AND version <> '$default' ORDER BY version"); do
+if [ -z "$olds" ]; then
+	n=$((n + 1)); echo "ok $n # SKIP no older version of tagscrm is installed: no update path to test"
+fi
+for v in $olds; do
 	check "$v has an update path to $default" \
 		test -n "$(q -d upgrade_fresh -c "SELECT path FROM pg_extension_update_paths('tagscrm') WHERE source = '$v' AND target = '$default'")"
 	dropdb --if-exists upgrade_old 2>/dev/null; createdb upgrade_old
@@ -46,4 +52,3 @@ for v in $(q -d postgres -c "SELECT version FROM pg_available_extension_versions
 	dropdb upgrade_old
 done
 dropdb upgrade_fresh
-echo "1..$n"
