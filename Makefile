@@ -1,14 +1,22 @@
 # tagscrm: PGXS build.  The install script is generated from src/*.sql in the
-# order listed in SQL_PARTS (objects must exist before later parts use them).
+# order of SQL_PARTS, which is the data flow: the foundation (roles, clock,
+# tag library); watched tables -> triggers (and the bulk queue) -> maintain,
+# which runs the stages: facts -> models -> rules -> tags and history; then
+# the views; the jobs on top; the grants last.
 EXTENSION  = tagscrm
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" tagscrm.control)
 
 MODULE_big = tagscrm
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-SQL_PARTS  = src/tagscrm.sql src/library.sql src/tagging.sql src/rfm.sql src/churn.sql src/rule.sql src/facts.sql \
-             src/models.sql src/watch.sql src/pending.sql src/refresh.sql src/overview.sql src/rule_values.sql \
-             src/tag_rules.sql src/permissions.sql
+SQL_PARTS  = src/tagscrm.sql src/library.sql \
+             src/watch.sql src/triggers.sql src/pending.sql src/maintain.sql \
+             src/facts.sql \
+             src/rfm.sql src/churn.sql src/settings.sql src/models.sql \
+             src/rule.sql src/rule_values.sql src/tag_rules.sql \
+             src/tags.sql \
+             src/views.sql \
+             src/jobs.sql src/permissions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(sort $(wildcard src/updates/*.sql))
 

@@ -23,9 +23,11 @@ CREATE TABLE @extschema@.customer_fact (
 	in_customers    boolean NOT NULL DEFAULT false,  -- a row in the watched customer table
 	attributes      jsonb,                           -- its watched attribute columns
 	birth_date      date,
-	next_change_at  timestamptz                      -- when time alone may change a tag
+	next_change_at  timestamptz,                     -- when time alone may change a model tag
+	rule_next_change_at timestamptz                  -- ... or a rule tag
 );
 CREATE INDEX customer_fact_next_change_idx ON @extschema@.customer_fact (next_change_at);
+CREATE INDEX customer_fact_rule_next_change_idx ON @extschema@.customer_fact (rule_next_change_at);
 COMMENT ON TABLE @extschema@.customer_fact IS
 	'Per-customer facts from the watched tables; next_change_at says when time alone may change a tag';
 
@@ -56,122 +58,31 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_fact', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_day', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_event_fact', '');
 
--- Settings: one row.  Change it with UPDATE (admins), then run refresh().
-CREATE TABLE @extschema@.settings (
-	singleton           boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-	time_zone           text NOT NULL DEFAULT 'UTC',
-	active_days         integer NOT NULL DEFAULT 30 CHECK (active_days > 0),
-	lost_days           integer NOT NULL DEFAULT 90,
-	rfm_basis           text NOT NULL DEFAULT 'mean' CHECK (rfm_basis IN ('mean', 'median')),
-	super_orders        integer NOT NULL DEFAULT 5 CHECK (super_orders >= 3),
-	intent_kind         text NOT NULL DEFAULT 'consult',
-	intent_events       integer NOT NULL DEFAULT 3 CHECK (intent_events > 0),
-	review_kind         text NOT NULL DEFAULT 'review',
-	level_per_order     float8 NOT NULL DEFAULT 10 CHECK (level_per_order >= 0),
-	level_per_amount    float8 NOT NULL DEFAULT 0.01 CHECK (level_per_amount >= 0),
-	level_per_active_day float8 NOT NULL DEFAULT 1 CHECK (level_per_active_day >= 0),
-	level_per_review    float8 NOT NULL DEFAULT 5 CHECK (level_per_review >= 0),
-	level_recent_bonus  float8 NOT NULL DEFAULT 20 CHECK (level_recent_bonus >= 0),
-	level_recent_days   integer NOT NULL DEFAULT 90 CHECK (level_recent_days > 0),
-	level_thresholds    float8[] NOT NULL DEFAULT '{50,150,400,1000}',
-	age_bands           integer[] NOT NULL DEFAULT '{18,25,35,45,55,65}',
-	ecommerce_ladder    boolean NOT NULL DEFAULT true,
-	high_ticket_ladder  boolean NOT NULL DEFAULT false,
-	churn_model         text REFERENCES @extschema@.churn_model ON DELETE SET NULL,   -- predictive tags from this model
-	churn_high          float8 NOT NULL DEFAULT 0.7,
-	churn_medium        float8 NOT NULL DEFAULT 0.4,
-	bulk_rows           integer DEFAULT 10000 CHECK (bulk_rows >= 0),   -- larger statements: applied after commit; NULL: never
-	CHECK (0 < churn_medium AND churn_medium < churn_high AND churn_high < 1),
-	CHECK (lost_days > active_days),
-	CHECK (pg_catalog.array_length(level_thresholds, 1) = 4),
-	CHECK (pg_catalog.array_length(age_bands, 1) BETWEEN 1 AND 12)
+-- Snapshots of recomputes that ran while bulk inserts were queued: the
+-- applier (pending.sql) applies an insert visible in one of them by
+-- recomputing, not as a delta, since the facts already include it.  Not
+-- dumped: transaction ids mean nothing in another cluster.
+CREATE TABLE @extschema@.recompute_log (
+	snap       pg_snapshot NOT NULL,
+	xact       xid8 NOT NULL,        -- the recomputing transaction sees its own rows too
+	logged_at  timestamptz NOT NULL
 );
-INSERT INTO @extschema@.settings DEFAULT VALUES;
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', '');
-COMMENT ON TABLE @extschema@.settings IS
-	'Model thresholds for this installation (one row); UPDATE it, then SELECT tagscrm.refresh()';
+COMMENT ON TABLE @extschema@.recompute_log IS
+	'Internal: snapshots of recomputes run while bulk inserts were queued';
 
--- One row tables (settings, rfm_state) are dumped by pg_dump, and restoring
--- one inserts a row where CREATE EXTENSION already put the default one: an
--- insert into such a table therefore replaces its row.
-CREATE FUNCTION @extschema@.replace_singleton() RETURNS trigger
-LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.log_recompute() RETURNS void
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	EXECUTE format('DELETE FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.replace_singleton() IS 'Internal: an insert into a one-row table replaces its row';
-CREATE TRIGGER replace_singleton BEFORE INSERT ON @extschema@.settings
-	FOR EACH ROW EXECUTE FUNCTION @extschema@.replace_singleton();
-
--- Checks the settings row as a whole (things a CHECK constraint cannot say).
-CREATE FUNCTION @extschema@.check_settings() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NOT EXISTS (SELECT FROM pg_timezone_names WHERE name = NEW.time_zone)
-	   AND NOT EXISTS (SELECT FROM pg_timezone_abbrevs WHERE abbrev = NEW.time_zone) THEN
-		RAISE EXCEPTION 'unknown time zone "%"', NEW.time_zone
-			USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names, such as ''Asia/Shanghai''.';
-	END IF;
-	IF EXISTS (SELECT FROM unnest(NEW.level_thresholds) WITH ORDINALITY a(v, i)
-	                  JOIN unnest(NEW.level_thresholds) WITH ORDINALITY b(v, i) ON b.i = a.i + 1
-	            WHERE b.v <= a.v) THEN
-		RAISE EXCEPTION 'level thresholds must ascend' USING ERRCODE = '22023', HINT = 'For example {50,150,400,1000}.';
-	END IF;
-	IF EXISTS (SELECT FROM unnest(NEW.age_bands) WITH ORDINALITY a(v, i)
-	                  JOIN unnest(NEW.age_bands) WITH ORDINALITY b(v, i) ON b.i = a.i + 1
-	            WHERE b.v <= a.v) OR NEW.age_bands[1] < 0 THEN
-		RAISE EXCEPTION 'age bands must be ascending ages from 0' USING ERRCODE = '22023', HINT = 'For example {18,25,35,45,55,65}.';
-	END IF;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.check_settings() IS 'Internal: validates the settings row';
-CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE ON @extschema@.settings
-	FOR EACH ROW EXECUTE FUNCTION @extschema@.check_settings();
-
--- A customer's BG/NBD churn figures under the model named in the settings,
--- from the facts: repeat purchases x (order days - 1, same-day orders merged),
--- t_x and T in the model's time unit from the first order.  NULL without a
--- model or an order.
-CREATE FUNCTION @extschema@.customer_churn(customer text,
-	OUT p_alive float8, OUT churn_probability float8, OUT expected_value float8)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT p.p, 1 - p.p, @extschema@.gamma_gamma_expected_value(@extschema@.churn_model_gamma_gamma(m), d.x,
-	                                                           COALESCE(f.order_total / f.order_count, 0)::float8)
-	  FROM @extschema@.customer_fact f
-	  JOIN @extschema@.settings s ON true
-	  JOIN @extschema@.churn_model m ON m.name = s.churn_model
-	  CROSS JOIN LATERAL (SELECT count(*) - 1 AS x FROM @extschema@.customer_day d
-	                       WHERE d.customer_id = f.customer_id AND d.orders > 0) n   -- repeat purchase days
-	  CROSS JOIN LATERAL (
-		SELECT n.x,
-		       -- with no repeat purchase day there is no last repeat purchase: t_x = 0
-		       CASE WHEN n.x > 0
-		            THEN extract(epoch FROM f.last_order_at - f.first_order_at) / extract(epoch FROM m.time_unit)
-		            ELSE 0 END AS t_x,
-		       extract(epoch FROM @extschema@.now() - f.first_order_at) / extract(epoch FROM m.time_unit) AS t) d
-	  CROSS JOIN LATERAL (SELECT @extschema@.bgnbd_p_alive(@extschema@.churn_model_bgnbd(m), d.x::float8,
-	                                                       d.t_x::float8, GREATEST(d.t, d.t_x)::float8) AS p) p
-	 WHERE f.customer_id = customer AND f.order_count > 0 AND f.first_order_at IS NOT NULL
-$$;
-COMMENT ON FUNCTION @extschema@.customer_churn(text) IS
-	'P(alive), churn probability and expected order value of a customer under the model named in settings.churn_model';
-
--- Elapsed whole days (24 h periods) between two moments: immune to DST.
--- In C (session.c): the models call it several times per customer.
-CREATE FUNCTION @extschema@.days_between(since timestamptz, until timestamptz) RETURNS integer
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'tagscrm_days_between';
-COMMENT ON FUNCTION @extschema@.days_between(timestamptz, timestamptz) IS
-	'Whole elapsed days (periods of 24 hours) from since to until';
+BEGIN ATOMIC
+	INSERT INTO @extschema@.recompute_log (snap, xact, logged_at)
+	SELECT x.snap, x.xact, pg_catalog.clock_timestamp()
+	  FROM (SELECT pg_catalog.pg_current_snapshot() AS snap, pg_catalog.pg_current_xact_id() AS xact) x
+	 WHERE EXISTS (SELECT FROM @extschema@.pending_customers p
+	                WHERE p.statement = 'INSERT'
+	                  AND (p.xact = x.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, x.snap)));
+END;
+COMMENT ON FUNCTION @extschema@.log_recompute() IS
+	'Internal: called after a recompute; logs its snapshot if a queued insert is visible in it';
 
 -- Registers fact rows for these customers and locks them in id order.
 CREATE FUNCTION @extschema@.lock_facts(customers text[]) RETURNS void
@@ -280,3 +191,253 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.add_events(text[], timestamptz[], text[]) IS
 	'Internal: applies inserted events to the facts as deltas';
+
+-- The predicate that keeps the rows of the given customers (all when NULL),
+-- comparing in the customer column's own type so that its index serves; the
+-- customer ids are the statement's parameter $1.
+CREATE FUNCTION @extschema@.customers_filter(w @extschema@.watched_table, customers text[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN customers IS NULL THEN 'true'
+            ELSE format('%I = ANY ($1::%s[])', w.customer_column,
+                        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                          WHERE a.attrelid = w.relid AND a.attname = w.customer_column)) END;
+COMMENT ON FUNCTION @extschema@.customers_filter(@extschema@.watched_table, text[]) IS
+	'Internal: SQL text of the predicate selecting some customers'' rows of a watched table';
+
+-- Recomputes the facts of the given customers (all of them when NULL) from
+-- the watched tables: source 'orders' or 'events' recomputes only what comes
+-- from that table (an update of orders leaves event facts alone).  The
+-- caller holds their fact locks (lock_facts), or an exclusive lock on
+-- customer_fact for all.
+CREATE FUNCTION @extschema@.recompute_facts(customers text[], source text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'orders');
+	e @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'events');
+	c @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'customers');
+	tz text := (SELECT s.time_zone FROM @extschema@.settings s);
+	only_these text := 'true';
+BEGIN
+	IF customers IS NOT NULL THEN
+		IF source IS NULL OR source = 'orders' THEN
+			PERFORM @extschema@.recompute_order_facts(customers, o, tz);
+		END IF;
+		IF source IS NULL OR source = 'events' THEN
+			PERFORM @extschema@.recompute_event_facts(customers, e, tz);
+		END IF;
+		DELETE FROM @extschema@.customer_day d
+		 WHERE d.customer_id = ANY (customers) AND d.orders = 0 AND d.events = 0;
+		IF source IS NULL AND c.relid IS NOT NULL THEN
+			PERFORM @extschema@.recompute_attributes(customers);
+		END IF;
+		PERFORM @extschema@.log_recompute();   -- queued inserts these reads included are not deltas any more
+		RETURN;
+	END IF;
+
+	-- everyone: from scratch
+	UPDATE @extschema@.customer_fact f
+	   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0,
+	       first_event_at = NULL, last_event_at = NULL, event_count = 0;
+	DELETE FROM @extschema@.customer_day d;
+	DELETE FROM @extschema@.customer_event_fact x;
+
+	IF o.relid IS NOT NULL THEN
+		only_these := @extschema@.customers_filter(o, customers);
+		EXECUTE format($q$
+			INSERT INTO @extschema@.customer_fact AS f (customer_id, first_order_at, last_order_at, order_count, order_total)
+			SELECT %1$I::text, min(%2$I::timestamptz), max(%2$I::timestamptz), count(*), COALESCE(sum(%3$I::numeric), 0)
+			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1 ORDER BY 1
+			ON CONFLICT (customer_id) DO UPDATE
+			   SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
+			       order_count = EXCLUDED.order_count, order_total = EXCLUDED.order_total$q$,
+			o.customer_column, o.at_column, o.amount_column, o.relid, only_these) USING customers;
+		EXECUTE format($q$
+			INSERT INTO @extschema@.customer_day (customer_id, day, orders)
+			SELECT %1$I::text, (%2$I::timestamptz AT TIME ZONE $2)::date, count(*)
+			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2$q$,
+			o.customer_column, o.at_column, o.relid, only_these) USING customers, tz;
+	END IF;
+
+	IF e.relid IS NOT NULL THEN
+		only_these := @extschema@.customers_filter(e, customers);
+		EXECUTE format($q$
+			INSERT INTO @extschema@.customer_event_fact (customer_id, kind, events, first_at, last_at)
+			SELECT %1$I::text, COALESCE(%3$I::text, ''), count(*), min(%2$I::timestamptz), max(%2$I::timestamptz)
+			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1, 2$q$,
+			e.customer_column, e.at_column, e.kind_column, e.relid, only_these) USING customers;
+		INSERT INTO @extschema@.customer_fact AS f (customer_id, first_event_at, last_event_at, event_count)
+		SELECT x.customer_id, min(x.first_at), max(x.last_at), sum(x.events)
+		  FROM @extschema@.customer_event_fact x
+		 GROUP BY 1 ORDER BY 1
+		ON CONFLICT (customer_id) DO UPDATE
+		   SET first_event_at = EXCLUDED.first_event_at, last_event_at = EXCLUDED.last_event_at,
+		       event_count = EXCLUDED.event_count;
+		EXECUTE format($q$
+			INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
+			SELECT %1$I::text, (%2$I::timestamptz AT TIME ZONE $2)::date, count(*)
+			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2 ORDER BY 1, 2
+			ON CONFLICT (customer_id, day) DO UPDATE SET events = EXCLUDED.events$q$,
+			e.customer_column, e.at_column, e.relid, only_these) USING customers, tz;
+	END IF;
+
+	IF c.relid IS NOT NULL THEN
+		PERFORM @extschema@.recompute_attributes(customers);
+	END IF;
+	PERFORM @extschema@.log_recompute();
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_facts(text[], text) IS
+	'Internal: recomputes customers'' facts from the watched tables (NULL: everyone; source: orders or events only)';
+
+-- The order or event counts (counts: 'orders' or 'events', the column of
+-- customer_day) per day of listed customers, recomputed from the watched
+-- table w, writing only the days that differ (after a bulk insert, most of
+-- a customer's days are unchanged).  Days left with no orders and no events
+-- are deleted by recompute_facts.
+CREATE FUNCTION @extschema@.recompute_days(customers text[], w @extschema@.watched_table, tz text, counts name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF w.relid IS NULL THEN
+		EXECUTE format('UPDATE @extschema@.customer_day d SET %1$I = 0 WHERE d.customer_id = ANY ($1) AND d.%1$I <> 0',
+		               counts) USING customers;
+		RETURN;
+	END IF;
+	EXECUTE format($q$
+		WITH new AS (
+			SELECT %1$I::text AS c, (%2$I::timestamptz AT TIME ZONE $2)::date AS day, count(*) AS n
+			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2),
+		old AS (
+			SELECT d.customer_id AS c, d.day, d.%5$I AS n FROM @extschema@.customer_day d
+			 WHERE d.customer_id = ANY ($1) AND d.%5$I <> 0)
+		INSERT INTO @extschema@.customer_day AS d (customer_id, day, %5$I)
+		SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
+		  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
+		 WHERE new.n IS DISTINCT FROM old.n
+		 ORDER BY 1, 2
+		ON CONFLICT (customer_id, day) DO UPDATE SET %5$I = EXCLUDED.%5$I$q$,
+		w.customer_column, w.at_column, w.relid, @extschema@.customers_filter(w, customers), counts)
+	USING customers, tz;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_days(text[], @extschema@.watched_table, text, name) IS
+	'Internal: recomputes listed customers'' order or event counts per day, writing only the days that differ';
+
+-- The order facts and order days of listed customers (whose fact rows exist
+-- and are locked), recomputed from the watched orders table, writing only
+-- what differs.
+CREATE FUNCTION @extschema@.recompute_order_facts(customers text[], o @extschema@.watched_table, tz text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@.recompute_days(customers, o, tz, 'orders');
+	IF o.relid IS NULL THEN
+		UPDATE @extschema@.customer_fact f
+		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0
+		 WHERE f.customer_id = ANY (customers) AND (f.order_count <> 0 OR f.last_order_at IS NOT NULL);
+		RETURN;
+	END IF;
+	EXECUTE format($q$
+		WITH new AS (
+			SELECT %1$I::text AS c, min(%2$I::timestamptz) AS first_at, max(%2$I::timestamptz) AS last_at,
+			       count(*) AS n, COALESCE(sum(%3$I::numeric), 0) AS total
+			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1)
+		UPDATE @extschema@.customer_fact f
+		   SET first_order_at = new.first_at, last_order_at = new.last_at,
+		       order_count = COALESCE(new.n, 0), order_total = COALESCE(new.total, 0)
+		  FROM unnest($1::text[]) AS u(c) LEFT JOIN new USING (c)
+		 WHERE f.customer_id = u.c
+		   AND (f.first_order_at, f.last_order_at, f.order_count, f.order_total)
+		       IS DISTINCT FROM (new.first_at, new.last_at, COALESCE(new.n, 0), COALESCE(new.total, 0))$q$,
+		o.customer_column, o.at_column, o.amount_column, o.relid, @extschema@.customers_filter(o, customers))
+	USING customers;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_order_facts(text[], @extschema@.watched_table, text) IS
+	'Internal: recomputes listed customers'' order facts and order days, writing only what differs';
+
+-- The event facts and event days of listed customers (whose fact rows exist
+-- and are locked), recomputed from the watched events table, writing only
+-- what differs.
+CREATE FUNCTION @extschema@.recompute_event_facts(customers text[], e @extschema@.watched_table, tz text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@.recompute_days(customers, e, tz, 'events');
+	IF e.relid IS NULL THEN
+		DELETE FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers);
+	ELSE
+		EXECUTE format($q$
+			WITH new AS (
+				SELECT %1$I::text AS c, COALESCE(%3$I::text, '') AS kind, count(*) AS n,
+				       min(%2$I::timestamptz) AS first_at, max(%2$I::timestamptz) AS last_at
+				  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1, 2),
+			gone AS (
+				DELETE FROM @extschema@.customer_event_fact x
+				 WHERE x.customer_id = ANY ($1)
+				   AND NOT EXISTS (SELECT FROM new WHERE new.c = x.customer_id AND new.kind = x.kind))
+			INSERT INTO @extschema@.customer_event_fact AS x (customer_id, kind, events, first_at, last_at)
+			SELECT * FROM new ORDER BY 1, 2
+			ON CONFLICT (customer_id, kind) DO UPDATE
+			   SET events = EXCLUDED.events, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at
+			 WHERE (x.events, x.first_at, x.last_at) IS DISTINCT FROM (EXCLUDED.events, EXCLUDED.first_at, EXCLUDED.last_at)$q$,
+			e.customer_column, e.at_column, e.kind_column, e.relid, @extschema@.customers_filter(e, customers))
+		USING customers;
+	END IF;
+	UPDATE @extschema@.customer_fact f
+	   SET first_event_at = x.first_at, last_event_at = x.last_at, event_count = COALESCE(x.n, 0)
+	  FROM (SELECT u.c, min(x.first_at) AS first_at, max(x.last_at) AS last_at, sum(x.events) AS n
+	          FROM unnest(customers) AS u(c) LEFT JOIN @extschema@.customer_event_fact x ON x.customer_id = u.c
+	         GROUP BY u.c) x
+	 WHERE f.customer_id = x.c
+	   AND (f.first_event_at, f.last_event_at, f.event_count) IS DISTINCT FROM (x.first_at, x.last_at, COALESCE(x.n, 0));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_event_facts(text[], @extschema@.watched_table, text) IS
+	'Internal: recomputes listed customers'' event facts and event days, writing only what differs';
+
+-- Reads the watched customer table's attributes for the given customers (all
+-- when NULL) into customer_fact.
+CREATE FUNCTION @extschema@.recompute_attributes(customers text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'customers');
+	only_these text := 'true';
+BEGIN
+	IF customers IS NULL THEN   -- two statements rather than an OR: see recompute_facts
+		UPDATE @extschema@.customer_fact f SET in_customers = false, attributes = NULL, birth_date = NULL
+		 WHERE f.in_customers;
+	ELSE
+		UPDATE @extschema@.customer_fact f SET in_customers = false, attributes = NULL, birth_date = NULL
+		 WHERE f.customer_id = ANY (customers) AND f.in_customers;
+	END IF;
+	IF c.relid IS NULL THEN
+		RETURN;
+	END IF;
+	only_these := @extschema@.customers_filter(c, customers);
+	EXECUTE format($q$
+		INSERT INTO @extschema@.customer_fact AS f (customer_id, in_customers, attributes, birth_date)
+		SELECT DISTINCT ON (1) %1$I::text, true, %2$s, %3$s
+		  FROM %4$s s WHERE %1$I IS NOT NULL AND %5$s ORDER BY 1
+		ON CONFLICT (customer_id) DO UPDATE
+		   SET in_customers = true, attributes = EXCLUDED.attributes, birth_date = EXCLUDED.birth_date$q$,
+		c.customer_column,
+		CASE WHEN cardinality(c.attribute_columns) > 0
+		     THEN 'jsonb_build_object(' || (SELECT string_agg(format('%L, s.%I::text', a, a), ', ')
+		                                     FROM unnest(c.attribute_columns) a) || ')'
+		     ELSE 'NULL::jsonb' END,
+		CASE WHEN c.birth_date_column IS NOT NULL THEN format('s.%I::date', c.birth_date_column) ELSE 'NULL::date' END,
+		c.relid, only_these) USING customers;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recompute_attributes(text[]) IS
+	'Internal: reads customers'' attributes from the watched customer table';

@@ -1,6 +1,8 @@
 
 -- ---------------------------------------------------------------------------
--- library.sql: the tag library (groups, tags, aliases) and its history
+-- library.sql: the tag library (groups, tags, aliases) and its history.  Every
+-- stage below reads it; the commands here change it.  Retiring or merging a tag
+-- also changes who holds it (through tags.sql).
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.tag_group (
@@ -243,8 +245,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.check_exclusive_holders(integer, integer[]) IS
 	'Internal: raises if customers would hold two tags of an exclusive group';
 
--- ---------------------------------------------------------------- groups
-
 CREATE FUNCTION @extschema@.create_tag_group(
 	name text,
 	kind text,
@@ -343,8 +343,6 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.alter_tag_group(text, text, boolean, text, text, text, text) IS
 	'Renames a group or changes exclusive, update_cycle, owner, description (NULL keeps a setting)';
-
--- ---------------------------------------------------------------- tags
 
 CREATE FUNCTION @extschema@.create_tag(
 	name text,
@@ -526,3 +524,111 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.drop_tag_alias(text) IS 'Removes an alias';
+
+-- Retiring keeps the tag and its history; current holders lose it.
+CREATE FUNCTION @extschema@.retire_tag(name text, reason text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t @extschema@.tag;
+	holders text[];
+	n bigint;
+BEGIN
+	PERFORM @extschema@.lock_library();
+	t := @extschema@.find_tag(name);
+	PERFORM @extschema@.check_active(t, name);
+	IF EXISTS (SELECT FROM @extschema@.tag c WHERE c.parent_id = t.tag_id AND c.status = 'active') THEN
+		RAISE EXCEPTION 'tag "%" has active child tags', t.name
+			USING ERRCODE = '2BP01', HINT = 'Retire or move its child tags first.';
+	END IF;
+	UPDATE @extschema@.tag tg SET status = 'retired', retired_at = @extschema@.now() WHERE tg.tag_id = t.tag_id;
+	PERFORM @extschema@.log_library('tag', t.name, 'retire', jsonb_build_object('status', 'active'),
+	                                jsonb_build_object('status', 'retired'), reason);
+	SELECT array_agg(ct.customer_id) INTO holders FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id;
+	PERFORM @extschema@.lock_customers(holders);
+	WITH gone AS (
+		DELETE FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id RETURNING ct.*)
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'retire',
+	       jsonb_build_object('tag', t.name, 'source', g.source, 'expires_at', g.expires_at), NULL,
+	       g.source, retire_tag.reason
+	  FROM gone g ORDER BY g.customer_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.retire_tag(text, text) IS
+	'Retires a tag: it can no longer be applied, its holders lose it, its history stays; returns how many customers lost it';
+
+-- Merging moves every holder of one tag to another, retires the first, and
+-- points its name (and aliases) at the second so old words keep working.
+CREATE FUNCTION @extschema@.merge_tags(from_tag text, into_tag text, reason text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f @extschema@.tag;
+	i @extschema@.tag;
+	g @extschema@.tag_group;
+	holders text[];
+	clashes bigint;
+	n bigint;
+BEGIN
+	PERFORM @extschema@.lock_library();
+	f := @extschema@.find_tag(from_tag);
+	i := @extschema@.find_tag(into_tag);
+	PERFORM @extschema@.check_active(f, from_tag);
+	PERFORM @extschema@.check_active(i, into_tag);
+	IF f.tag_id = i.tag_id THEN
+		RAISE EXCEPTION 'cannot merge tag "%" into itself', f.name
+			USING ERRCODE = '22023', HINT = 'Name two different tags.';
+	END IF;
+	IF EXISTS (SELECT FROM @extschema@.tag c WHERE c.parent_id = f.tag_id AND c.status = 'active') THEN
+		RAISE EXCEPTION 'tag "%" has active child tags', f.name
+			USING ERRCODE = '2BP01', HINT = 'Move its child tags first.';
+	END IF;
+	g := (SELECT tg FROM @extschema@.tag_group tg WHERE tg.group_id = i.group_id);
+	SELECT array_agg(ct.customer_id) INTO holders FROM @extschema@.customer_tag ct WHERE ct.tag_id = f.tag_id;
+	PERFORM @extschema@.lock_customers(holders);
+	IF g.exclusive THEN
+		SELECT count(*) INTO clashes
+		  FROM @extschema@.customer_tag h
+		  JOIN @extschema@.customer_tag o ON o.customer_id = h.customer_id AND o.exclusive_group_id = g.group_id
+		 WHERE h.tag_id = f.tag_id AND o.tag_id NOT IN (f.tag_id, i.tag_id);
+		IF clashes > 0 THEN
+			RAISE EXCEPTION '% customer(s) holding "%" already hold another tag of exclusive group "%"', clashes, f.name, g.name
+				USING ERRCODE = '23P01', HINT = 'Untag those customers first, or merge into a tag of a non-exclusive group.';
+		END IF;
+	END IF;
+
+	WITH moved AS (
+		DELETE FROM @extschema@.customer_tag ct WHERE ct.tag_id = f.tag_id RETURNING ct.*),
+	kept AS (
+		INSERT INTO @extschema@.customer_tag
+			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at, expires_at, reason)
+		SELECT m.customer_id, i.tag_id, i.group_id, CASE WHEN g.exclusive THEN g.group_id END,
+		       m.source, m.applied_by, m.applied_at, m.expires_at, m.reason
+		  FROM moved m
+		 WHERE NOT EXISTS (SELECT FROM @extschema@.customer_tag o WHERE o.customer_id = m.customer_id AND o.tag_id = i.tag_id)
+		 ORDER BY m.customer_id
+		RETURNING customer_id)
+	INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+	SELECT @extschema@.now(), @extschema@.acting_role(), m.customer_id, i.tag_id, 'merge',
+	       jsonb_build_object('tag', f.name, 'source', m.source, 'expires_at', m.expires_at),
+	       jsonb_build_object('tag', i.name, 'source', m.source, 'expires_at', m.expires_at),
+	       m.source, merge_tags.reason
+	  FROM moved m ORDER BY m.customer_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+
+	UPDATE @extschema@.tag tg SET status = 'retired', retired_at = @extschema@.now(), merged_into = i.tag_id
+	 WHERE tg.tag_id = f.tag_id;
+	UPDATE @extschema@.tag tg SET merged_into = i.tag_id WHERE tg.merged_into = f.tag_id;
+	UPDATE @extschema@.tag_alias a SET tag_id = i.tag_id WHERE a.tag_id = f.tag_id;
+	PERFORM @extschema@.log_library('tag', f.name, 'merge', jsonb_build_object('status', 'active', 'holders', n),
+	                                jsonb_build_object('status', 'retired', 'merged_into', i.name), reason);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.merge_tags(text, text, text) IS
+	'Merges a tag into another: holders move over, the first tag is retired and its name resolves to the second';

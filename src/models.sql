@@ -4,8 +4,9 @@
 --
 -- model_values() says, for each customer, which value each model gives and
 -- when time alone may change it; sync_models() turns that into tags in
--- exclusive model groups (with history), writing only what differs.  The
--- triggers, sweep() and refresh() all go through sync_models().
+-- exclusive model groups (with history), writing only what differs.  Every
+-- writer reaches it through maintain() (maintain.sql).  The RFM and churn
+-- kernels are C (rfm.sql, churn.sql); the thresholds are in settings.sql.
 -- ---------------------------------------------------------------------------
 
 -- The population breakpoints that RFM scores are measured against; one row,
@@ -20,6 +21,20 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_state', '');
 CREATE TRIGGER replace_singleton BEFORE INSERT ON @extschema@.rfm_state
 	FOR EACH ROW EXECUTE FUNCTION @extschema@.replace_singleton();
 COMMENT ON TABLE @extschema@.rfm_state IS 'RFM breakpoints of the last refresh()';
+
+-- New breakpoints from every customer with an order; returns them.
+CREATE FUNCTION @extschema@.compute_breakpoints() RETURNS @extschema@.rfm_breakpoints
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE @extschema@.rfm_state SET computed_at = @extschema@.now(),
+		breakpoints = (SELECT @extschema@.rfm_breakpoints(@extschema@.days_between(f.last_order_at, @extschema@.now()),
+		                                                  f.order_count, f.order_total::float8)
+		                 FROM @extschema@.customer_fact f WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL)
+	RETURNING breakpoints;
+END;
+COMMENT ON FUNCTION @extschema@.compute_breakpoints() IS
+	'Internal: recomputes the population''s RFM breakpoints into rfm_state';
 
 -- Which tag stands for each model value: renaming a model tag keeps it working.
 CREATE TABLE @extschema@.model_tag (
@@ -83,12 +98,16 @@ $$;
 COMMENT ON FUNCTION @extschema@.ensure_model_tags(text, text, text, text, text, text[]) IS
 	'Internal: creates a model group and its tags if missing';
 
--- The fixed model groups; called when the first table is watched.
+-- The model groups and their tags, once a table is watched (the age bands
+-- once a birth date is).
 CREATE FUNCTION @extschema@.ensure_models() RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.watched_table) THEN
+		RETURN;
+	END IF;
 	PERFORM @extschema@.ensure_model_tags('rfm', 'RFM segment', 'model', 'daily',
 		'RFM segment: recency, frequency and monetary value high or low against the population',
 		(SELECT array_agg(x ORDER BY n, k) FROM @extschema@.rfm_segments() WITH ORDINALITY s(segment, r, f, m, display_name, d, n),
@@ -112,6 +131,9 @@ BEGIN
 	PERFORM @extschema@.ensure_model_tags('level', 'user level', 'model', 'realtime',
 		'User level from payments, amount, recent payment, active days and reviews',
 		ARRAY['1', 'level 1', '2', 'level 2', '3', 'level 3', '4', 'level 4', '5', 'level 5']);
+	IF EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.role = 'customers' AND w.birth_date_column IS NOT NULL) THEN
+		PERFORM @extschema@.ensure_age_band_tags();
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.ensure_models() IS 'Internal: creates the model groups and tags if missing';
@@ -128,6 +150,36 @@ RETURN CASE
 	       WHERE age >= b.lo AND age < b.hi) END;
 COMMENT ON FUNCTION @extschema@.age_band(integer, integer[]) IS
 	'The age band of an age: "under 18", "18-24", ..., "65+" for bands {18,25,...,65}';
+
+-- A customer's BG/NBD churn figures under the model named in the settings,
+-- from the facts: repeat purchases x (order days - 1, same-day orders merged),
+-- t_x and T in the model's time unit from the first order.  NULL without a
+-- model or an order.
+CREATE FUNCTION @extschema@.customer_churn(customer text,
+	OUT p_alive float8, OUT churn_probability float8, OUT expected_value float8)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p.p, 1 - p.p, @extschema@.gamma_gamma_expected_value(@extschema@.churn_model_gamma_gamma(m), d.x,
+	                                                           COALESCE(f.order_total / f.order_count, 0)::float8)
+	  FROM @extschema@.customer_fact f
+	  JOIN @extschema@.settings s ON true
+	  JOIN @extschema@.churn_model m ON m.name = s.churn_model
+	  CROSS JOIN LATERAL (SELECT count(*) - 1 AS x FROM @extschema@.customer_day d
+	                       WHERE d.customer_id = f.customer_id AND d.orders > 0) n   -- repeat purchase days
+	  CROSS JOIN LATERAL (
+		SELECT n.x,
+		       -- with no repeat purchase day there is no last repeat purchase: t_x = 0
+		       CASE WHEN n.x > 0
+		            THEN extract(epoch FROM f.last_order_at - f.first_order_at) / extract(epoch FROM m.time_unit)
+		            ELSE 0 END AS t_x,
+		       extract(epoch FROM @extschema@.now() - f.first_order_at) / extract(epoch FROM m.time_unit) AS t) d
+	  CROSS JOIN LATERAL (SELECT @extschema@.bgnbd_p_alive(@extschema@.churn_model_bgnbd(m), d.x::float8,
+	                                                       d.t_x::float8, GREATEST(d.t, d.t_x)::float8) AS p) p
+	 WHERE f.customer_id = customer AND f.order_count > 0 AND f.first_order_at IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.customer_churn(text) IS
+	'P(alive), churn probability and expected order value of a customer under the model named in settings.churn_model';
 
 -- What every model says of the given customers (NULL: everyone) at tagscrm.now():
 -- one row per customer and model, with the moment time alone may change it.
@@ -294,7 +346,7 @@ AS $$
 DECLARE
 	changed bigint;
 BEGIN
-	IF (@extschema@.watched('customers')).relid IS NOT NULL AND NOT rfm_only THEN
+	IF EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.role = 'customers') AND NOT rfm_only THEN
 		PERFORM @extschema@.ensure_attribute_tags(customers);
 	END IF;
 
@@ -379,10 +431,7 @@ BEGIN
 		   AND (f.next_change_at IS NULL OR v.changes_at < f.next_change_at)
 		RETURNING 1)
 	SELECT count(*) INTO changed FROM logged;
-	IF rfm_only THEN
-		RETURN changed;
-	END IF;
-	RETURN changed + @extschema@.sync_rules(customers);   -- rules may read model tags: after them
+	RETURN changed;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_models(text[], boolean) IS

@@ -34,6 +34,7 @@ CREATE TABLE @extschema@.pending_customers (
 	ats         timestamptz[],
 	details     text[]               -- amounts (as text, exact) or event kinds
 );
+
 -- stored uncompressed: compressing a 100,000-row entry (pglz) would cost a
 -- third of the COPY it follows
 ALTER TABLE @extschema@.pending_customers
@@ -44,30 +45,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.pending_customers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pending_customers_pending_id_seq', '');
 COMMENT ON TABLE @extschema@.pending_customers IS
 	'Bulk statements whose customers'' facts and tags the background applier has yet to bring up to date';
-
--- Snapshots of recomputes that ran while inserts were queued (not dumped:
--- transaction ids mean nothing in another cluster).
-CREATE TABLE @extschema@.recompute_log (
-	snap       pg_snapshot NOT NULL,
-	xact       xid8 NOT NULL,        -- the recomputing transaction sees its own rows too
-	logged_at  timestamptz NOT NULL
-);
-COMMENT ON TABLE @extschema@.recompute_log IS
-	'Internal: snapshots of recomputes run while bulk inserts were queued';
-
-CREATE FUNCTION @extschema@.log_recompute() RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	INSERT INTO @extschema@.recompute_log (snap, xact, logged_at)
-	SELECT x.snap, x.xact, pg_catalog.clock_timestamp()
-	  FROM (SELECT pg_catalog.pg_current_snapshot() AS snap, pg_catalog.pg_current_xact_id() AS xact) x
-	 WHERE EXISTS (SELECT FROM @extschema@.pending_customers p
-	                WHERE p.statement = 'INSERT'
-	                  AND (p.xact = x.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, x.snap)));
-END;
-COMMENT ON FUNCTION @extschema@.log_recompute() IS
-	'Internal: called after a recompute; logs its snapshot if a queued insert is visible in it';
 
 CREATE FUNCTION @extschema@.request_applier() RETURNS void
 	AS 'MODULE_PATHNAME', 'tagscrm_request_applier'
@@ -125,7 +102,7 @@ BEGIN
 		touched := ARRAY(SELECT DISTINCT c FROM unnest(p.customers) c WHERE c IS NOT NULL);
 		PERFORM @extschema@.recompute_facts(touched, p.source);
 	END IF;
-	PERFORM @extschema@.sync_models(touched);
+	PERFORM @extschema@.maintain(touched);
 	DELETE FROM @extschema@.pending_customers x WHERE x.pending_id = p.pending_id;
 	-- a logged snapshot matters only while an insert visible in it is queued
 	DELETE FROM @extschema@.recompute_log r
@@ -155,10 +132,3 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.apply_pending() IS
 	'Applies every queued bulk statement now (waiting for any the background applier holds); returns how many';
-
-CREATE VIEW @extschema@.pending_changes AS
-SELECT p.pending_id, p.queued_at, p.queued_by, p.source, p.statement,
-       (SELECT count(DISTINCT c) FROM unnest(p.customers) c) AS customers
-  FROM @extschema@.pending_customers p;
-COMMENT ON VIEW @extschema@.pending_changes IS
-	'Bulk statements whose facts and tags the background applier has yet to bring up to date (normally for seconds)';

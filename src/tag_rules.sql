@@ -34,9 +34,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_review', '');
 COMMENT ON TABLE @extschema@.tag_review IS
 	'Operators'' decisions on automatic tags: keep or remove for a customer, until released';
 
-ALTER TABLE @extschema@.customer_fact ADD COLUMN rule_next_change_at timestamptz;
-CREATE INDEX customer_fact_rule_next_change_idx ON @extschema@.customer_fact (rule_next_change_at);
-
 -- When the result of a rule for a customer may next change with time alone:
 -- a row entering or leaving one of its windows, or, for measures such as
 -- days_since_last_order, a day later (they are re-checked daily).
@@ -146,29 +143,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.sync_rules(text[]) IS
 	'Internal: brings rule tags in line with the enabled rules and reviews, with history';
 
--- Applies a rule everywhere (a whole-population pass, batches of 50,000).
-CREATE FUNCTION @extschema@.apply_rules_everywhere() RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-	batch text[];
-	last_id text := '';
-BEGIN
-	LOOP
-		SELECT array_agg(f.customer_id ORDER BY f.customer_id) INTO batch
-		  FROM (SELECT f.customer_id FROM @extschema@.customer_fact f WHERE f.customer_id > last_id
-		         ORDER BY f.customer_id LIMIT 50000) f;
-		EXIT WHEN batch IS NULL;
-		PERFORM @extschema@.lock_facts(batch);
-		PERFORM @extschema@.sync_rules(batch);
-		last_id := batch[cardinality(batch)];
-	END LOOP;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.apply_rules_everywhere() IS 'Internal: re-evaluates rule tags for every customer';
-
 CREATE FUNCTION @extschema@.find_rule_tag(tag text) RETURNS @extschema@.tag
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -209,7 +183,7 @@ BEGIN
 		CASE WHEN old.tag_id IS NOT NULL THEN jsonb_build_object('rule', old.rule, 'priority', old.priority) END,
 		jsonb_build_object('rule', rule, 'priority', priority), NULL);
 	IF old.enabled THEN
-		PERFORM @extschema@.apply_rules_everywhere();
+		PERFORM @extschema@.maintain_in_batches('rules', false, true, lock_rows => true, stages => 'rules');
 	END IF;
 END
 $$;
@@ -237,7 +211,7 @@ BEGIN
 		       jsonb_build_object('tag', t.name), NULL, 'rule', 'rule switched off'
 		  FROM gone g ORDER BY g.customer_id;
 	END IF;
-	PERFORM @extschema@.apply_rules_everywhere();
+	PERFORM @extschema@.maintain_in_batches('rules', false, true, lock_rows => true, stages => 'rules');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.enable_tag_rule(text, boolean) IS

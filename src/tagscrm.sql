@@ -39,6 +39,8 @@ BEGIN
 END
 $roles$;
 
+-- the clock and the acting role (session.c)
+
 -- session.c
 CREATE FUNCTION @extschema@.now() RETURNS pg_catalog.timestamptz
 	AS 'MODULE_PATHNAME', 'tagscrm_now'
@@ -51,3 +53,62 @@ CREATE FUNCTION @extschema@.acting_role() RETURNS pg_catalog.text
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;  -- stable: SET ROLE changes it
 COMMENT ON FUNCTION @extschema@.acting_role() IS
 	'The role the caller acts as (SET ROLE aware, unaffected by SECURITY DEFINER); recorded in history';
+
+-- Elapsed whole days (24 h periods) between two moments: immune to DST.
+-- In C (session.c): the models call it several times per customer.
+CREATE FUNCTION @extschema@.days_between(since timestamptz, until timestamptz) RETURNS integer
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'tagscrm_days_between';
+COMMENT ON FUNCTION @extschema@.days_between(timestamptz, timestamptz) IS
+	'Whole elapsed days (periods of 24 hours) from since to until';
+
+-- One row tables (settings, rfm_state) are dumped by pg_dump, and restoring
+-- one inserts a row where CREATE EXTENSION already put the default one: an
+-- insert into such a table therefore replaces its row.
+CREATE FUNCTION @extschema@.replace_singleton() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	EXECUTE format('DELETE FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.replace_singleton() IS 'Internal: an insert into a one-row table replaces its row';
+
+-- Says where a long job is: a NOTICE for the client, and application_name
+-- for anyone watching pg_stat_activity.
+CREATE FUNCTION @extschema@.report_progress(job text, step text, quiet boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM set_config('application_name', left(format('tagscrm %s: %s', job, step), 63), true);
+	IF NOT quiet THEN
+		RAISE NOTICE 'tagscrm %: %', job, step;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.report_progress(text, text, boolean) IS
+	'Internal: NOTICE and pg_stat_activity.application_name for long jobs';
+
+-- A customer id given by the user: present, not blank, at most 256 characters.
+CREATE FUNCTION @extschema@.check_customer(customer text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF customer IS NULL THEN
+		RAISE EXCEPTION 'customer id must not be null' USING ERRCODE = '22004', HINT = 'Pass the customer''s id.';
+	END IF;
+	IF btrim(customer) = '' THEN
+		RAISE EXCEPTION 'customer id must not be empty' USING ERRCODE = '22023', HINT = 'Pass the customer''s id.';
+	END IF;
+	IF length(customer) > 256 THEN
+		RAISE EXCEPTION 'customer id is too long (% characters)', length(customer)
+			USING ERRCODE = '22001', HINT = 'Customer ids have at most 256 characters.';
+	END IF;
+	RETURN customer;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_customer(text) IS 'Internal: validates a customer id';

@@ -6,7 +6,7 @@
 # query per rule, each with 0 and 2 parallel workers, JIT off and on; the
 # best is the reference.  Both sides must produce identical sets (the script
 # fails otherwise).  With WRITE_TAGS=1, the rule pass that also writes the
-# tags (apply_rules_everywhere, batches of 50,000) is timed last and its tags
+# tags (maintain_in_batches, batches of 50,000) is timed last and its tags
 # checked against the same sets.  KEEP_DB=1 keeps the database; REUSE_DB=1
 # times again on a kept one.  A plain variant that runs longer than
 # PLAIN_TIMEOUT (default 600 s) is reported as such.
@@ -248,7 +248,7 @@ SELECT format('SELECT timed(%L, %L, %L)', format('plain SQL, %s, %s workers, jit
 RESET statement_timeout;
 SQL
 
-[ -n "${WRITE_TAGS:-}" ] && echo "== the rule pass writing the tags (apply_rules_everywhere), checked against the same sets"
+[ -n "${WRITE_TAGS:-}" ] && echo "== the rule pass writing the tags (maintain_in_batches), checked against the same sets"
 psql -X -q -d "$db" -v ON_ERROR_STOP=1 -v write_tags="${WRITE_TAGS:-0}" <<SQL
 \if :write_tags
 SET client_min_messages = warning;
@@ -262,8 +262,8 @@ CREATE FUNCTION apply_timed() RETURNS void LANGUAGE plpgsql AS \$f\$
 DECLARE
 	t0 timestamptz := clock_timestamp();
 BEGIN
-	PERFORM tagscrm.apply_rules_everywhere();
-	INSERT INTO bench_times VALUES ('tagscrm apply_rules_everywhere (verdicts + tag writes + history)',
+	PERFORM tagscrm.maintain_in_batches('rules', false, true, lock_rows => true, stages => 'rules');
+	INSERT INTO bench_times VALUES ('tagscrm maintain_in_batches rules (verdicts + tag writes + history)',
 	                                1000 * extract(epoch FROM clock_timestamp() - t0),
 	                                (SELECT count(*) FROM tagscrm.customer_tag WHERE source = 'rule'));
 	IF EXISTS (SELECT ct.customer_id, r.n FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id)

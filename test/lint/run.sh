@@ -2,7 +2,7 @@
 # Static checks of the sources and of the installed catalog. TAP output.
 set -u
 cd "$(dirname "$0")/../.."
-echo "1..7"   # the checks below
+echo "1..8"   # the checks below
 n=0
 check() {   # description, command... (passes when the command succeeds)
 	local what="$1"; shift
@@ -22,4 +22,5 @@ check "every CREATE FUNCTION/AGGREGATE/TABLE/VIEW/TYPE in the scripts has a COMM
 	for obj in $(grep -oE "CREATE (FUNCTION|AGGREGATE|TABLE|VIEW|TYPE) @extschema@\.[a-z_0-9]+" '"$script"' | awk "{print \$3}" | sort -u); do
 		grep -qE "COMMENT ON [A-Z]+ ${obj//./\\.}[ (]" '"$script"' || { echo "no comment: $obj"; exit 1; }
 	done'
+check "the SQL parts call each other only downstream; each table is defined in one part" perl test/lint/flow.pl
 check "no unqualified objects of ours: every CREATE names @extschema@" none -E '^CREATE (FUNCTION|TABLE|VIEW|AGGREGATE|TYPE|INDEX [a-z_]+ ON) +[a-z_]+[ (]' src/*.sql

@@ -1,64 +1,8 @@
 
 -- ---------------------------------------------------------------------------
--- refresh.sql: the nightly refresh(), the frequent sweep(), and scheduling
--- them with pg_cron
+-- jobs.sql: the jobs on top of the flow: the nightly refresh(), the frequent
+-- sweep(), and scheduling them with pg_cron
 -- ---------------------------------------------------------------------------
-
--- Says where a long job is: a NOTICE for the client, and application_name
--- for anyone watching pg_stat_activity.
-CREATE FUNCTION @extschema@.report_progress(job text, step text, quiet boolean) RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	PERFORM set_config('application_name', left(format('tagscrm %s: %s', job, step), 63), true);
-	IF NOT quiet THEN
-		RAISE NOTICE 'tagscrm %: %', job, step;
-	END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.report_progress(text, text, boolean) IS
-	'Internal: NOTICE and pg_stat_activity.application_name for long jobs';
-
--- Re-evaluates the models of the given customers in batches of ids, each
--- batch with its fact rows locked.
-CREATE FUNCTION @extschema@.sync_in_batches(job text, due_only boolean, quiet boolean, rfm_only boolean DEFAULT false)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	batch text[];
-	last_id text := '';
-	done bigint := 0;
-	total bigint;
-	changed bigint := 0;
-	at timestamptz := @extschema@.now();
-BEGIN
-	SELECT count(*) INTO total FROM @extschema@.customer_fact f
-	 WHERE NOT due_only OR f.next_change_at <= at OR f.rule_next_change_at <= at;
-	LOOP
-		SELECT array_agg(f.customer_id ORDER BY f.customer_id) INTO batch
-		  FROM (SELECT f.customer_id FROM @extschema@.customer_fact f
-		         WHERE f.customer_id > last_id
-		           AND (NOT due_only OR f.next_change_at <= at OR f.rule_next_change_at <= at)
-		         ORDER BY f.customer_id LIMIT 50000) f;
-		EXIT WHEN batch IS NULL;
-		-- refresh() holds customer_fact in EXCLUSIVE mode, which already keeps
-		-- every writer out; locking each row would only write 50,000 tuples
-		IF job NOT LIKE 'refresh%' THEN
-			PERFORM @extschema@.lock_facts(batch);
-		END IF;
-		changed := changed + @extschema@.sync_models(batch, rfm_only);
-		done := done + cardinality(batch);
-		last_id := batch[cardinality(batch)];
-		PERFORM @extschema@.report_progress(job, format('%s of %s customers evaluated, %s tag changes', done, total, changed), quiet);
-	END LOOP;
-	RETURN done;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.sync_in_batches(text, boolean, boolean, boolean) IS
-	'Internal: re-evaluates model tags of all (or only due) customers in id batches';
 
 -- The nightly job: new RFM breakpoints and every customer's RFM segment
 -- re-scored against them (the only population-relative model), then the
@@ -84,36 +28,24 @@ BEGIN
 	-- rebuild covers them.  Entries an applier holds (it may be waiting for
 	-- the lock of a TRUNCATE that called us) and entries queued later stay:
 	-- the rebuild logs its snapshot, so they are applied by recomputing.
-	-- Before the lock below, which an applier would wait for.
+	-- Before the lock of reevaluate(), which an applier would wait for.
 	IF rebuild THEN
 		DELETE FROM @extschema@.pending_customers p
 		 WHERE p.pending_id IN (SELECT x.pending_id FROM @extschema@.pending_customers x FOR UPDATE SKIP LOCKED);
 	ELSE
 		PERFORM @extschema@.apply_pending();
 	END IF;
+	IF rebuild OR all_models THEN
+		RETURN @extschema@.reevaluate(rebuild, quiet);
+	END IF;
 	-- writers wait while the population is re-scored (they take ROW EXCLUSIVE)
 	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
-	IF rebuild THEN
-		PERFORM @extschema@.report_progress('refresh', 'rebuilding facts from the watched tables', quiet);
-		PERFORM @extschema@.recompute_facts(NULL);
-	END IF;
 	PERFORM @extschema@.report_progress('refresh', 'computing RFM breakpoints', quiet);
-	UPDATE @extschema@.rfm_state SET computed_at = @extschema@.now(),
-		breakpoints = (SELECT @extschema@.rfm_breakpoints(@extschema@.days_between(f.last_order_at, @extschema@.now()),
-		                                                  f.order_count, f.order_total::float8)
-		                 FROM @extschema@.customer_fact f WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL);
-	new := (SELECT r.breakpoints FROM @extschema@.rfm_state r);
-	IF EXISTS (SELECT FROM @extschema@.watched_table) THEN
-		PERFORM @extschema@.ensure_models();
-		IF (@extschema@.watched('customers')).birth_date_column IS NOT NULL THEN
-			PERFORM @extschema@.ensure_age_band_tags();
-		END IF;
-	END IF;
-	IF rebuild OR all_models THEN
-		customers := @extschema@.sync_in_batches('refresh', false, quiet);
-	ELSIF old IS NULL OR new IS NULL THEN
-		customers := @extschema@.sync_in_batches('refresh rfm', false, quiet, rfm_only => true);
-		PERFORM @extschema@.sync_in_batches('refresh due', true, quiet);
+	new := @extschema@.compute_breakpoints();
+	PERFORM @extschema@.ensure_models();
+	IF old IS NULL OR new IS NULL THEN
+		customers := @extschema@.maintain_in_batches('refresh rfm', false, quiet, lock_rows => false, stages => 'rfm');
+		PERFORM @extschema@.maintain_in_batches('refresh due', true, quiet, lock_rows => false);
 	ELSE
 		-- A segment is R, F and M each high or low against the population's
 		-- basis, and every customer holds the segment of the old breakpoints
@@ -150,7 +82,7 @@ BEGIN
 		   AND (f.next_change_at IS NULL
 		        OR f.next_change_at > f.last_order_at + make_interval(secs => 86400 * ceil(b.new_r)));
 		customers := (SELECT count(*) FROM @extschema@.customer_fact f WHERE f.order_count > 0);
-		PERFORM @extschema@.sync_in_batches('refresh due', true, quiet);
+		PERFORM @extschema@.maintain_in_batches('refresh due', true, quiet, lock_rows => false);
 	END IF;
 	PERFORM @extschema@.expire_tags();
 	PERFORM @extschema@.report_progress('refresh', format('done: %s customers', customers), quiet);
@@ -171,7 +103,7 @@ DECLARE
 	customers bigint;
 BEGIN
 	PERFORM @extschema@.apply_pending();   -- normally empty: the applier ran after each bulk commit
-	customers := @extschema@.sync_in_batches('sweep', true, quiet);
+	customers := @extschema@.maintain_in_batches('sweep', true, quiet, lock_rows => true);
 	PERFORM @extschema@.expire_tags();
 	RETURN customers;
 END

@@ -1,7 +1,95 @@
 
 -- ---------------------------------------------------------------------------
--- overview.sql: plain views for BI tools
+-- views.sql: what readers and BI tools query: plain views over the library, the
+-- tags and the facts, and one customer's profile (stage 7)
 -- ---------------------------------------------------------------------------
+
+CREATE VIEW @extschema@.tag_groups AS
+	SELECT g.group_id, g.name, g.kind, g.exclusive, g.update_cycle, g.owner, g.description,
+	       (SELECT count(*) FROM @extschema@.tag t WHERE t.group_id = g.group_id AND t.status = 'active') AS active_tags,
+	       g.created_by, g.created_at
+	  FROM @extschema@.tag_group g;
+COMMENT ON VIEW @extschema@.tag_groups IS 'Tag groups with their number of active tags';
+
+CREATE VIEW @extschema@.tags AS
+	WITH RECURSIVE tree AS (
+		SELECT t.tag_id, t.name::text AS path FROM @extschema@.tag t WHERE t.parent_id IS NULL
+		UNION ALL
+		SELECT c.tag_id, tree.path || ' > ' || c.name FROM @extschema@.tag c JOIN tree ON c.parent_id = tree.tag_id)
+	SELECT t.tag_id, t.name, g.name AS group_name, g.kind, g.exclusive,
+	       p.name AS parent, tree.path, t.description, t.status, t.method,
+	       m.name AS merged_into,
+	       ARRAY(SELECT a.alias FROM @extschema@.tag_alias a WHERE a.tag_id = t.tag_id ORDER BY a.alias) AS aliases,
+	       (SELECT count(*) FROM @extschema@.customer_tag ct
+	         WHERE ct.tag_id = t.tag_id AND (ct.expires_at IS NULL OR ct.expires_at > @extschema@.now())) AS customers,
+	       t.created_by, t.created_at, t.retired_at
+	  FROM @extschema@.tag t
+	  JOIN @extschema@.tag_group g ON g.group_id = t.group_id
+	  JOIN tree ON tree.tag_id = t.tag_id
+	  LEFT JOIN @extschema@.tag p ON p.tag_id = t.parent_id
+	  LEFT JOIN @extschema@.tag m ON m.tag_id = t.merged_into;
+COMMENT ON VIEW @extschema@.tags IS
+	'The tag library: each tag with its group, hierarchy path (channel > online > Taobao), aliases and number of holders';
+
+CREATE VIEW @extschema@.customer_tags AS
+	SELECT ct.customer_id, t.name AS tag, g.name AS group_name, g.kind, ct.source, ct.applied_by,
+	       ct.applied_at, ct.expires_at, ct.reason
+	  FROM @extschema@.customer_tag ct
+	  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
+	  JOIN @extschema@.tag_group g ON g.group_id = ct.group_id
+	 WHERE ct.expires_at IS NULL OR ct.expires_at > @extschema@.now();
+COMMENT ON VIEW @extschema@.customer_tags IS
+	'Current tags of every customer (expired ones left out), one row per customer and tag';
+
+CREATE VIEW @extschema@.customer_tag_history AS
+	SELECT h.history_id, h.changed_at, h.changed_by, h.customer_id, t.name AS tag, h.action,
+	       h.old, h.new, h.source, h.reason
+	  FROM @extschema@.tag_history h
+	  JOIN @extschema@.tag t ON t.tag_id = h.tag_id;
+COMMENT ON VIEW @extschema@.customer_tag_history IS 'Every change to any customer''s tags';
+
+CREATE VIEW @extschema@.library_changes AS
+	SELECT h.history_id, h.changed_at, h.changed_by, h.object_type, h.object_name, h.action,
+	       h.old, h.new, h.reason
+	  FROM @extschema@.library_history h;
+COMMENT ON VIEW @extschema@.library_changes IS 'Every change to the tag library';
+
+CREATE FUNCTION @extschema@.customer_profile(customer text, history_limit integer DEFAULT 20) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id text := @extschema@.check_customer(customer);
+	at timestamptz := @extschema@.now();
+BEGIN
+	IF history_limit IS NULL OR history_limit < 0 THEN
+		RAISE EXCEPTION 'history_limit must be zero or more' USING ERRCODE = '22023', HINT = 'Pass how many history entries to show.';
+	END IF;
+	RETURN jsonb_build_object(
+		'customer_id', id,
+		'known', EXISTS (SELECT FROM @extschema@.customer c WHERE c.customer_id = id),
+		'tags', COALESCE((
+			SELECT jsonb_agg(jsonb_build_object(
+				'tag', ct.tag, 'group', ct.group_name, 'source', ct.source, 'applied_by', ct.applied_by,
+				'applied_at', ct.applied_at, 'age', justify_interval(date_trunc('second', at - ct.applied_at)),
+				'expires_at', ct.expires_at, 'reason', ct.reason) ORDER BY ct.group_name, ct.tag)
+			  FROM @extschema@.customer_tags ct WHERE ct.customer_id = id), '[]'),
+		'history', COALESCE((
+			SELECT jsonb_agg(jsonb_build_object(
+				'at', h.changed_at, 'by', h.changed_by, 'action', h.action, 'tag', h.tag,
+				'old', h.old, 'new', h.new, 'source', h.source, 'reason', h.reason) ORDER BY h.history_id DESC)
+			  FROM (SELECT * FROM @extschema@.customer_tag_history x WHERE x.customer_id = id
+			         ORDER BY x.history_id DESC LIMIT history_limit) h), '[]'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.customer_profile(text, integer) IS
+	'One customer''s current tags (source, age, expiry) and most recent history, as jsonb';
+
+CREATE FUNCTION @extschema@.customer_profile(customer bigint, history_limit integer DEFAULT 20) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.customer_profile(customer::text, history_limit) $$;
+COMMENT ON FUNCTION @extschema@.customer_profile(bigint, integer) IS 'customer_profile for bigint customer ids';
 
 -- The tag a customer holds in a model's group (one, as model groups are exclusive).
 CREATE FUNCTION @extschema@.model_tag_of(customer text, model text) RETURNS text
@@ -78,18 +166,30 @@ COMMENT ON VIEW @extschema@.model_members IS 'Customers and their model tags, wi
 CREATE VIEW @extschema@.customer_rfm_segment AS
 	SELECT customer_id, tag AS segment, value AS segment_key, since FROM @extschema@.model_members WHERE model = 'rfm';
 COMMENT ON VIEW @extschema@.customer_rfm_segment IS 'Each customer''s RFM segment';
+
 CREATE VIEW @extschema@.customer_lifecycle AS
 	SELECT customer_id, tag AS stage, value AS stage_key, since FROM @extschema@.model_members WHERE model = 'lifecycle';
 COMMENT ON VIEW @extschema@.customer_lifecycle IS 'Each customer''s e-commerce lifecycle stage';
+
 CREATE VIEW @extschema@.customer_sales_stage AS
 	SELECT customer_id, tag AS stage, value AS stage_key, since FROM @extschema@.model_members WHERE model = 'sales_stage';
 COMMENT ON VIEW @extschema@.customer_sales_stage IS 'Each customer''s stage on the high-ticket sales ladder';
+
 CREATE VIEW @extschema@.customer_status AS
 	SELECT customer_id, tag AS status, value AS status_key, since FROM @extschema@.model_members WHERE model = 'status';
 COMMENT ON VIEW @extschema@.customer_status IS 'Each customer''s status: active, silent or lost';
+
 CREATE VIEW @extschema@.customer_churn_risk AS
 	SELECT customer_id, tag AS churn_risk, value AS risk_key, since FROM @extschema@.model_members WHERE model = 'churn_risk';
 COMMENT ON VIEW @extschema@.customer_churn_risk IS 'Each customer''s churn risk tag (when a churn model is configured)';
+
 CREATE VIEW @extschema@.customer_level AS
 	SELECT customer_id, tag AS level, value::integer AS level_number, since FROM @extschema@.model_members WHERE model = 'level';
 COMMENT ON VIEW @extschema@.customer_level IS 'Each customer''s user level (1-5)';
+
+CREATE VIEW @extschema@.pending_changes AS
+SELECT p.pending_id, p.queued_at, p.queued_by, p.source, p.statement,
+       (SELECT count(DISTINCT c) FROM unnest(p.customers) c) AS customers
+  FROM @extschema@.pending_customers p;
+COMMENT ON VIEW @extschema@.pending_changes IS
+	'Bulk statements whose facts and tags the background applier has yet to bring up to date (normally for seconds)';

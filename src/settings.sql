@@ -1,0 +1,70 @@
+
+-- ---------------------------------------------------------------------------
+-- settings.sql: the installation's thresholds, one row (the models read them;
+-- they name a stored churn model of churn.sql, so they follow it)
+-- ---------------------------------------------------------------------------
+
+-- Settings: one row.  Change it with UPDATE (admins), then run refresh().
+CREATE TABLE @extschema@.settings (
+	singleton           boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	time_zone           text NOT NULL DEFAULT 'UTC',
+	active_days         integer NOT NULL DEFAULT 30 CHECK (active_days > 0),
+	lost_days           integer NOT NULL DEFAULT 90,
+	rfm_basis           text NOT NULL DEFAULT 'mean' CHECK (rfm_basis IN ('mean', 'median')),
+	super_orders        integer NOT NULL DEFAULT 5 CHECK (super_orders >= 3),
+	intent_kind         text NOT NULL DEFAULT 'consult',
+	intent_events       integer NOT NULL DEFAULT 3 CHECK (intent_events > 0),
+	review_kind         text NOT NULL DEFAULT 'review',
+	level_per_order     float8 NOT NULL DEFAULT 10 CHECK (level_per_order >= 0),
+	level_per_amount    float8 NOT NULL DEFAULT 0.01 CHECK (level_per_amount >= 0),
+	level_per_active_day float8 NOT NULL DEFAULT 1 CHECK (level_per_active_day >= 0),
+	level_per_review    float8 NOT NULL DEFAULT 5 CHECK (level_per_review >= 0),
+	level_recent_bonus  float8 NOT NULL DEFAULT 20 CHECK (level_recent_bonus >= 0),
+	level_recent_days   integer NOT NULL DEFAULT 90 CHECK (level_recent_days > 0),
+	level_thresholds    float8[] NOT NULL DEFAULT '{50,150,400,1000}',
+	age_bands           integer[] NOT NULL DEFAULT '{18,25,35,45,55,65}',
+	ecommerce_ladder    boolean NOT NULL DEFAULT true,
+	high_ticket_ladder  boolean NOT NULL DEFAULT false,
+	churn_model         text REFERENCES @extschema@.churn_model ON DELETE SET NULL,   -- predictive tags from this model
+	churn_high          float8 NOT NULL DEFAULT 0.7,
+	churn_medium        float8 NOT NULL DEFAULT 0.4,
+	bulk_rows           integer DEFAULT 10000 CHECK (bulk_rows >= 0),   -- larger statements: applied after commit; NULL: never
+	CHECK (0 < churn_medium AND churn_medium < churn_high AND churn_high < 1),
+	CHECK (lost_days > active_days),
+	CHECK (pg_catalog.array_length(level_thresholds, 1) = 4),
+	CHECK (pg_catalog.array_length(age_bands, 1) BETWEEN 1 AND 12)
+);
+INSERT INTO @extschema@.settings DEFAULT VALUES;
+CREATE TRIGGER replace_singleton BEFORE INSERT ON @extschema@.settings
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.replace_singleton();
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', '');
+COMMENT ON TABLE @extschema@.settings IS
+	'Model thresholds for this installation (one row); UPDATE it, then SELECT tagscrm.refresh()';
+
+-- Checks the settings row as a whole (things a CHECK constraint cannot say).
+CREATE FUNCTION @extschema@.check_settings() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_timezone_names WHERE name = NEW.time_zone)
+	   AND NOT EXISTS (SELECT FROM pg_timezone_abbrevs WHERE abbrev = NEW.time_zone) THEN
+		RAISE EXCEPTION 'unknown time zone "%"', NEW.time_zone
+			USING ERRCODE = '22023', HINT = 'Use a name from pg_timezone_names, such as ''Asia/Shanghai''.';
+	END IF;
+	IF EXISTS (SELECT FROM unnest(NEW.level_thresholds) WITH ORDINALITY a(v, i)
+	                  JOIN unnest(NEW.level_thresholds) WITH ORDINALITY b(v, i) ON b.i = a.i + 1
+	            WHERE b.v <= a.v) THEN
+		RAISE EXCEPTION 'level thresholds must ascend' USING ERRCODE = '22023', HINT = 'For example {50,150,400,1000}.';
+	END IF;
+	IF EXISTS (SELECT FROM unnest(NEW.age_bands) WITH ORDINALITY a(v, i)
+	                  JOIN unnest(NEW.age_bands) WITH ORDINALITY b(v, i) ON b.i = a.i + 1
+	            WHERE b.v <= a.v) OR NEW.age_bands[1] < 0 THEN
+		RAISE EXCEPTION 'age bands must be ascending ages from 0' USING ERRCODE = '22023', HINT = 'For example {18,25,35,45,55,65}.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_settings() IS 'Internal: validates the settings row';
+CREATE TRIGGER check_settings BEFORE INSERT OR UPDATE ON @extschema@.settings
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.check_settings();
