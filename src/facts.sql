@@ -209,7 +209,8 @@ COMMENT ON FUNCTION @extschema@.customers_filter(@extschema@.watched_table, text
 -- the watched tables: source 'orders' or 'events' recomputes only what comes
 -- from that table (an update of orders leaves event facts alone).  The
 -- caller holds their fact locks (lock_facts), or an exclusive lock on
--- customer_fact for all.
+-- customer_fact for all.  The watched tables are read as their owners
+-- (read_as_owner, owner_read.c); only the rows read come back here.
 CREATE FUNCTION @extschema@.recompute_facts(customers text[], source text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -219,7 +220,6 @@ DECLARE
 	e @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'events');
 	c @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'customers');
 	tz text := (SELECT s.time_zone FROM @extschema@.settings s);
-	only_these text := 'true';
 BEGIN
 	IF customers IS NOT NULL THEN
 		IF source IS NULL OR source = 'orders' THEN
@@ -245,29 +245,27 @@ BEGIN
 	DELETE FROM @extschema@.customer_event_fact x;
 
 	IF o.relid IS NOT NULL THEN
-		only_these := @extschema@.customers_filter(o, customers);
-		EXECUTE format($q$
-			INSERT INTO @extschema@.customer_fact AS f (customer_id, first_order_at, last_order_at, order_count, order_total)
-			SELECT %1$I::text, min(%2$I::timestamptz), max(%2$I::timestamptz), count(*), COALESCE(sum(%3$I::numeric), 0)
-			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1 ORDER BY 1
-			ON CONFLICT (customer_id) DO UPDATE
-			   SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
-			       order_count = EXCLUDED.order_count, order_total = EXCLUDED.order_total$q$,
-			o.customer_column, o.at_column, o.amount_column, o.relid, only_these) USING customers;
-		EXECUTE format($q$
-			INSERT INTO @extschema@.customer_day (customer_id, day, orders)
-			SELECT %1$I::text, (%2$I::timestamptz AT TIME ZONE $2)::date, count(*)
-			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2$q$,
-			o.customer_column, o.at_column, o.relid, only_these) USING customers, tz;
+		PERFORM @extschema@.check_read_rights(o);
+		INSERT INTO @extschema@.customer_fact AS f (customer_id, first_order_at, last_order_at, order_count, order_total)
+		SELECT r.* FROM @extschema@.read_as_owner(o.relid, format($q$
+			SELECT %1$I::pg_catalog.text, min(%2$I::pg_catalog.timestamptz), max(%2$I::pg_catalog.timestamptz),
+			       count(*), COALESCE(sum(%3$I::pg_catalog.numeric), 0)
+			  FROM %4$s WHERE %1$I IS NOT NULL GROUP BY 1$q$,
+			o.customer_column, o.at_column, o.amount_column, o.relid), NULL, tz)
+			AS r(c text, first_at timestamptz, last_at timestamptz, n bigint, total numeric)
+		 ORDER BY 1
+		ON CONFLICT (customer_id) DO UPDATE
+		   SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
+		       order_count = EXCLUDED.order_count, order_total = EXCLUDED.order_total;
+		INSERT INTO @extschema@.customer_day (customer_id, day, orders)
+		SELECT r.* FROM @extschema@.read_as_owner(o.relid, @extschema@.days_sql(o, NULL), NULL, tz) AS r(c text, day date, n bigint);
 	END IF;
 
 	IF e.relid IS NOT NULL THEN
-		only_these := @extschema@.customers_filter(e, customers);
-		EXECUTE format($q$
-			INSERT INTO @extschema@.customer_event_fact (customer_id, kind, events, first_at, last_at)
-			SELECT %1$I::text, COALESCE(%3$I::text, ''), count(*), min(%2$I::timestamptz), max(%2$I::timestamptz)
-			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1, 2$q$,
-			e.customer_column, e.at_column, e.kind_column, e.relid, only_these) USING customers;
+		PERFORM @extschema@.check_read_rights(e);
+		INSERT INTO @extschema@.customer_event_fact (customer_id, kind, events, first_at, last_at)
+		SELECT r.* FROM @extschema@.read_as_owner(e.relid, @extschema@.event_kinds_sql(e, NULL), NULL, tz)
+			AS r(c text, kind text, n bigint, first_at timestamptz, last_at timestamptz);
 		INSERT INTO @extschema@.customer_fact AS f (customer_id, first_event_at, last_event_at, event_count)
 		SELECT x.customer_id, min(x.first_at), max(x.last_at), sum(x.events)
 		  FROM @extschema@.customer_event_fact x
@@ -275,12 +273,10 @@ BEGIN
 		ON CONFLICT (customer_id) DO UPDATE
 		   SET first_event_at = EXCLUDED.first_event_at, last_event_at = EXCLUDED.last_event_at,
 		       event_count = EXCLUDED.event_count;
-		EXECUTE format($q$
-			INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
-			SELECT %1$I::text, (%2$I::timestamptz AT TIME ZONE $2)::date, count(*)
-			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2 ORDER BY 1, 2
-			ON CONFLICT (customer_id, day) DO UPDATE SET events = EXCLUDED.events$q$,
-			e.customer_column, e.at_column, e.relid, only_these) USING customers, tz;
+		INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
+		SELECT r.* FROM @extschema@.read_as_owner(e.relid, @extschema@.days_sql(e, NULL), NULL, tz) AS r(c text, day date, n bigint)
+		 ORDER BY 1, 2
+		ON CONFLICT (customer_id, day) DO UPDATE SET events = EXCLUDED.events;
 	END IF;
 
 	IF c.relid IS NOT NULL THEN
@@ -291,6 +287,30 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.recompute_facts(text[], text) IS
 	'Internal: recomputes customers'' facts from the watched tables (NULL: everyone; source: orders or events only)';
+
+-- The reads of a watched orders or events table that the recomputes share,
+-- as SQL text for read_as_owner ($1: the customers, NULL for all; $2: the
+-- time zone): rows per customer and day, and (events) per customer and kind.
+CREATE FUNCTION @extschema@.days_sql(w @extschema@.watched_table, customers text[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format($q$
+	SELECT %1$I::pg_catalog.text, (%2$I::pg_catalog.timestamptz AT TIME ZONE $2)::pg_catalog.date, count(*)
+	  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2$q$,
+	w.customer_column, w.at_column, w.relid, @extschema@.customers_filter(w, customers));
+COMMENT ON FUNCTION @extschema@.days_sql(@extschema@.watched_table, text[]) IS
+	'Internal: SQL text reading rows per customer and day of a watched table';
+
+CREATE FUNCTION @extschema@.event_kinds_sql(w @extschema@.watched_table, customers text[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format($q$
+	SELECT %1$I::pg_catalog.text, COALESCE(%3$I::pg_catalog.text, ''), count(*),
+	       min(%2$I::pg_catalog.timestamptz), max(%2$I::pg_catalog.timestamptz)
+	  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1, 2$q$,
+	w.customer_column, w.at_column, w.kind_column, w.relid, @extschema@.customers_filter(w, customers));
+COMMENT ON FUNCTION @extschema@.event_kinds_sql(@extschema@.watched_table, text[]) IS
+	'Internal: SQL text reading events per customer and kind of a watched table';
 
 -- The order or event counts (counts: 'orders' or 'events', the column of
 -- customer_day) per day of listed customers, recomputed from the watched
@@ -310,19 +330,17 @@ BEGIN
 	END IF;
 	EXECUTE format($q$
 		WITH new AS (
-			SELECT %1$I::text AS c, (%2$I::timestamptz AT TIME ZONE $2)::date AS day, count(*) AS n
-			  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2),
+			SELECT * FROM @extschema@.read_as_owner($3, $4, $1, $2) AS r(c text, day date, n bigint)),
 		old AS (
-			SELECT d.customer_id AS c, d.day, d.%5$I AS n FROM @extschema@.customer_day d
-			 WHERE d.customer_id = ANY ($1) AND d.%5$I <> 0)
-		INSERT INTO @extschema@.customer_day AS d (customer_id, day, %5$I)
+			SELECT d.customer_id AS c, d.day, d.%1$I AS n FROM @extschema@.customer_day d
+			 WHERE d.customer_id = ANY ($1) AND d.%1$I <> 0)
+		INSERT INTO @extschema@.customer_day AS d (customer_id, day, %1$I)
 		SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
 		  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
 		 WHERE new.n IS DISTINCT FROM old.n
 		 ORDER BY 1, 2
-		ON CONFLICT (customer_id, day) DO UPDATE SET %5$I = EXCLUDED.%5$I$q$,
-		w.customer_column, w.at_column, w.relid, @extschema@.customers_filter(w, customers), counts)
-	USING customers, tz;
+		ON CONFLICT (customer_id, day) DO UPDATE SET %1$I = EXCLUDED.%1$I$q$, counts)
+	USING customers, tz, w.relid, @extschema@.days_sql(w, customers);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.recompute_days(text[], @extschema@.watched_table, text, name) IS
@@ -336,27 +354,29 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@.recompute_days(customers, o, tz, 'orders');
 	IF o.relid IS NULL THEN
+		PERFORM @extschema@.recompute_days(customers, o, tz, 'orders');
 		UPDATE @extschema@.customer_fact f
 		   SET first_order_at = NULL, last_order_at = NULL, order_count = 0, order_total = 0
 		 WHERE f.customer_id = ANY (customers) AND (f.order_count <> 0 OR f.last_order_at IS NOT NULL);
 		RETURN;
 	END IF;
-	EXECUTE format($q$
-		WITH new AS (
-			SELECT %1$I::text AS c, min(%2$I::timestamptz) AS first_at, max(%2$I::timestamptz) AS last_at,
-			       count(*) AS n, COALESCE(sum(%3$I::numeric), 0) AS total
-			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1)
-		UPDATE @extschema@.customer_fact f
-		   SET first_order_at = new.first_at, last_order_at = new.last_at,
-		       order_count = COALESCE(new.n, 0), order_total = COALESCE(new.total, 0)
-		  FROM unnest($1::text[]) AS u(c) LEFT JOIN new USING (c)
-		 WHERE f.customer_id = u.c
-		   AND (f.first_order_at, f.last_order_at, f.order_count, f.order_total)
-		       IS DISTINCT FROM (new.first_at, new.last_at, COALESCE(new.n, 0), COALESCE(new.total, 0))$q$,
-		o.customer_column, o.at_column, o.amount_column, o.relid, @extschema@.customers_filter(o, customers))
-	USING customers;
+	PERFORM @extschema@.check_read_rights(o);
+	PERFORM @extschema@.recompute_days(customers, o, tz, 'orders');
+	WITH new AS (
+		SELECT * FROM @extschema@.read_as_owner(o.relid, format($q$
+			SELECT %1$I::pg_catalog.text, min(%2$I::pg_catalog.timestamptz), max(%2$I::pg_catalog.timestamptz),
+			       count(*), COALESCE(sum(%3$I::pg_catalog.numeric), 0)
+			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1$q$,
+			o.customer_column, o.at_column, o.amount_column, o.relid, @extschema@.customers_filter(o, customers)),
+			customers, tz) AS r(c text, first_at timestamptz, last_at timestamptz, n bigint, total numeric))
+	UPDATE @extschema@.customer_fact f
+	   SET first_order_at = new.first_at, last_order_at = new.last_at,
+	       order_count = COALESCE(new.n, 0), order_total = COALESCE(new.total, 0)
+	  FROM unnest(customers) AS u(c) LEFT JOIN new USING (c)
+	 WHERE f.customer_id = u.c
+	   AND (f.first_order_at, f.last_order_at, f.order_count, f.order_total)
+	       IS DISTINCT FROM (new.first_at, new.last_at, COALESCE(new.n, 0), COALESCE(new.total, 0));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.recompute_order_facts(text[], @extschema@.watched_table, text) IS
@@ -370,26 +390,24 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@.recompute_days(customers, e, tz, 'events');
 	IF e.relid IS NULL THEN
+		PERFORM @extschema@.recompute_days(customers, e, tz, 'events');
 		DELETE FROM @extschema@.customer_event_fact x WHERE x.customer_id = ANY (customers);
 	ELSE
-		EXECUTE format($q$
-			WITH new AS (
-				SELECT %1$I::text AS c, COALESCE(%3$I::text, '') AS kind, count(*) AS n,
-				       min(%2$I::timestamptz) AS first_at, max(%2$I::timestamptz) AS last_at
-				  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1, 2),
-			gone AS (
-				DELETE FROM @extschema@.customer_event_fact x
-				 WHERE x.customer_id = ANY ($1)
-				   AND NOT EXISTS (SELECT FROM new WHERE new.c = x.customer_id AND new.kind = x.kind))
-			INSERT INTO @extschema@.customer_event_fact AS x (customer_id, kind, events, first_at, last_at)
-			SELECT * FROM new ORDER BY 1, 2
-			ON CONFLICT (customer_id, kind) DO UPDATE
-			   SET events = EXCLUDED.events, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at
-			 WHERE (x.events, x.first_at, x.last_at) IS DISTINCT FROM (EXCLUDED.events, EXCLUDED.first_at, EXCLUDED.last_at)$q$,
-			e.customer_column, e.at_column, e.kind_column, e.relid, @extschema@.customers_filter(e, customers))
-		USING customers;
+		PERFORM @extschema@.check_read_rights(e);
+		PERFORM @extschema@.recompute_days(customers, e, tz, 'events');
+		WITH new AS (
+			SELECT * FROM @extschema@.read_as_owner(e.relid, @extschema@.event_kinds_sql(e, customers), customers, tz)
+				AS r(c text, kind text, n bigint, first_at timestamptz, last_at timestamptz)),
+		gone AS (
+			DELETE FROM @extschema@.customer_event_fact x
+			 WHERE x.customer_id = ANY (customers)
+			   AND NOT EXISTS (SELECT FROM new WHERE new.c = x.customer_id AND new.kind = x.kind))
+		INSERT INTO @extschema@.customer_event_fact AS x (customer_id, kind, events, first_at, last_at)
+		SELECT * FROM new ORDER BY 1, 2
+		ON CONFLICT (customer_id, kind) DO UPDATE
+		   SET events = EXCLUDED.events, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at
+		 WHERE (x.events, x.first_at, x.last_at) IS DISTINCT FROM (EXCLUDED.events, EXCLUDED.first_at, EXCLUDED.last_at);
 	END IF;
 	UPDATE @extschema@.customer_fact f
 	   SET first_event_at = x.first_at, last_event_at = x.last_at, event_count = COALESCE(x.n, 0)
@@ -411,9 +429,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'customers');
-	only_these text := 'true';
 BEGIN
-	IF customers IS NULL THEN   -- two statements rather than an OR: see recompute_facts
+	IF customers IS NULL THEN   -- two statements rather than an OR: see model_values
 		UPDATE @extschema@.customer_fact f SET in_customers = false, attributes = NULL, birth_date = NULL
 		 WHERE f.in_customers;
 	ELSE
@@ -423,20 +440,22 @@ BEGIN
 	IF c.relid IS NULL THEN
 		RETURN;
 	END IF;
-	only_these := @extschema@.customers_filter(c, customers);
-	EXECUTE format($q$
-		INSERT INTO @extschema@.customer_fact AS f (customer_id, in_customers, attributes, birth_date)
-		SELECT DISTINCT ON (1) %1$I::text, true, %2$s, %3$s
-		  FROM %4$s s WHERE %1$I IS NOT NULL AND %5$s ORDER BY 1
-		ON CONFLICT (customer_id) DO UPDATE
-		   SET in_customers = true, attributes = EXCLUDED.attributes, birth_date = EXCLUDED.birth_date$q$,
+	PERFORM @extschema@.check_read_rights(c);
+	INSERT INTO @extschema@.customer_fact AS f (customer_id, in_customers, attributes, birth_date)
+	SELECT DISTINCT ON (r.c) r.c, true, r.attributes, r.birth_date
+	  FROM @extschema@.read_as_owner(c.relid, format($q$
+		SELECT %1$I::pg_catalog.text, %2$s, %3$s FROM %4$s s WHERE %1$I IS NOT NULL AND %5$s$q$,
 		c.customer_column,
 		CASE WHEN cardinality(c.attribute_columns) > 0
-		     THEN 'jsonb_build_object(' || (SELECT string_agg(format('%L, s.%I::text', a, a), ', ')
-		                                     FROM unnest(c.attribute_columns) a) || ')'
-		     ELSE 'NULL::jsonb' END,
-		CASE WHEN c.birth_date_column IS NOT NULL THEN format('s.%I::date', c.birth_date_column) ELSE 'NULL::date' END,
-		c.relid, only_these) USING customers;
+		     THEN 'pg_catalog.jsonb_build_object(' || (SELECT string_agg(format('%L, s.%I::pg_catalog.text', a, a), ', ')
+		                                                FROM unnest(c.attribute_columns) a) || ')'
+		     ELSE 'NULL::pg_catalog.jsonb' END,
+		CASE WHEN c.birth_date_column IS NOT NULL THEN format('s.%I::pg_catalog.date', c.birth_date_column)
+		     ELSE 'NULL::pg_catalog.date' END,
+		c.relid, @extschema@.customers_filter(c, customers)), customers, NULL) AS r(c text, attributes jsonb, birth_date date)
+	 ORDER BY r.c
+	ON CONFLICT (customer_id) DO UPDATE
+	   SET in_customers = true, attributes = EXCLUDED.attributes, birth_date = EXCLUDED.birth_date;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.recompute_attributes(text[]) IS

@@ -11,6 +11,22 @@
 extern void SessionInit(void);
 extern TimestampTz TagscrmNow(void);
 
+/*
+ * owner_read.c: every read of a user's table runs as the table's owner, in a
+ * security-restricted operation (SQL: read_as_owner).  Between Begin and End
+ * the current user is the owner; settings changed meanwhile are undone.
+ */
+typedef struct OwnerRead
+{
+	Oid			saved_user;
+	int			saved_context;
+	int			saved_nestlevel;
+} OwnerRead;
+extern void OwnerReadBegin(Oid relid, OwnerRead *state);
+extern void OwnerReadEnd(OwnerRead *state);
+
+/* triggers.c: the statement trigger of the watched tables (SQL-callable only) */
+
 /* rfm.c: RFM breakpoints aggregate, scores and segments (SQL-callable only) */
 
 /*

@@ -112,3 +112,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.check_customer(text) IS 'Internal: validates a customer id';
+
+-- Reads a user's table as its owner (owner_read.c): the rows of query, run
+-- with $1 = customers and $2 = tz, typed by the caller's column list.
+-- Granted to nobody; tagscrm's own functions build the query.
+CREATE FUNCTION @extschema@.read_as_owner(rel regclass, query text, customers text[], tz text) RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'tagscrm_read_as_owner'
+	LANGUAGE C VOLATILE;   -- volatile: a fresh snapshot, and another user
+COMMENT ON FUNCTION @extschema@.read_as_owner(regclass, text, text[], text) IS
+	'Internal: the rows of a query over a user''s table, read as the table''s owner in a security-restricted operation';

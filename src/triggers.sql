@@ -2,19 +2,21 @@
 -- ---------------------------------------------------------------------------
 -- triggers.sql: the statement triggers on the watched tables (stage 2)
 --
--- Generic trigger functions: they read the column names from watched_table and
--- normalise the transition table with one dynamic statement whose identifiers
--- are quoted with format(%I); nothing else typed by a user reaches SQL text.
--- Inserts become deltas on the facts; updates and deletes recompute the
--- customers they touch; a statement of more than settings.bulk_rows rows is
--- queued (pending.sql); then maintain.sql brings models, rules and tags in line.
+-- One trigger function for every watched table (watch_trigger, in C): it
+-- reads the transition tables as the table's owner with the statement
+-- trigger_read() builds from the column names in watched_table (identifiers
+-- quoted with format(%I); nothing typed by a user reaches SQL text), then
+-- apply_trigger() does the rest with the extension owner's rights: inserts
+-- become deltas on the facts; updates and deletes recompute the customers
+-- they touch; a statement of more than settings.bulk_rows rows is queued
+-- (pending.sql); then maintain.sql brings models, rules and tags in line.
 -- ---------------------------------------------------------------------------
 
 -- The customers named in a transition table: dynamic only in the column name.
 CREATE FUNCTION @extschema@.changed_customers(w @extschema@.watched_table, transition text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN format('SELECT array_agg(DISTINCT %I::text) FROM %I WHERE %I IS NOT NULL',
+RETURN format('SELECT pg_catalog.array_agg(DISTINCT %I::pg_catalog.text) FROM %I WHERE %I IS NOT NULL',
               w.customer_column, transition, w.customer_column);
 COMMENT ON FUNCTION @extschema@.changed_customers(@extschema@.watched_table, text) IS
 	'Internal: SQL text listing the customers of a transition table';
@@ -26,109 +28,14 @@ COMMENT ON FUNCTION @extschema@.changed_customers(@extschema@.watched_table, tex
 CREATE FUNCTION @extschema@.updated_customers(w @extschema@.watched_table, columns name[]) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN format('SELECT array_agg(DISTINCT c) FROM (
+RETURN format('SELECT pg_catalog.array_agg(DISTINCT c) FROM (
 	(SELECT %1$s FROM tagscrm_old EXCEPT ALL SELECT %1$s FROM tagscrm_new)
 	UNION ALL
 	(SELECT %1$s FROM tagscrm_new EXCEPT ALL SELECT %1$s FROM tagscrm_old)) d(c) WHERE c IS NOT NULL',
-	(SELECT string_agg(format('%I::text', col), ', ' ORDER BY i)
+	(SELECT string_agg(format('%I::pg_catalog.text', col), ', ' ORDER BY i)
 	   FROM unnest(columns) WITH ORDINALITY AS u(col, i) WHERE col IS NOT NULL));
 COMMENT ON FUNCTION @extschema@.updated_customers(@extschema@.watched_table, name[]) IS
 	'Internal: SQL text listing customers whose watched columns changed in an UPDATE';
-
--- The trigger of a watched orders or events table (TG_ARGV[0] says which):
--- inserts are deltas; updates and deletes recompute the customers they
--- touch; truncate rebuilds everyone; a statement of more than
--- settings.bulk_rows rows is queued for the background applier (pending.sql).
-CREATE FUNCTION @extschema@.activity_trigger() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off   -- maintenance plans are small; JIT compile time would dominate
-AS $$
-DECLARE
-	role text := TG_ARGV[0];
-	w @extschema@.watched_table := (SELECT x FROM @extschema@.watched_table x WHERE x.role = TG_ARGV[0]);
-	detail name := CASE role WHEN 'orders' THEN w.amount_column ELSE w.kind_column END;
-	customers text[];
-	ats timestamptz[];
-	details text[];   -- amounts (as text, exact) or event kinds
-	bulk_rows integer := (SELECT s.bulk_rows FROM @extschema@.settings s);
-	bulk boolean;
-BEGIN
-	IF w.relid IS DISTINCT FROM TG_RELID THEN
-		RETURN NULL;   -- unwatched meanwhile
-	END IF;
-	IF TG_OP = 'TRUNCATE' THEN
-		PERFORM @extschema@.reevaluate(rebuild => true, quiet => true);
-		RETURN NULL;
-	END IF;
-	IF TG_OP = 'INSERT' THEN
-		EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::timestamptz), array_agg(%I::text) FROM tagscrm_new',
-		               w.customer_column, w.at_column, detail) INTO customers, ats, details;
-		IF customers IS NULL THEN
-			RETURN NULL;
-		ELSIF cardinality(customers) > bulk_rows THEN   -- one element per row
-			PERFORM @extschema@.defer_customers(role, TG_OP, customers, ats, details);
-			RETURN NULL;
-		END IF;
-		customers := CASE role WHEN 'orders' THEN @extschema@.add_orders(customers, ats, details::numeric[])
-		                       ELSE @extschema@.add_events(customers, ats, details) END;
-	ELSE
-		-- more than bulk_rows rows? (counts at most bulk_rows + 1; transition
-		-- tables are visible only here, in the trigger function itself)
-		IF bulk_rows IS NOT NULL THEN
-			EXECUTE format('SELECT count(*) > $1 FROM (SELECT FROM %I LIMIT $1 + 1) r',
-			               CASE TG_OP WHEN 'DELETE' THEN 'tagscrm_old' ELSE 'tagscrm_new' END)
-			   INTO bulk USING bulk_rows;
-		END IF;
-		EXECUTE CASE TG_OP WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
-		        ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END
-		   INTO customers;
-		IF customers IS NULL THEN
-			RETURN NULL;
-		ELSIF bulk THEN
-			PERFORM @extschema@.defer_customers(role, TG_OP, customers, NULL, NULL);
-			RETURN NULL;
-		END IF;
-		PERFORM @extschema@.lock_facts(customers);
-		PERFORM @extschema@.recompute_facts(customers, role);
-	END IF;
-	PERFORM @extschema@.maintain(customers);
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.activity_trigger() IS
-	'Internal: keeps facts and tags current from a watched orders or events table';
-
-CREATE FUNCTION @extschema@.customers_trigger() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off   -- maintenance plans are small; JIT compile time would dominate
-AS $$
-DECLARE
-	w @extschema@.watched_table := (SELECT x FROM @extschema@.watched_table x WHERE x.role = 'customers');
-	customers text[];
-BEGIN
-	IF w.relid IS DISTINCT FROM TG_RELID THEN
-		RETURN NULL;
-	END IF;
-	IF TG_OP = 'TRUNCATE' THEN
-		PERFORM @extschema@.reevaluate(rebuild => true, quiet => true);
-		RETURN NULL;
-	END IF;
-	EXECUTE CASE TG_OP WHEN 'INSERT' THEN @extschema@.changed_customers(w, 'tagscrm_new')
-	                   WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
-	        ELSE @extschema@.updated_customers(w, w.customer_column || w.attribute_columns || w.birth_date_column) END
-	   INTO customers;
-	IF customers IS NULL THEN
-		RETURN NULL;
-	END IF;
-	PERFORM @extschema@.lock_facts(customers);
-	PERFORM @extschema@.recompute_attributes(customers);
-	PERFORM @extschema@.maintain(customers);
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.customers_trigger() IS 'Internal: keeps attribute tags current from a watched customer table';
 
 -- Channel codes that named no channel tag: for the admin to add aliases.
 CREATE TABLE @extschema@.unmatched_channel (
@@ -158,7 +65,7 @@ BEGIN
 	 WHERE c.code IS NOT NULL AND NOT EXISTS (
 	       SELECT FROM @extschema@.tag_word w JOIN @extschema@.tag t USING (tag_id)
 	         JOIN @extschema@.tag_group g ON g.group_id = t.group_id
-	        WHERE w.word = lower(btrim(c.code)) AND g.kind = 'channel' AND t.status = 'active')
+	        WHERE w.word = @extschema@.name_key(c.code) AND g.kind = 'channel' AND t.status = 'active')
 	 GROUP BY 1 ORDER BY 1
 	ON CONFLICT (code) DO UPDATE SET contacts = u.contacts + EXCLUDED.contacts, last_seen = EXCLUDED.last_seen;
 
@@ -167,7 +74,7 @@ BEGIN
 	  FROM (SELECT DISTINCT ON (u.c, CASE WHEN g.exclusive THEN g.group_id END, CASE WHEN g.exclusive THEN 0 ELSE t.tag_id END)
 	               u.c AS customer_id, t.tag_id
 	          FROM unnest(customers, codes, ats) WITH ORDINALITY AS u(c, code, at, n)
-	          JOIN @extschema@.tag_word w ON w.word = lower(btrim(u.code))
+	          JOIN @extschema@.tag_word w ON w.word = @extschema@.name_key(u.code)
 	          JOIN @extschema@.tag t ON t.tag_id = w.tag_id AND t.status = 'active'
 	          JOIN @extschema@.tag_group g ON g.group_id = t.group_id AND g.kind = 'channel'
 	         WHERE u.c IS NOT NULL
@@ -182,31 +89,112 @@ $$;
 COMMENT ON FUNCTION @extschema@.apply_contacts(text[], text[], timestamptz[]) IS
 	'Internal: gives new contacts their channel tag';
 
-CREATE FUNCTION @extschema@.contacts_trigger() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- What the trigger of a watched table reads from its transition tables, as
+-- the text of one statement returning (customers, times, details, bulk):
+-- for inserts into orders or events every row (details: amounts as exact
+-- text, or event kinds); for their updates and deletes the customers whose
+-- rows changed and whether the statement is a bulk one (more than
+-- settings.bulk_rows rows); for customers the customers changed; for
+-- contacts every row (details: channel codes).  NULL when the table is not
+-- (or no longer) watched in that role.  Checks, every time, that tagscrm may
+-- still read the table (check_read_rights).  watch_trigger() (triggers.c)
+-- runs the statement as the table's owner.
+CREATE FUNCTION @extschema@.trigger_read(role text, op text, relid oid) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w @extschema@.watched_table := (SELECT x FROM @extschema@.watched_table x WHERE x.role = trigger_read.role);
+	bulk_rows integer := (SELECT s.bulk_rows FROM @extschema@.settings s);
+	transition name := CASE op WHEN 'DELETE' THEN 'tagscrm_old' ELSE 'tagscrm_new' END;
+	detail name := CASE role WHEN 'orders' THEN w.amount_column WHEN 'events' THEN w.kind_column END;
+BEGIN
+	IF w.relid::oid IS DISTINCT FROM trigger_read.relid THEN
+		RETURN NULL;   -- unwatched meanwhile
+	END IF;
+	PERFORM @extschema@.check_read_rights(w);
+	IF op = 'TRUNCATE' THEN
+		RETURN '';   -- nothing to read: everything is rebuilt
+	ELSIF role IN ('orders', 'events') AND op = 'INSERT' THEN
+		RETURN format('SELECT pg_catalog.array_agg(%I::pg_catalog.text), pg_catalog.array_agg(%I::pg_catalog.timestamptz),
+		                      pg_catalog.array_agg(%I::pg_catalog.text), NULL::pg_catalog.bool FROM tagscrm_new',
+		              w.customer_column, w.at_column, detail);
+	ELSIF role IN ('orders', 'events') THEN
+		RETURN format('SELECT (%s), NULL::pg_catalog.timestamptz[], NULL::pg_catalog.text[], %s',
+		              CASE op WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
+		                      ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END,
+		              -- counts at most bulk_rows + 1 rows
+		              CASE WHEN bulk_rows IS NULL THEN 'false'
+		                   ELSE format('(SELECT pg_catalog.count(*) > %s FROM (SELECT FROM %I LIMIT %s) r)',
+		                               bulk_rows, transition, bulk_rows + 1) END);
+	ELSIF role = 'customers' THEN
+		RETURN format('SELECT (%s), NULL::pg_catalog.timestamptz[], NULL::pg_catalog.text[], NULL::pg_catalog.bool',
+		              CASE op WHEN 'UPDATE'
+		                      THEN @extschema@.updated_customers(w, w.customer_column || w.attribute_columns || w.birth_date_column)
+		                      ELSE @extschema@.changed_customers(w, transition) END);
+	END IF;
+	RETURN format('SELECT pg_catalog.array_agg(%I::pg_catalog.text), pg_catalog.array_agg(%s),
+	                      pg_catalog.array_agg(%I::pg_catalog.text), NULL::pg_catalog.bool FROM tagscrm_new',
+	              w.customer_column,
+	              CASE WHEN w.at_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
+	                   ELSE format('%I::pg_catalog.timestamptz', w.at_column) END,
+	              w.channel_column);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.trigger_read(text, text, oid) IS
+	'Internal: SQL text reading what a watched table''s statement did from its transition tables';
+
+-- What the trigger does with the rows it read (as trigger_read describes
+-- them): inserts into orders and events are deltas; their updates and
+-- deletes recompute the customers they touch; a truncate rebuilds everyone;
+-- a statement of more than settings.bulk_rows rows is queued for the
+-- background applier (pending.sql); customers' rows are re-read; contacts
+-- get their channel tag.  Then maintain() brings the tags in line.
+CREATE FUNCTION @extschema@.apply_trigger(role text, op text, customers text[], ats timestamptz[],
+                                          details text[], bulk boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
-DECLARE
-	w @extschema@.watched_table := (SELECT x FROM @extschema@.watched_table x WHERE x.role = 'contacts');
-	customers text[];
-	codes text[];
-	ats timestamptz[];
 BEGIN
-	IF w.relid IS DISTINCT FROM TG_RELID THEN
-		RETURN NULL;
+	IF op = 'TRUNCATE' THEN
+		PERFORM @extschema@.reevaluate(rebuild => true, quiet => true);
+		RETURN;
+	ELSIF customers IS NULL THEN
+		RETURN;
 	END IF;
-	EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::text), array_agg(%s) FROM tagscrm_new',
-	               w.customer_column, w.channel_column,
-	               CASE WHEN w.at_column IS NULL THEN 'NULL::timestamptz' ELSE format('%I::timestamptz', w.at_column) END)
-	   INTO customers, codes, ats;
-	IF customers IS NULL THEN
-		RETURN NULL;
+	IF role IN ('orders', 'events') AND op = 'INSERT' THEN
+		IF cardinality(customers) > (SELECT s.bulk_rows FROM @extschema@.settings s) THEN   -- one element per row
+			PERFORM @extschema@.defer_customers(role, op, customers, ats, details);
+			RETURN;
+		END IF;
+		customers := CASE role WHEN 'orders' THEN @extschema@.add_orders(customers, ats, details::numeric[])
+		                       ELSE @extschema@.add_events(customers, ats, details) END;
+	ELSIF role IN ('orders', 'events') THEN
+		IF bulk THEN
+			PERFORM @extschema@.defer_customers(role, op, customers, NULL, NULL);
+			RETURN;
+		END IF;
+		PERFORM @extschema@.lock_facts(customers);
+		PERFORM @extschema@.recompute_facts(customers, role);
+	ELSIF role = 'customers' THEN
+		PERFORM @extschema@.lock_facts(customers);
+		PERFORM @extschema@.recompute_attributes(customers);
+	ELSE
+		PERFORM @extschema@.lock_facts(customers);
+		customers := @extschema@.apply_contacts(customers, details, ats);
 	END IF;
-	PERFORM @extschema@.lock_facts(customers);
-	customers := @extschema@.apply_contacts(customers, codes, ats);
 	PERFORM @extschema@.maintain(customers);
-	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.contacts_trigger() IS 'Internal: gives new contacts their channel tag';
+COMMENT ON FUNCTION @extschema@.apply_trigger(text, text, text[], timestamptz[], text[], boolean) IS
+	'Internal: keeps facts and tags current from what a statement on a watched table did';
+
+-- The trigger of every watched table (TG_ARGV[0]: its role), in C so that
+-- the transition tables are read as the table's owner (triggers.c).
+CREATE FUNCTION @extschema@.watch_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'tagscrm_watch_trigger'
+	LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.watch_trigger() IS
+	'Internal: the statement trigger of a watched table: reads its transition tables as the table''s owner, then keeps facts and tags current';

@@ -101,43 +101,119 @@ $$;
 COMMENT ON FUNCTION @extschema@.check_column_type(regclass, name, text) IS
 	'Internal: raises unless a column has a usable type';
 
--- Installs the triggers of a watched table (contacts only need inserts).
-CREATE FUNCTION @extschema@.install_triggers(rel regclass, fn text, role text, inserts_only boolean) RETURNS void
+-- The columns of a watched table that tagscrm reads.
+CREATE FUNCTION @extschema@.read_columns(w @extschema@.watched_table) RETURNS name[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(SELECT c FROM unnest(ARRAY[w.customer_column, w.at_column, w.amount_column, w.kind_column, w.object_column,
+                                        w.duration_column, w.channel_column, w.birth_date_column]
+                                  || w.attribute_columns) c
+              WHERE c IS NOT NULL);
+COMMENT ON FUNCTION @extschema@.read_columns(@extschema@.watched_table) IS
+	'Internal: the columns of a watched table that tagscrm reads';
+
+-- Raises unless tagscrm may read the watched table on behalf of the role
+-- that watched it: the table is still a plain table, the role still exists
+-- and may read every column tagscrm reads, and row-level security hides no
+-- row from it (facts count every row).  The rows are read as the table's
+-- owner (read_as_owner), so the owner must see every row too.  Run at watch
+-- time and again before every read, since a table can change after it was
+-- watched.
+CREATE FUNCTION @extschema@.check_read_rights(w @extschema@.watched_table) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel record;
+	watcher record;
+	col name;
+BEGIN
+	SELECT c.relkind, c.relrowsecurity, c.relforcerowsecurity, o.rolsuper OR o.rolbypassrls AS owner_bypasses, c.relowner
+	  INTO rel
+	  FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner
+	 WHERE c.oid = w.relid;
+	IF rel.relkind IS DISTINCT FROM 'r'
+	   OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = w.relid OR i.inhparent = w.relid) THEN
+		RAISE EXCEPTION 'tagscrm cannot read watched table %: it is no longer a plain table', w.relid
+			USING ERRCODE = '0A000', HINT = format('Unwatch it with tagscrm.unwatch(%L).', w.relid::text);
+	END IF;
+	SELECT r.oid, r.rolsuper OR r.rolbypassrls AS bypasses INTO watcher FROM pg_roles r WHERE r.rolname = w.watched_by;
+	IF watcher.oid IS NULL THEN
+		RAISE EXCEPTION 'tagscrm cannot read watched table %: role "%", which watched it, no longer exists', w.relid, w.watched_by
+			USING ERRCODE = '42704', HINT = 'Unwatch the table and watch it again as an existing role.';
+	END IF;
+	FOREACH col IN ARRAY @extschema@.read_columns(w) LOOP
+		IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = w.relid AND a.attname = col
+		                                            AND a.attnum > 0 AND NOT a.attisdropped) THEN
+			RAISE EXCEPTION 'tagscrm cannot read column "%" of watched table %: it no longer exists', col, w.relid
+				USING ERRCODE = '42703', HINT = 'Rename the column back, or unwatch the table and watch it again.';
+		END IF;
+		IF NOT has_column_privilege(watcher.oid, w.relid, col, 'SELECT') THEN
+			RAISE EXCEPTION 'tagscrm cannot read column "%" of watched table %: role "%", which watches it, may not read it',
+				col, w.relid, w.watched_by
+				USING ERRCODE = '42501',
+				      HINT = format('tagscrm reads only what the watching role may read: GRANT SELECT (%I) ON %s TO %I, or unwatch the table.',
+				                    col, w.relid, w.watched_by);
+		END IF;
+	END LOOP;
+	IF rel.relrowsecurity AND NOT watcher.bypasses AND watcher.oid <> rel.relowner THEN
+		RAISE EXCEPTION 'tagscrm cannot read watched table %: it has row-level security, which role "%", which watches it, does not bypass',
+			w.relid, w.watched_by
+			USING ERRCODE = '42501',
+			      HINT = 'Facts count every row of a watched table: watch it as its owner or as a role with BYPASSRLS, or disable row-level security.';
+	END IF;
+	IF rel.relforcerowsecurity AND NOT rel.owner_bypasses THEN
+		RAISE EXCEPTION 'tagscrm cannot read watched table %: it forces row-level security on its owner', w.relid
+			USING ERRCODE = '0A000',
+			      HINT = 'tagscrm reads a watched table as its owner and counts every row: ALTER TABLE ... NO FORCE ROW LEVEL SECURITY.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_read_rights(@extschema@.watched_table) IS
+	'Internal: raises unless the role that watched a table may still read what tagscrm reads of it';
+
+-- Registers a table that check_watchable accepted: waits for its writers and
+-- keeps new ones out until the backfill is done, checks the watching role's
+-- rights, and installs the statement triggers (contacts only need inserts).
+CREATE FUNCTION @extschema@.register_watch(w @extschema@.watched_table, logged jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	w.watched_by := @extschema@.acting_role();
+	w.watched_at := @extschema@.now();
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', w.relid);
+	INSERT INTO @extschema@.watched_table SELECT (w).*;
+	PERFORM @extschema@.check_read_rights(w);
 	EXECUTE format('CREATE TRIGGER tagscrm_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS tagscrm_new
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
-	IF inserts_only THEN
-		RETURN;
+	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.watch_trigger(%L)', w.relid, w.role);
+	IF w.role <> 'contacts' THEN
+		EXECUTE format('CREATE TRIGGER tagscrm_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS tagscrm_old NEW TABLE AS tagscrm_new
+		                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.watch_trigger(%L)', w.relid, w.role);
+		EXECUTE format('CREATE TRIGGER tagscrm_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS tagscrm_old
+		                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.watch_trigger(%L)', w.relid, w.role);
+		EXECUTE format('CREATE TRIGGER tagscrm_truncate AFTER TRUNCATE ON %s
+		                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.watch_trigger(%L)', w.relid, w.role);
 	END IF;
-	EXECUTE format('CREATE TRIGGER tagscrm_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS tagscrm_old NEW TABLE AS tagscrm_new
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
-	EXECUTE format('CREATE TRIGGER tagscrm_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS tagscrm_old
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
-	EXECUTE format('CREATE TRIGGER tagscrm_truncate AFTER TRUNCATE ON %s
-	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.%I(%L)', rel, fn, role);
+	PERFORM @extschema@.log_library('watch', w.role, 'watch', NULL, jsonb_build_object('table', w.relid::text) || logged, NULL);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.install_triggers(regclass, text, text, boolean) IS
-	'Internal: creates the insert, update, delete and truncate triggers on a watched table';
+COMMENT ON FUNCTION @extschema@.register_watch(@extschema@.watched_table, jsonb) IS
+	'Internal: registers a watched table, checks the watching role''s rights and installs its triggers';
 
 CREATE FUNCTION @extschema@.watch_orders(tbl regclass, customer name, at name, amount name) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
+DECLARE
+	w @extschema@.watched_table;
 BEGIN
 	PERFORM @extschema@.check_watchable(tbl, 'orders', ARRAY[customer, at, amount]);
 	PERFORM @extschema@.check_column_type(tbl, at, 'timestamptz');
 	PERFORM @extschema@.check_column_type(tbl, amount, 'numeric');
-	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);   -- no writes until the backfill is done
-	INSERT INTO @extschema@.watched_table (role, relid, customer_column, at_column, amount_column, watched_by, watched_at)
-	VALUES ('orders', tbl, customer, at, amount, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'activity_trigger', 'orders', false);
-	PERFORM @extschema@.log_library('watch', 'orders', 'watch', NULL,
-	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'at', at, 'amount', amount), NULL);
+	w.role := 'orders'; w.relid := tbl; w.customer_column := customer; w.at_column := at; w.amount_column := amount;
+	PERFORM @extschema@.register_watch(w, jsonb_build_object('customer', customer, 'at', at, 'amount', amount));
 	PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
 END
 $$;
@@ -150,6 +226,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
+DECLARE
+	w @extschema@.watched_table;
 BEGIN
 	PERFORM @extschema@.check_watchable(tbl, 'events', ARRAY[customer, at, kind]
 	                                    || CASE WHEN object IS NULL THEN '{}'::name[] ELSE ARRAY[object] END
@@ -158,14 +236,10 @@ BEGIN
 	IF duration IS NOT NULL THEN
 		PERFORM @extschema@.check_column_type(tbl, duration, 'numeric');
 	END IF;
-	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
-	INSERT INTO @extschema@.watched_table (role, relid, customer_column, at_column, kind_column, object_column,
-	                                       duration_column, watched_by, watched_at)
-	VALUES ('events', tbl, customer, at, kind, object, duration, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'activity_trigger', 'events', false);
-	PERFORM @extschema@.log_library('watch', 'events', 'watch', NULL,
-	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'at', at, 'kind', kind,
-	                                                   'object', object, 'duration', duration), NULL);
+	w.role := 'events'; w.relid := tbl; w.customer_column := customer; w.at_column := at; w.kind_column := kind;
+	w.object_column := object; w.duration_column := duration;
+	PERFORM @extschema@.register_watch(w, jsonb_build_object('customer', customer, 'at', at, 'kind', kind,
+	                                                         'object', object, 'duration', duration));
 	PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
 END
 $$;
@@ -178,20 +252,18 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
+DECLARE
+	w @extschema@.watched_table;
 BEGIN
 	PERFORM @extschema@.check_watchable(tbl, 'customers', ARRAY[customer] || COALESCE(attributes, '{}')
 	                                    || CASE WHEN birth_date IS NULL THEN '{}'::name[] ELSE ARRAY[birth_date] END);
 	IF birth_date IS NOT NULL THEN
 		PERFORM @extschema@.check_column_type(tbl, birth_date, 'timestamptz');
 	END IF;
-	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
-	INSERT INTO @extschema@.watched_table (role, relid, customer_column, attribute_columns, birth_date_column,
-	                                       watched_by, watched_at)
-	VALUES ('customers', tbl, customer, COALESCE(attributes, '{}'), birth_date, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'customers_trigger', 'customers', false);
-	PERFORM @extschema@.log_library('watch', 'customers', 'watch', NULL,
-	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'attributes', attributes,
-	                                                   'birth_date', birth_date), NULL);
+	w.role := 'customers'; w.relid := tbl; w.customer_column := customer;
+	w.attribute_columns := COALESCE(attributes, '{}'); w.birth_date_column := birth_date;
+	PERFORM @extschema@.register_watch(w, jsonb_build_object('customer', customer, 'attributes', attributes,
+	                                                         'birth_date', birth_date));
 	PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
 END
 $$;
@@ -204,6 +276,7 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
+	w @extschema@.watched_table;
 	customers text[];
 	codes text[];
 	ats timestamptz[];
@@ -213,16 +286,15 @@ BEGIN
 	IF at IS NOT NULL THEN
 		PERFORM @extschema@.check_column_type(tbl, at, 'timestamptz');
 	END IF;
-	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
-	INSERT INTO @extschema@.watched_table (role, relid, customer_column, channel_column, at_column, watched_by, watched_at)
-	VALUES ('contacts', tbl, customer, channel, at, @extschema@.acting_role(), @extschema@.now());
-	PERFORM @extschema@.install_triggers(tbl, 'contacts_trigger', 'contacts', true);
-	PERFORM @extschema@.log_library('watch', 'contacts', 'watch', NULL,
-	                                jsonb_build_object('table', tbl::text, 'customer', customer, 'channel', channel, 'at', at), NULL);
+	w.role := 'contacts'; w.relid := tbl; w.customer_column := customer; w.channel_column := channel; w.at_column := at;
+	PERFORM @extschema@.register_watch(w, jsonb_build_object('customer', customer, 'channel', channel, 'at', at));
 	-- the contacts already there get their channel tags now
-	EXECUTE format('SELECT array_agg(%I::text), array_agg(%I::text), array_agg(%s) FROM %s',
-	               customer, channel, CASE WHEN at IS NULL THEN 'NULL::timestamptz' ELSE format('%I::timestamptz', at) END, tbl)
-	   INTO customers, codes, ats;
+	SELECT array_agg(r.c), array_agg(r.code), array_agg(r.at) INTO customers, codes, ats
+	  FROM @extschema@.read_as_owner(tbl, format('SELECT %I::pg_catalog.text, %I::pg_catalog.text, %s FROM %s',
+	                                            customer, channel,
+	                                            CASE WHEN at IS NULL THEN 'NULL::pg_catalog.timestamptz'
+	                                                 ELSE format('%I::pg_catalog.timestamptz', at) END, tbl),
+	                                 NULL, NULL) AS r(c text, code text, at timestamptz);
 	IF customers IS NOT NULL THEN
 		PERFORM @extschema@.lock_facts(customers);
 		PERFORM @extschema@.apply_contacts(customers, codes, ats);
@@ -266,8 +338,11 @@ COMMENT ON FUNCTION @extschema@.unwatch(regclass) IS
 
 -- A watched table that is dropped is forgotten (its triggers went with it);
 -- its contribution to the facts goes at the next refresh(rebuild => true).
+-- An event trigger runs for every role's DROP: as the extension owner (the
+-- dropping role may not write watched_table), and it touches nothing but
+-- the rows of the tables that statement dropped.
 CREATE FUNCTION @extschema@.forget_dropped_tables() RETURNS event_trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
