@@ -87,11 +87,34 @@ CREATE VIEW @extschema@.tag_word AS
 COMMENT ON VIEW @extschema@.tag_word IS
 	'Internal: every word (tag name or alias, lower case) and the tag it resolves to';
 
--- Names typed by people: present, not blank, not absurdly long, printable.
-CREATE FUNCTION @extschema@.check_name(what text, name text) RETURNS text
+-- The key a name is looked up by: trimmed, in Unicode NFC (in a UTF8
+-- database; other encodings have no composed forms to fold), lower case.
+-- Immutable: a database's encoding never changes.
+CREATE FUNCTION @extschema@.name_key(name text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+	IF getdatabaseencoding() = 'UTF8' THEN
+		RETURN lower(normalize(btrim(name), NFC));
+	END IF;
+	RETURN lower(btrim(name));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.name_key(text) IS
+	'Internal: the lookup key of a name: trimmed, Unicode NFC, lower case';
+
+-- Names typed by people: present, not blank, not absurdly long, printable,
+-- and stored in Unicode NFC, so that two names that print the same are the
+-- same name: invisible characters (zero-width, bidirectional controls,
+-- non-breaking and other special spaces, variation selectors) are refused.
+CREATE FUNCTION @extschema@.check_name(what text, name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE   -- immutable: see name_key
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	clean text;
+	odd text;
 BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION '% name must not be null', what
@@ -109,7 +132,18 @@ BEGIN
 		RAISE EXCEPTION '% name must not contain control characters', what
 			USING ERRCODE = '22023', HINT = 'Remove line breaks, tabs and other control characters from the name.';
 	END IF;
-	RETURN btrim(name);
+	clean := btrim(name);
+	IF getdatabaseencoding() = 'UTF8' THEN
+		clean := normalize(clean, NFC);
+		odd := substring(clean FROM '[\u0080-\u009f\u00a0\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\U000e0000-\U000e0fff]');
+		IF odd IS NOT NULL THEN
+			RAISE EXCEPTION '% name contains an invisible character (U+%) at position %', what,
+				upper(lpad(to_hex(ascii(odd)), 4, '0')), strpos(clean, odd)
+				USING ERRCODE = '22023',
+				      HINT = 'Names must print as they compare: remove zero-width and bidirectional-control characters and non-breaking or other special spaces.';
+		END IF;
+	END IF;
+	RETURN clean;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.check_name(text, text) IS
@@ -168,7 +202,7 @@ BEGIN
 	IF group_name IS NULL THEN
 		RAISE EXCEPTION 'tag group name must not be null' USING ERRCODE = '22004', HINT = 'Name a tag group.';
 	END IF;
-	SELECT * INTO g FROM @extschema@.tag_group tg WHERE lower(tg.name) = lower(btrim(group_name));
+	SELECT * INTO g FROM @extschema@.tag_group tg WHERE lower(tg.name) = @extschema@.name_key(group_name);
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'tag group "%" does not exist', group_name
 			USING ERRCODE = '42704', HINT = 'See tagscrm.tag_groups for the groups, or create one with tagscrm.create_tag_group().';
@@ -191,7 +225,7 @@ BEGIN
 	END IF;
 	SELECT tg.* INTO t
 	  FROM @extschema@.tag_word w JOIN @extschema@.tag tg USING (tag_id)
-	 WHERE w.word = lower(btrim(tag_name));
+	 WHERE w.word = @extschema@.name_key(tag_name);
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'tag "%" does not exist', tag_name
 			USING ERRCODE = '42704', HINT = 'See tagscrm.tags for the tag library; tagscrm.add_tag_alias() adds another word for a tag.';
@@ -514,7 +548,7 @@ BEGIN
 	IF alias IS NULL THEN
 		RAISE EXCEPTION 'alias must not be null' USING ERRCODE = '22004', HINT = 'Name an alias.';
 	END IF;
-	DELETE FROM @extschema@.tag_alias a WHERE lower(a.alias) = lower(btrim(drop_tag_alias.alias))
+	DELETE FROM @extschema@.tag_alias a WHERE lower(a.alias) = @extschema@.name_key(drop_tag_alias.alias)
 	RETURNING a.alias, (SELECT t.name FROM @extschema@.tag t WHERE t.tag_id = a.tag_id) AS tag INTO gone;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'alias "%" does not exist', alias

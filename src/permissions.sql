@@ -26,7 +26,7 @@ BEGIN
 		                           'bgnbd_expected_purchases', 'gamma_gamma_expected_value', 'clv', 'hyp2f1',
 		                           'churn_scores', 'churn_model_bgnbd', 'churn_model_gamma_gamma',
 		                           'churn_check_source', 'churn_summary_sql']),
-		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'expire_tags', 'review_tag',
+		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'import_tag_rows', 'expire_tags', 'review_tag',
 		                           'release_review', 'preview_tag_rule']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',

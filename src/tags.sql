@@ -259,9 +259,12 @@ COMMENT ON FUNCTION @extschema@.untag_customer(bigint, text, text) IS
 	'untag_customer for bigint customer ids';
 
 -- Batch import of (customer, tag) pairs from a table (fill it with COPY).
--- Every row is checked; the good ones are applied, the rejected ones are
--- returned with their reason.  Row numbers follow the table's physical order,
--- which right after a COPY into a new table is the file's line order.
+-- The table is read with the caller's own rights (this function is not
+-- SECURITY DEFINER): the caller's privileges and row-level security decide
+-- which rows there are, and any code the read runs (a view, a cast) runs as
+-- the caller.  import_tag_rows() then checks and applies them.  Row numbers
+-- follow a table's physical order, which right after a COPY into a new table
+-- is the file's line order (other relations: the order they are read in).
 CREATE FUNCTION @extschema@.import_tags(
 	source regclass,
 	customer_column name DEFAULT 'customer_id',
@@ -269,95 +272,120 @@ CREATE FUNCTION @extschema@.import_tags(
 	reason text DEFAULT NULL,
 	expires_at timestamptz DEFAULT NULL)
 RETURNS TABLE (row_number bigint, customer_id text, tag text, rejected_because text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	actor text := @extschema@.acting_role();
-	n_good bigint;
-	n_changed bigint;
-	n_bad bigint;
-	good_customers text[];
-	good_tags integer[];
+	customers text[];
+	tags text[];
 	col name;
+	physical boolean;
 BEGIN
 	IF source IS NULL OR customer_column IS NULL OR tag_column IS NULL THEN
 		RAISE EXCEPTION 'source table and column names must not be null'
 			USING ERRCODE = '22004', HINT = 'Name the table and its customer and tag columns.';
 	END IF;
-	-- The function runs with the extension owner's rights: read only what the caller may read.
 	FOREACH col IN ARRAY ARRAY[customer_column, tag_column] LOOP
 		IF NOT EXISTS (SELECT FROM pg_attribute a
 		                WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = col) THEN
 			RAISE EXCEPTION 'column "%" does not exist in %', col, source
 				USING ERRCODE = '42703', HINT = 'Pass the names of the customer and tag columns.';
 		END IF;
-		IF NOT has_column_privilege(actor, source, col, 'SELECT') THEN
+		IF NOT has_column_privilege(source, col, 'SELECT') THEN
 			RAISE EXCEPTION 'permission denied for table %', source
 				USING ERRCODE = '42501', HINT = 'The importing role must be allowed to read the source table.';
 		END IF;
 	END LOOP;
+	physical := (SELECT c.relkind IN ('r', 'm') FROM pg_class c WHERE c.oid = source);
+	-- identifiers are quoted by format(%I); the table is a resolved regclass
+	EXECUTE format('SELECT array_agg(s.c ORDER BY s.n), array_agg(s.t ORDER BY s.n)
+	                  FROM (SELECT x.%I::text AS c, x.%I::text AS t, row_number() OVER (%s) AS n FROM %s x) s',
+	               customer_column, tag_column, CASE WHEN physical THEN 'ORDER BY x.ctid' ELSE '' END, source)
+	   INTO customers, tags;
+	RETURN QUERY SELECT * FROM @extschema@.import_tag_rows(source::text, customers, tags, reason, expires_at);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.import_tags(regclass, name, name, text, timestamptz) IS
+	'Imports (customer, tag) pairs from a table, read with the caller''s rights; applies the good rows, returns the rejected ones with reasons';
+
+-- The checks and the writes of an import: rows i of customers and tags are
+-- row number i.  Every row is checked; the good ones are applied, the
+-- rejected ones are returned with their reason.
+CREATE FUNCTION @extschema@.import_tag_rows(label text, customers text[], tags text[], reason text,
+                                            expires_at timestamptz)
+RETURNS TABLE (row_number bigint, customer_id text, tag text, rejected_because text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	reasons text[];
+	tag_ids integer[];
+	good_customers text[];
+	good_tags integer[];
+	n_changed bigint;
+BEGIN
+	IF cardinality(customers) IS DISTINCT FROM cardinality(tags) THEN
+		RAISE EXCEPTION 'customers and tags must have the same number of elements'
+			USING ERRCODE = '2202E', HINT = 'Element i of each array is row i of the import.';
+	END IF;
 	IF expires_at <= @extschema@.now() THEN
 		RAISE EXCEPTION 'expiry % is not in the future', expires_at
 			USING ERRCODE = '22023', HINT = 'Give an expiry after now, or NULL for tags that do not expire.';
 	END IF;
-
-	CREATE TEMP TABLE tagscrm_import (
-		row_number bigint, customer_id text, tag text, tag_id integer, exclusive_group_id integer,
-		rejected_because text) ON COMMIT DROP;
-	-- identifiers are quoted by format(%I); the table is a resolved regclass
-	EXECUTE format('INSERT INTO tagscrm_import (row_number, customer_id, tag)
-	                SELECT pg_catalog.row_number() OVER (ORDER BY s.ctid), s.%I::text, s.%I::text FROM %s s',
-	               customer_column, tag_column, source);
-
-	UPDATE tagscrm_import i SET rejected_because = CASE
-		WHEN i.customer_id IS NULL OR btrim(i.customer_id) = '' THEN 'customer id is empty'
-		WHEN length(i.customer_id) > 256 THEN 'customer id is longer than 256 characters'
-		WHEN i.tag IS NULL OR btrim(i.tag) = '' THEN 'tag is empty' END;
-	UPDATE tagscrm_import i SET tag_id = w.tag_id
-	  FROM @extschema@.tag_word w
-	 WHERE i.rejected_because IS NULL AND w.word = lower(btrim(i.tag));
-	UPDATE tagscrm_import i SET rejected_because = format('tag "%s" does not exist', i.tag)
-	 WHERE i.rejected_because IS NULL AND i.tag_id IS NULL;
-	UPDATE tagscrm_import i SET rejected_because = CASE
-		WHEN t.status = 'retired' THEN format('tag "%s" is retired', i.tag)
-		WHEN t.method NOT IN ('manual', 'import') THEN format('tag "%s" is applied automatically (method %s)', i.tag, t.method) END,
-		exclusive_group_id = CASE WHEN g.exclusive THEN g.group_id END
-	  FROM @extschema@.tag t JOIN @extschema@.tag_group g USING (group_id)
-	 WHERE i.rejected_because IS NULL AND t.tag_id = i.tag_id;
+	WITH input AS (
+		SELECT u.n, u.c, u.t,
+		       CASE WHEN u.c IS NULL OR btrim(u.c) = '' THEN 'customer id is empty'
+		            WHEN length(u.c) > 256 THEN 'customer id is longer than 256 characters'
+		            WHEN u.t IS NULL OR btrim(u.t) = '' THEN 'tag is empty' END AS bad
+		  FROM unnest(customers, tags) WITH ORDINALITY AS u(c, t, n)),
+	checked AS (
+		SELECT i.n, i.c, w.tag_id, CASE WHEN g.exclusive THEN g.group_id END AS xg,
+		       COALESCE(i.bad, CASE WHEN w.tag_id IS NULL THEN format('tag "%s" does not exist', i.t)
+		                            WHEN t.status = 'retired' THEN format('tag "%s" is retired', i.t)
+		                            WHEN t.method NOT IN ('manual', 'import')
+		                            THEN format('tag "%s" is applied automatically (method %s)', i.t, t.method) END) AS bad
+		  FROM input i
+		  LEFT JOIN @extschema@.tag_word w ON i.bad IS NULL AND w.word = @extschema@.name_key(i.t)
+		  LEFT JOIN @extschema@.tag t ON t.tag_id = w.tag_id
+		  LEFT JOIN @extschema@.tag_group g ON g.group_id = t.group_id),
 	-- the same pair twice: the first row counts, later ones are reported
-	UPDATE tagscrm_import i SET rejected_because = format('duplicate of row %s', d.first_row)
-	  FROM (SELECT x.row_number, min(x.row_number) OVER (PARTITION BY x.customer_id, x.tag_id) AS first_row
-	          FROM tagscrm_import x WHERE x.rejected_because IS NULL) d
-	 WHERE d.row_number = i.row_number AND d.first_row <> i.row_number;
+	deduplicated AS (
+		SELECT x.n, x.c, x.tag_id, x.xg,
+		       COALESCE(x.bad, CASE WHEN x.first_row <> x.n THEN format('duplicate of row %s', x.first_row) END) AS bad
+		  FROM (SELECT c.*, min(c.n) FILTER (WHERE c.bad IS NULL) OVER (PARTITION BY c.c, c.tag_id) AS first_row
+		          FROM checked c) x),
 	-- two different tags of one exclusive group for one customer: which one was
 	-- meant is unknowable, so every row of the clash is rejected
-	UPDATE tagscrm_import i SET rejected_because = format('rows %s give this customer more than one tag of exclusive group "%s"',
-	                                                      c.rows, g.name)
-	  FROM (SELECT x.customer_id, x.exclusive_group_id, string_agg(x.row_number::text, ', ' ORDER BY x.row_number) AS rows
-	          FROM tagscrm_import x
-	         WHERE x.rejected_because IS NULL AND x.exclusive_group_id IS NOT NULL
-	         GROUP BY 1, 2 HAVING count(DISTINCT x.tag_id) > 1) c
-	  JOIN @extschema@.tag_group g ON g.group_id = c.exclusive_group_id
-	 WHERE i.rejected_because IS NULL AND i.customer_id = c.customer_id AND i.exclusive_group_id = c.exclusive_group_id;
+	clashes AS (
+		SELECT d.c, d.xg, string_agg(d.n::text, ', ' ORDER BY d.n) AS rows
+		  FROM deduplicated d
+		 WHERE d.bad IS NULL AND d.xg IS NOT NULL
+		 GROUP BY 1, 2 HAVING count(DISTINCT d.tag_id) > 1)
+	SELECT array_agg(COALESCE(d.bad, CASE WHEN k.rows IS NOT NULL
+	                                      THEN format('rows %s give this customer more than one tag of exclusive group "%s"',
+	                                                  k.rows, g.name) END) ORDER BY d.n),
+	       array_agg(d.tag_id ORDER BY d.n)
+	  INTO reasons, tag_ids
+	  FROM deduplicated d
+	  LEFT JOIN clashes k ON d.bad IS NULL AND k.c = d.c AND k.xg = d.xg
+	  LEFT JOIN @extschema@.tag_group g ON g.group_id = k.xg;
 
-	SELECT array_agg(i.customer_id ORDER BY i.row_number), array_agg(i.tag_id ORDER BY i.row_number), count(*)
-	  INTO good_customers, good_tags, n_good
-	  FROM tagscrm_import i WHERE i.rejected_because IS NULL;
-	n_changed := CASE WHEN n_good > 0
-	                  THEN @extschema@.assign(good_customers, good_tags, 'import', import_tags.reason, import_tags.expires_at)
-	                  ELSE 0 END;
-	SELECT count(*) INTO n_bad FROM tagscrm_import i WHERE i.rejected_because IS NOT NULL;
+	SELECT array_agg(u.c ORDER BY u.n), array_agg(u.id ORDER BY u.n) INTO good_customers, good_tags
+	  FROM unnest(customers, tag_ids, reasons) WITH ORDINALITY AS u(c, id, bad, n)
+	 WHERE u.bad IS NULL;
+	n_changed := CASE WHEN good_customers IS NOT NULL
+	                  THEN @extschema@.assign(good_customers, good_tags, 'import', reason, expires_at) ELSE 0 END;
 	RAISE NOTICE 'tagscrm import from %: % rows accepted (% changed a customer''s tags), % rejected',
-		source, n_good, n_changed, n_bad;
+		label, COALESCE(cardinality(good_customers), 0), n_changed,
+		COALESCE(cardinality(customers), 0) - COALESCE(cardinality(good_customers), 0);
 
-	RETURN QUERY SELECT i.row_number, i.customer_id, i.tag, i.rejected_because
-	               FROM tagscrm_import i WHERE i.rejected_because IS NOT NULL ORDER BY i.row_number;
-	DROP TABLE tagscrm_import;
+	RETURN QUERY SELECT u.n, u.c, u.t, u.bad
+	               FROM unnest(customers, tags, reasons) WITH ORDINALITY AS u(c, t, bad, n)
+	              WHERE u.bad IS NOT NULL ORDER BY u.n;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.import_tags(regclass, name, name, text, timestamptz) IS
-	'Imports (customer, tag) pairs from a table; applies the good rows, returns the rejected ones with reasons';
+COMMENT ON FUNCTION @extschema@.import_tag_rows(text, text[], text[], text, timestamptz) IS
+	'The checks and writes of import_tags: applies the good (customer, tag) rows, returns the rejected ones with reasons';
 
 CREATE FUNCTION @extschema@.expire_tags() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
