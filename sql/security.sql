@@ -10,6 +10,22 @@ CREATE ROLE tagscrm_mallory LOGIN;
 CREATE SCHEMA tagscrm AUTHORIZATION tagscrm_mallory;
 CREATE EXTENSION tagscrm;
 DROP SCHEMA tagscrm;
+-- So is one of ours where another role may create objects, or already did:
+-- its tag_customer(integer, text) would capture tag_customer(42, 'vip').
+CREATE SCHEMA tagscrm;
+GRANT CREATE ON SCHEMA tagscrm TO tagscrm_mallory;
+CREATE EXTENSION tagscrm;
+GRANT USAGE, CREATE ON SCHEMA tagscrm TO PUBLIC;
+REVOKE CREATE ON SCHEMA tagscrm FROM tagscrm_mallory;
+CREATE EXTENSION tagscrm;
+REVOKE CREATE ON SCHEMA tagscrm FROM PUBLIC;
+GRANT CREATE ON SCHEMA tagscrm TO tagscrm_mallory;
+SET ROLE tagscrm_mallory;
+CREATE FUNCTION tagscrm.tag_customer(integer, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+RESET ROLE;
+REVOKE ALL ON SCHEMA tagscrm FROM tagscrm_mallory, PUBLIC;
+CREATE EXTENSION tagscrm;
+DROP SCHEMA tagscrm CASCADE;
 
 -- A non-superuser cannot install it, even with CREATE on the database.
 DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO tagscrm_mallory', current_database()); END $$;
