@@ -103,9 +103,9 @@ SELECT parameter, value, meaning
 
 \echo
 \echo '== Segment sizes: customers holding each tag, and their share of all customers'
-\echo 'RFM segment and churn risk are given to customers with an order; every other group covers all customers.'
+\echo 'Only customers with an order have an RFM segment and a churn risk; every customer has a lifecycle stage, a status and a level.'
 \echo 'customer status: active = an order or event in the last 30 days, silent = in the last 90 days, lost = longer ago.'
-\echo 'churn risk: churn probability (1 - P(alive)) at least 0.7 = high, at least 0.4 = medium, else low (so every one-order customer: below).'
+\echo 'churn risk: churn probability (1 - P(alive)) at least 0.7 = high, at least 0.4 = medium, else low; every one-order customer is low (see below).'
 \echo 'interests: wardrobe = read the wardrobe guide for more than 30 s (a rule); vip = given by hand to the 20 top payers.'
 SELECT s.group_name, s.tag, s.customers,
        round(100.0 * s.customers / (SELECT count(*) FROM tagscrm.customer_overview), 1) AS "% of all customers"
