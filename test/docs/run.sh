@@ -11,8 +11,8 @@
 #   -- in the database that cron.database_name names
 # needs pg_cron, which can only be created there: it runs in that database,
 # on its own (skipped when the server does not load pg_cron).
-# Then, per page, every relative link and every path of the tree written in
-# backquotes must exist, and source file names (src/...) appear only in
+# Then, per page, every relative link (and the heading it points at) and every
+# path of the tree written in backquotes must exist, and source file names (src/...) appear only in
 # docs/development.md.  Last, the demo (demo/sample.sql) is loaded and each
 # figure it prints is recomputed in plain SQL (test/docs/demo_check.sql).
 #
@@ -80,8 +80,13 @@ normalize() { sed -e 's/[[:space:]]*$//' "$1" | awk 'NF { for (; blank > 0; blan
 missing_paths() {   # page
 	local page="$1" dir target
 	dir="$(dirname "$page")"
-	grep -oE '\]\([^)#[:space:]]+' "$page" | sed 's/^](//' | grep -vE '^[a-z]+:' | sort -u | while read -r target; do
-		[ -e "$dir/$target" ] || echo "link to $target"
+	grep -oE '\]\([^)[:space:]]+\)' "$page" | sed 's/^](//; s/)$//' | grep -vE '^[a-z]+:' | sort -u | while read -r target; do
+		file="${target%%#*}"; anchor=; [ "$file" != "$target" ] && anchor="${target#*#}"
+		if [ -z "$file" ]; then file="$page"; else file="$dir/$file"; fi
+		if [ ! -e "$file" ]; then echo "link to $target"; continue; fi
+		# a heading whose GitHub anchor this is (lower case, punctuation dropped, blanks as -)
+		[ -z "$anchor" ] || awk '/^```/ { code = !code } !code && /^#+ / { sub(/^#+ +/, ""); print }' "$file" |
+			tr 'A-Z' 'a-z' | sed 's/[^a-z0-9 _-]//g; s/ /-/g' | grep -qx -- "$anchor" || echo "link to $target: no such heading"
 	done
 	grep -oE '`(\.ci|demo|docs|expected|sql|src|test|tools)/[^` ]*`|`(Makefile|CHANGELOG\.md|README\.md|tagscrm\.control)`' "$page" |
 		tr -d '`' | sort -u | while read -r target; do
