@@ -104,9 +104,13 @@ SELECT parameter, value, meaning
 \echo
 \echo '== Segment sizes: customers holding each tag, and their share of all customers'
 \echo 'Only customers with an order have an RFM segment and a churn risk; every customer has a lifecycle stage, a status and a level.'
+\echo 'RFM segment: recency, order count and amount paid each high or low against the average buyer; important = paid more than average.'
+\echo 'lifecycle: new customer = no order yet, first purchase = 1 order, repeat = 2 to 4, super = 5 or more.'
 \echo 'customer status: active = an order or event in the last 30 days, silent = in the last 90 days, lost = longer ago.'
 \echo 'churn risk: churn probability (1 - P(alive)) at least 0.7 = high, at least 0.4 = medium, else low; every one-order customer is low (see below).'
 \echo 'interests: wardrobe = read the wardrobe guide for more than 30 s (a rule); vip = given by hand to the 20 top payers.'
+\echo 'user level: 10 points an order, 1 per 100 paid, 1 per active day, 5 a review, 20 if the last order is under 90 days old;'
+\echo 'levels 2, 3, 4 and 5 start at 50, 150, 400 and 1,000 points.'
 SELECT s.group_name, s.tag, s.customers,
        round(100.0 * s.customers / (SELECT count(*) FROM tagscrm.customer_overview), 1) AS "% of all customers"
   FROM tagscrm.segment_sizes s
