@@ -1,6 +1,9 @@
--- The sample shop: 2,000 customers with a year and a half of orders and
--- behaviour events, generated deterministically.  tagscrm watches the tables,
--- fits a churn model, and keeps tags, RFM segments and churn risk current.
+-- The sample shop: 2,000 registered customers (1,800 of whom have bought)
+-- with a year and a half of orders and behaviour events, generated
+-- deterministically.  tagscrm watches the tables, fits a churn model, and
+-- keeps tags, RFM segments and churn risk current.  Every figure printed
+-- below is explained next to it; test/docs/demo_check.sql recomputes each one
+-- in plain SQL.
 \set QUIET on
 \pset footer off
 SET client_min_messages = warning;
@@ -17,7 +20,10 @@ INSERT INTO customers
 SELECT g, (ARRAY['Shanghai', 'Beijing', 'Hangzhou', 'Chengdu'])[1 + g % 4], (ARRAY['female', 'male'])[1 + g % 2],
        '1965-01-01'::date + (g * 7919) % 18000
   FROM generate_series(1, 2000) g;
--- each customer buys at a rate of their own and may drop out after any purchase
+-- customers 1 to 1,800 buy: each at a rate of their own (0.3 orders a week on
+-- average), with a typical basket of their own (80 on average), and after
+-- each order they may drop out (a chance of 25 % on average); customers
+-- 1,801 to 2,000 have registered and browse, but have not bought yet
 DO $$
 DECLARE
 	c integer;
@@ -26,9 +32,9 @@ DECLARE
 	spend float8;
 	at timestamptz;
 BEGIN
-	FOR c IN 1 .. 2000 LOOP
+	FOR c IN 1 .. 1800 LOOP
 		rate := -ln(1 - random()) * 0.3;
-		spend := 20 + -ln(1 - random()) * 60;        -- a typical basket of their own
+		spend := 20 + -ln(1 - random()) * 60;
 		dropout := random() * 0.5;
 		at := '2025-01-01'::timestamptz + random() * interval '180 days';
 		LOOP
@@ -40,8 +46,9 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- 20,000 behaviour events of the 2,000 customers over the last 120 days
 INSERT INTO events (customer_id, at, kind, object, seconds)
-SELECT 1 + floor(random() * 2300), '2026-06-01'::timestamptz - random() * interval '120 days',
+SELECT 1 + floor(random() * 2000), '2026-06-01'::timestamptz - random() * interval '120 days',
        (ARRAY['view', 'view', 'view', 'consult', 'register', 'read', 'review'])[1 + floor(random() * 7)],
        (ARRAY['wardrobe-guide', 'sofa-guide', 'home'])[1 + floor(random() * 3)], floor(random() * 120)
   FROM generate_series(1, 20000);
@@ -54,39 +61,73 @@ SELECT tagscrm.watch_events('events', customer => 'customer_id', at => 'at', kin
 SELECT tagscrm.churn_fit('shop', 'orders', 'customer_id', 'paid_at', 'amount', calibration_end => '2026-06-01');
 UPDATE tagscrm.settings SET churn_model = 'shop';
 
--- a hand-made library next to the model groups
+-- a hand-made library next to the model groups: a rule tag and a hand tag
 SELECT tagscrm.create_tag_group('interests', 'interest');
-SELECT tagscrm.create_tag('wardrobe', 'interests', method => 'rule'), tagscrm.create_tag('vip', 'interests');
+SELECT tagscrm.create_tag('wardrobe', 'interests', method => 'rule',
+                          description => 'read the wardrobe guide for more than 30 seconds');
+SELECT tagscrm.create_tag('vip', 'interests', description => 'chosen by hand: the 20 customers who paid the most');
 SELECT tagscrm.set_tag_rule('wardrobe', $$count(event 'read' where object = 'wardrobe-guide' and duration > 30 s) >= 1$$);
 SELECT tagscrm.refresh(quiet => true, all_models => true);
 SELECT tagscrm.enable_tag_rule('wardrobe');
-SELECT tagscrm.tag_customer(g, 'vip', reason => 'top spender list') FROM generate_series(1, 2000, 97) g;
+SELECT tagscrm.tag_customer(customer_id, 'vip', reason => 'one of the 20 customers who paid the most')
+  FROM (SELECT customer_id FROM tagscrm.customer_overview ORDER BY total_paid DESC, customer_id LIMIT 20) top;
 \o
 
 \echo
-\echo '== Customers, orders and events loaded, watched and scored'
-SELECT count(*) AS customers, sum(orders) AS orders, sum(events) AS events FROM tagscrm.customer_overview;
+\echo '== The shop: customers, orders and behaviour events (views, reads, consultations, reviews)'
+SELECT count(*) AS customers, count(*) FILTER (WHERE orders > 0) AS "with an order",
+       sum(orders) AS orders, sum(events) AS events
+  FROM tagscrm.customer_overview;
 
 \echo
-\echo '== The fitted churn model (BG/NBD, Gamma-Gamma), weeks'
-SELECT name, round(r::numeric, 3) AS r, round(alpha::numeric, 3) AS alpha, round(a::numeric, 3) AS a,
-       round(b::numeric, 3) AS b, round(p::numeric, 2) AS p, round(q::numeric, 2) AS q, round(gamma::numeric, 2) AS gamma
-  FROM tagscrm.churn_model;
+\echo '== The churn model fitted on the orders (periods of one week)'
+\echo 'BG/NBD says how often customers buy and when they stop; Gamma-Gamma how much they spend per order.'
+SELECT parameter, value, meaning
+  FROM tagscrm.churn_model m, LATERAL (VALUES
+	(1, 'r, alpha', round(m.r::numeric, 3) || ', ' || round(m.alpha::numeric, 3),
+	 format('while a customer still buys, they buy at a rate of their own; the rates average r / alpha = %s orders a week (one every %s weeks)',
+	        round((m.r / m.alpha)::numeric, 2), round((m.alpha / m.r)::numeric, 1))),
+	(2, 'r', round(m.r::numeric, 3)::text,
+	 CASE WHEN m.r < 1 THEN 'below 1: those rates differ widely between customers (many slow buyers, a few very frequent ones)'
+	      ELSE '1 or more: customers buy at fairly similar rates' END),
+	(3, 'a, b', round(m.a::numeric, 3) || ', ' || round(m.b::numeric, 3),
+	 format('after each repeat order a customer may stop buying for good; that chance averages a / (a + b) = %s %%',
+	        round((100 * m.a / (m.a + m.b))::numeric, 1))),
+	(4, 'p', round(m.p::numeric, 2)::text,
+	 format('a customer''s order values vary around their own average by about 1 / sqrt(p) = %s %%',
+	        round((100 / sqrt(m.p))::numeric))),
+	(5, 'q, gamma', round(m.q::numeric, 2) || ', ' || round(m.gamma::numeric, 2),
+	 format('customers'' own average order values differ; across customers they average p * gamma / (q - 1) = %s',
+	        round((m.p * m.gamma / (m.q - 1))::numeric, 2)))) v(n, parameter, value, meaning)
+ ORDER BY v.n;
 
 \echo
-\echo '== Segment sizes: RFM segments, lifecycle, status, churn risk, rule and hand tags'
-SELECT group_name, tag, customers, percent_of_group
-  FROM tagscrm.segment_sizes
- WHERE group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'interests')
- ORDER BY group_name, customers DESC;
+\echo '== Segment sizes: customers holding each tag, and their share of all customers'
+\echo 'Only customers with an order have an RFM segment and a churn risk; every customer has a lifecycle stage, a status and a level.'
+\echo 'RFM segment: recency, order count and amount paid each high or low against the average buyer; important = paid more than average.'
+\echo 'lifecycle: new customer = no order yet, first purchase = 1 order, repeat = 2 to 4, super = 5 or more.'
+\echo 'customer status: active = an order or event in the last 30 days, silent = in the last 90 days, lost = longer ago.'
+\echo 'churn risk: churn probability (1 - P(alive)) at least 0.7 = high, at least 0.4 = medium, else low; every one-order customer is low (see below).'
+\echo 'interests: wardrobe = read the wardrobe guide for more than 30 s (a rule); vip = given by hand to the 20 top payers.'
+\echo 'user level: 10 points an order, 1 per 100 paid, 1 per active day, 5 a review, 20 if the last order is under 90 days old;'
+\echo 'levels 2, 3, 4 and 5 start at 50, 150, 400 and 1,000 points.'
+SELECT s.group_name, s.tag, s.customers,
+       round(100.0 * s.customers / (SELECT count(*) FROM tagscrm.customer_overview), 1) AS "% of all customers"
+  FROM tagscrm.segment_sizes s
+ WHERE s.group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'interests')
+ ORDER BY s.group_name, s.customers DESC, s.tag;
 
 \echo
 \echo '== Ten customers, as a BI tool reads them (tagscrm.customer_overview)'
+\echo 'recency: days since the last order. r, f, m: quintile scores 1-5 of recency, order count and amount paid'
+\echo 'against all customers with an order (5 = most recent, most orders, most paid; equal values score alike).'
+\echo 'churn: 1 - P(alive). A customer with no repeat order has P(alive) = 1 in BG/NBD, hence churn 0.00 and low risk.'
 SELECT customer_id, orders, total_paid, recency_days AS recency, r_score AS r, f_score AS f, m_score AS m,
        rfm_segment, status, round(churn_probability::numeric, 2) AS churn, churn_risk, level
   FROM tagscrm.customer_overview ORDER BY customer_id::integer LIMIT 10;
 
+SELECT customer_id AS top_payer FROM tagscrm.customer_overview ORDER BY total_paid DESC, customer_id LIMIT 1 \gset
 \echo
-\echo '== One customer for the service desk: the tags of tagscrm.customer_profile(98)'
+\echo '== One customer for the service desk: the tags of tagscrm.customer_profile(':top_payer'), the customer who paid the most'
 SELECT t ->> 'group' AS "group", t ->> 'tag' AS tag, t ->> 'source' AS source, t ->> 'reason' AS reason
-  FROM jsonb_array_elements(tagscrm.customer_profile(98) -> 'tags') t;
+  FROM jsonb_array_elements(tagscrm.customer_profile(:'top_payer') -> 'tags') t;

@@ -1,0 +1,214 @@
+-- Every figure demo/sample.sql prints, recomputed in plain SQL from the
+-- sample shop's own tables (customers, orders, events) and compared with what
+-- tagscrm shows.  Run in the database the demo was loaded into; each check
+-- prints one line "name|t" (or "|f").  test/docs/run.sh counts the
+-- "-- check:" lines below as its plan.
+\set ON_ERROR_STOP 1
+\pset format unaligned
+\pset tuples_only on
+SET client_min_messages = warning;
+SET tagscrm.clock_override = '2026-06-01 00:00:00+00';
+
+-- ln Gamma(z) for z > 0 (recurrence up to z >= 10, then Stirling's series;
+-- error below 1e-12): PostgreSQL 15 has no lgamma()
+CREATE FUNCTION pg_temp.lgamma(z float8) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+	SELECT (w - 0.5) * ln(w) - w + 0.5 * ln(2 * pi()) + 1 / (12 * w) - 1 / (360 * w ^ 3) + 1 / (1260 * w ^ 5)
+	       - 1 / (1680 * w ^ 7) - s
+	  FROM (SELECT z + n AS w, COALESCE((SELECT sum(ln(z + k)) FROM generate_series(0, n - 1) k), 0) AS s
+	          FROM (SELECT GREATEST(0, ceil(10 - z))::int AS n) c) x
+$$;
+
+-- each customer from the base tables
+CREATE TEMP TABLE plain AS
+WITH ids AS (SELECT id::text AS customer_id FROM customers
+             UNION SELECT customer_id::text FROM orders UNION SELECT customer_id::text FROM events),
+o AS (SELECT customer_id::text AS customer_id, count(*) AS orders, sum(amount) AS paid, min(paid_at) AS first_at,
+             max(paid_at) AS last_at, count(DISTINCT (paid_at AT TIME ZONE 'UTC')::date) AS order_days
+        FROM orders GROUP BY 1),
+-- the earliest order of the last order day (purchase_summary dates a day by it)
+l AS (SELECT DISTINCT ON (customer_id) customer_id::text AS customer_id, paid_at AS last_day_at
+        FROM orders ORDER BY customer_id, (paid_at AT TIME ZONE 'UTC')::date DESC, paid_at),
+e AS (SELECT customer_id::text AS customer_id, count(*) AS events, max(at) AS last_at,
+             count(*) FILTER (WHERE kind = 'review') AS reviews,
+             bool_or(kind = 'read' AND object = 'wardrobe-guide' AND seconds > 30) AS wardrobe
+        FROM events GROUP BY 1),
+d AS (SELECT customer_id, count(DISTINCT day) AS active_days
+        FROM (SELECT customer_id::text, (paid_at AT TIME ZONE 'UTC')::date AS day FROM orders
+              UNION SELECT customer_id::text, (at AT TIME ZONE 'UTC')::date FROM events) x GROUP BY 1)
+SELECT i.customer_id, COALESCE(o.orders, 0) AS orders, COALESCE(o.paid, 0) AS paid, o.first_at, o.last_at, l.last_day_at,
+       o.order_days, COALESCE(e.events, 0) AS events, COALESCE(e.reviews, 0) AS reviews,
+       COALESCE(e.wardrobe, false) AS wardrobe, COALESCE(d.active_days, 0) AS active_days,
+       floor(extract(epoch FROM timestamptz '2026-06-01 00:00+00' - o.last_at) / 86400)::int AS recency,
+       floor(extract(epoch FROM timestamptz '2026-06-01 00:00+00' - GREATEST(o.last_at, e.last_at)) / 86400)::int AS silent_days
+  FROM ids i LEFT JOIN o USING (customer_id) LEFT JOIN l USING (customer_id) LEFT JOIN e USING (customer_id)
+  LEFT JOIN d USING (customer_id);
+
+-- RFM: quintile cut points (percentile_disc) and means over customers with an order
+CREATE TEMP TABLE bp AS
+SELECT percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY recency) AS r_cuts,
+       percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY orders) AS f_cuts,
+       percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY paid) AS m_cuts,
+       avg(recency) AS r_mean, avg(orders) AS f_mean, avg(paid) AS m_mean
+  FROM plain WHERE orders > 0;
+
+-- BG/NBD summary per customer in weeks, and P(alive) (Fader, Hardie & Lee 2005, eq. 13); the
+-- tags take t_x to the latest order (customer_churn), the fit to the earliest order of its day
+CREATE TEMP TABLE churn AS
+SELECT p.customer_id, s.x, s.t_x, s.t,
+       CASE WHEN p.order_days > 1 THEN extract(epoch FROM p.last_day_at - p.first_at) / 604800 ELSE 0 END AS fit_t_x,
+       1 - 1 / (1 + CASE WHEN s.x = 0 THEN 0
+                         ELSE m.a / (m.b + s.x - 1) * ((m.alpha + s.t) / (m.alpha + s.t_x)) ^ (m.r + s.x) END) AS churn
+  FROM plain p, tagscrm.churn_model m,
+       LATERAL (SELECT p.order_days - 1 AS x,
+                       CASE WHEN p.order_days > 1 THEN extract(epoch FROM p.last_at - p.first_at) / 604800 ELSE 0 END AS t_x,
+                       extract(epoch FROM timestamptz '2026-06-01 00:00+00' - p.first_at) / 604800 AS t) s
+ WHERE p.orders > 0;
+
+CREATE TEMP TABLE expected AS
+SELECT p.customer_id, p.orders, p.paid, p.recency,
+       CASE WHEN p.orders > 0 THEN 5 - (SELECT count(*) FROM unnest(bp.r_cuts) c WHERE c < p.recency) END AS r,
+       CASE WHEN p.orders > 0 THEN 1 + (SELECT count(*) FROM unnest(bp.f_cuts) c WHERE c < p.orders) END AS f,
+       CASE WHEN p.orders > 0 THEN 1 + (SELECT count(*) FROM unnest(bp.m_cuts) c WHERE c < p.paid) END AS m,
+       CASE WHEN p.orders > 0 THEN
+            CASE WHEN p.paid > bp.m_mean THEN 'important_' ELSE 'general_' END ||
+            CASE WHEN p.recency < bp.r_mean THEN CASE WHEN p.orders > bp.f_mean THEN 'value' ELSE 'develop' END
+                 ELSE CASE WHEN p.orders > bp.f_mean THEN 'keep' ELSE 'retain' END END END AS rfm,
+       CASE WHEN p.orders = 0 THEN 'new' WHEN p.orders = 1 THEN 'first_purchase'
+            WHEN p.orders < 5 THEN 'repeat' ELSE 'super' END AS lifecycle,
+       CASE WHEN p.silent_days < 30 THEN 'active' WHEN p.silent_days < 90 THEN 'silent'
+            WHEN p.silent_days IS NOT NULL THEN 'lost' END AS status,
+       CASE WHEN c.churn >= 0.7 THEN 'high' WHEN c.churn >= 0.4 THEN 'medium' WHEN c.churn IS NOT NULL THEN 'low' END AS risk,
+       c.churn,
+       (1 + (SELECT count(*) FROM unnest(ARRAY[50, 150, 400, 1000]) t
+              WHERE t <= 10 * p.orders + 0.01 * p.paid + p.active_days + 5 * p.reviews
+                         + CASE WHEN p.recency < 90 THEN 20 ELSE 0 END))::text AS level,
+       p.wardrobe,
+       p.customer_id IN (SELECT customer_id FROM plain ORDER BY paid DESC, customer_id LIMIT 20) AS vip
+  FROM plain p CROSS JOIN bp LEFT JOIN churn c USING (customer_id);
+
+-- what tagscrm shows
+CREATE TEMP TABLE shown AS
+SELECT o.customer_id, o.orders, o.total_paid, o.recency_days, o.r_score, o.f_score, o.m_score,
+       (SELECT value FROM tagscrm.model_members mm WHERE mm.customer_id = o.customer_id AND model = 'rfm') AS rfm,
+       (SELECT value FROM tagscrm.model_members mm WHERE mm.customer_id = o.customer_id AND model = 'lifecycle') AS lifecycle,
+       (SELECT value FROM tagscrm.model_members mm WHERE mm.customer_id = o.customer_id AND model = 'status') AS status,
+       (SELECT value FROM tagscrm.model_members mm WHERE mm.customer_id = o.customer_id AND model = 'churn_risk') AS risk,
+       o.churn_probability,
+       (SELECT value FROM tagscrm.model_members mm WHERE mm.customer_id = o.customer_id AND model = 'level') AS level,
+       'wardrobe' = ANY (o.tags) AS wardrobe, 'vip' = ANY (o.tags) AS vip
+  FROM tagscrm.customer_overview o;
+
+-- check: the shop has 2,000 customers, 1,800 with an order, and every order and event
+SELECT 'customers, customers with an order, orders, events',
+       (SELECT (count(*), count(*) FILTER (WHERE orders > 0), sum(orders), sum(events)) FROM tagscrm.customer_overview)
+       = (SELECT (count(*), count(*) FILTER (WHERE orders > 0), sum(orders), sum(events)) FROM plain)
+   AND (SELECT count(*) FROM plain) = 2000 AND (SELECT count(*) FROM plain WHERE orders > 0) = 1800;
+
+-- check: the BG/NBD summary of every buyer equals purchase_summary at the calibration end
+SELECT 'BG/NBD summary (x, t_x, T) of every buyer',
+       NOT EXISTS (SELECT FROM churn c
+                     JOIN (SELECT customer_id::text, tagscrm.purchase_summary(paid_at, amount, '2026-06-01 00:00+00') s
+                             FROM orders GROUP BY 1) s USING (customer_id)
+                    WHERE (s.s).x <> c.x OR abs((s.s).t_x - c.fit_t_x) > 1e-9 OR abs((s.s).t - c.t) > 1e-9);
+
+-- check: the BG/NBD log-likelihood in plain SQL equals the stored one, and moving any parameter 1 % lowers it
+WITH s AS (SELECT x, fit_t_x AS t_x, t FROM churn),
+ll AS (SELECT k, sum(pg_temp.lgamma(pr + x) - pg_temp.lgamma(pr) + pr * ln(pal)
+                     + pg_temp.lgamma(pa + pb) + pg_temp.lgamma(pb + x) - pg_temp.lgamma(pb) - pg_temp.lgamma(pa + pb + x)
+                     + ln((pal + t) ^ (-(pr + x))
+                          + CASE WHEN x > 0 THEN pa / (pb + x - 1) * (pal + t_x) ^ (-(pr + x)) ELSE 0 END)) AS v
+         FROM s, tagscrm.churn_model m,
+              LATERAL (VALUES (0, m.r, m.alpha, m.a, m.b),
+                              (1, m.r * 1.01, m.alpha, m.a, m.b), (2, m.r * 0.99, m.alpha, m.a, m.b),
+                              (3, m.r, m.alpha * 1.01, m.a, m.b), (4, m.r, m.alpha * 0.99, m.a, m.b),
+                              (5, m.r, m.alpha, m.a * 1.01, m.b), (6, m.r, m.alpha, m.a * 0.99, m.b),
+                              (7, m.r, m.alpha, m.a, m.b * 1.01), (8, m.r, m.alpha, m.a, m.b * 0.99)) p(k, pr, pal, pa, pb)
+        GROUP BY k)
+SELECT 'BG/NBD fit: r, alpha, a, b maximise the likelihood',
+       abs((SELECT v FROM ll WHERE k = 0) - (SELECT bgnbd_log_likelihood FROM tagscrm.churn_model)) < 1e-6
+   AND (SELECT bool_and(v < (SELECT v FROM ll WHERE k = 0)) FROM ll WHERE k > 0);
+
+-- check: the Gamma-Gamma log-likelihood in plain SQL equals the stored one, and moving any parameter 1 % lowers it
+WITH s AS (SELECT customer_id::text, (tagscrm.purchase_summary(paid_at, amount, '2026-06-01 00:00+00')).*
+             FROM orders GROUP BY 1),
+ll AS (SELECT k, sum(pg_temp.lgamma(pp * x + pq) - pg_temp.lgamma(pp * x) - pg_temp.lgamma(pq) + pq * ln(g)
+                     + (pp * x - 1) * ln(zbar) + pp * x * ln(x) - (pp * x + pq) * ln(g + x * zbar)) AS v
+         FROM s, tagscrm.churn_model m,
+              LATERAL (VALUES (0, m.p, m.q, m.gamma), (1, m.p * 1.01, m.q, m.gamma), (2, m.p * 0.99, m.q, m.gamma),
+                              (3, m.p, m.q * 1.01, m.gamma), (4, m.p, m.q * 0.99, m.gamma),
+                              (5, m.p, m.q, m.gamma * 1.01), (6, m.p, m.q, m.gamma * 0.99)) v(k, pp, pq, g)
+        WHERE s.x > 0 AND s.zbar > 0
+        GROUP BY k)
+SELECT 'Gamma-Gamma fit: p, q, gamma maximise the likelihood',
+       abs((SELECT v FROM ll WHERE k = 0) - (SELECT gg_log_likelihood FROM tagscrm.churn_model)) < 1e-6
+   AND (SELECT bool_and(v < (SELECT v FROM ll WHERE k = 0)) FROM ll WHERE k > 0);
+
+-- check: the explained parameter figures
+SELECT 'churn parameter figures: r / alpha, a / (a + b), 1 / sqrt(p), p gamma / (q - 1)',
+       (SELECT (round((r / alpha)::numeric, 2), round((alpha / r)::numeric, 1), round((100 * a / (a + b))::numeric, 1),
+                round((100 / sqrt(p))::numeric), round((p * gamma / (q - 1))::numeric, 2))
+          FROM tagscrm.churn_model) = (0.22, 4.5, 21.7, 36::numeric, 87.04);
+
+-- check: every customer's orders, amount paid, recency and R, F, M scores
+SELECT 'orders, amount paid, recency and R/F/M scores of every customer',
+       NOT EXISTS (SELECT customer_id, orders, paid, recency, r, f, m FROM expected
+                   EXCEPT SELECT customer_id, orders, total_paid, recency_days, r_score, f_score, m_score FROM shown)
+   AND NOT EXISTS (SELECT customer_id, orders, total_paid, recency_days, r_score, f_score, m_score FROM shown
+                   EXCEPT SELECT customer_id, orders, paid, recency, r, f, m FROM expected);
+
+-- check: every customer's RFM segment, lifecycle, status and user level
+SELECT 'RFM segment, lifecycle, status and level of every customer',
+       NOT EXISTS (SELECT customer_id, rfm, lifecycle, status, level FROM expected
+                   EXCEPT SELECT customer_id, rfm, lifecycle, status, level FROM shown)
+   AND NOT EXISTS (SELECT customer_id, rfm, lifecycle, status, level FROM shown
+                   EXCEPT SELECT customer_id, rfm, lifecycle, status, level FROM expected);
+
+-- check: every buyer's churn probability and churn risk tag
+SELECT 'churn probability and churn risk of every customer',
+       NOT EXISTS (SELECT FROM expected e JOIN shown s USING (customer_id)
+                    WHERE e.risk IS DISTINCT FROM s.risk
+                       OR abs(COALESCE(e.churn, -1) - COALESCE(s.churn_probability, -1)) > 1e-9);
+
+-- check: wardrobe readers (rule) and the 20 top payers (vip, by hand)
+SELECT 'wardrobe and vip holders',
+       NOT EXISTS (SELECT FROM expected e JOIN shown s USING (customer_id)
+                    WHERE e.wardrobe <> s.wardrobe OR e.vip <> s.vip);
+
+-- check: segment sizes and shares of all customers, as printed
+SELECT 'segment sizes and shares',
+       NOT EXISTS (
+	(SELECT group_name, tag, customers, round(100.0 * customers / 2000, 1) FROM tagscrm.segment_sizes
+	  WHERE group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'interests'))
+	EXCEPT
+	(SELECT g, t.tag, count(e.customer_id), round(100.0 * count(e.customer_id) / 2000, 1)
+	   FROM tagscrm.model_groups t
+	   LEFT JOIN (SELECT customer_id, 'rfm' AS model, rfm AS value FROM expected
+	              UNION ALL SELECT customer_id, 'lifecycle', lifecycle FROM expected
+	              UNION ALL SELECT customer_id, 'status', status FROM expected
+	              UNION ALL SELECT customer_id, 'churn_risk', risk FROM expected
+	              UNION ALL SELECT customer_id, 'level', level FROM expected) e
+	          ON e.model = t.model AND e.value = t.value
+	   CROSS JOIN LATERAL (SELECT t.group_name AS g) gg
+	  WHERE t.model IN ('rfm', 'lifecycle', 'status', 'churn_risk', 'level')
+	  GROUP BY g, t.tag
+	 UNION ALL
+	 SELECT 'interests', 'wardrobe', count(*) FILTER (WHERE wardrobe), round(100.0 * count(*) FILTER (WHERE wardrobe) / 2000, 1)
+	   FROM expected
+	 UNION ALL
+	 SELECT 'interests', 'vip', count(*) FILTER (WHERE vip), round(100.0 * count(*) FILTER (WHERE vip) / 2000, 1)
+	   FROM expected));
+
+-- check: the service desk customer is the top payer, with the city, gender and age band of the customer table
+SELECT 'the profile shown: top payer, city, gender, age band',
+       (SELECT customer_id FROM plain ORDER BY paid DESC, customer_id LIMIT 1)
+       = (SELECT customer_id FROM tagscrm.customer_overview ORDER BY total_paid DESC, customer_id LIMIT 1)
+   AND (SELECT array_agg(t ->> 'tag' ORDER BY t ->> 'tag')
+          FROM jsonb_array_elements(tagscrm.customer_profile(
+                 (SELECT customer_id FROM plain ORDER BY paid DESC, customer_id LIMIT 1)) -> 'tags') t
+         WHERE t ->> 'group' IN ('city', 'gender', 'age band'))
+       = (SELECT ARRAY['age ' || CASE WHEN a < 18 THEN 'under 18' WHEN a >= 65 THEN '65+'
+                                      ELSE (SELECT lo || '-' || (hi - 1) FROM (VALUES (18, 25), (25, 35), (35, 45), (45, 55), (55, 65)) v(lo, hi)
+                                             WHERE a >= lo AND a < hi) END,
+                        'city: ' || c.city, 'gender: ' || c.gender]
+            FROM customers c, LATERAL (SELECT date_part('year', age(date '2026-06-01', c.born))::int AS a) x
+           WHERE c.id = (SELECT customer_id FROM plain ORDER BY paid DESC, customer_id LIMIT 1)::bigint);
