@@ -426,10 +426,19 @@ BEGIN
 	END IF;
 	PERFORM @extschema@.churn_check_source(orders, customer_column, at_column, amount_column, true);
 
-	EXECUTE format('SELECT @extschema@.bgnbd_fit((s.s).x, (s.s).t_x, (s.s).t) AS bg, '
-	               '@extschema@.gamma_gamma_fit((s.s).x, (s.s).zbar) FILTER (WHERE (s.s).zbar > 0) AS gg '
-	               'FROM (%s) s', @extschema@.churn_summary_sql(orders, customer_column, at_column, amount_column))
-	   INTO fit USING calibration_end, time_unit;
+	-- the orders are read as their table's owner (read_as_owner): no code of
+	-- that table (an index expression the planner folds, say) runs with the
+	-- extension owner's rights
+	SELECT @extschema@.bgnbd_fit((s.s).x, (s.s).t_x, (s.s).t) AS bg,
+	       @extschema@.gamma_gamma_fit((s.s).x, (s.s).zbar) FILTER (WHERE (s.s).zbar > 0) AS gg
+	  INTO fit
+	  FROM (SELECT @extschema@.purchase_summary(r.at, r.amount, calibration_end, churn_fit.time_unit) AS s
+	          FROM @extschema@.read_as_owner(orders, format(
+	                 'SELECT o.%1$I::pg_catalog.text, o.%2$I::pg_catalog.timestamptz, o.%3$I::pg_catalog.numeric
+	                    FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL',
+	                 customer_column, at_column, amount_column, orders), NULL, NULL)
+	               AS r(c text, at timestamptz, amount numeric)
+	         GROUP BY r.c) s;
 	bg := fit.bg;
 	gg := fit.gg;
 	IF bg IS NULL THEN

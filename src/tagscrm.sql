@@ -4,21 +4,47 @@
 
 \echo Use "CREATE EXTENSION tagscrm" to load this file. \quit
 
--- Refuse a schema that somebody else prepared for us: its owner could have
--- planted objects next to ours (see README, "Security").
+-- Refuse a schema that somebody else prepared for us, or may still add to:
+-- another role's object there (an overload of one of our functions, say)
+-- could capture calls meant for ours (docs/security.md).  CREATE EXTENSION
+-- makes the schema itself when it is missing: owned by the installing role,
+-- with no grants and nothing in it.
 DO $guard$
 DECLARE
-	schema_owner pg_catalog.oid;
+	s record;
+	stranger pg_catalog.text;
 BEGIN
-	SELECT n.nspowner INTO schema_owner
+	SELECT n.oid, n.nspowner, n.nspacl INTO s
 	  FROM pg_catalog.pg_namespace n
 	 WHERE n.nspname OPERATOR(pg_catalog.=) 'tagscrm';
-	IF schema_owner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
-	                                          WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
+	IF s.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
+	                                        WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
 		RAISE EXCEPTION 'schema "tagscrm" already exists and is owned by role "%"',
-			pg_catalog.pg_get_userbyid(schema_owner)
+			pg_catalog.pg_get_userbyid(s.nspowner)
 			USING ERRCODE = '42501',
 			      HINT = 'Drop that schema, or have its owner install the extension, then run CREATE EXTENSION tagscrm again.';
+	END IF;
+	SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END
+	  INTO stranger
+	  FROM pg_catalog.aclexplode(s.nspacl) a
+	 WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE' AND a.grantee OPERATOR(pg_catalog.<>) s.nspowner
+	 LIMIT 1;
+	IF stranger IS NOT NULL THEN
+		RAISE EXCEPTION 'schema "tagscrm" already exists and role "%" may create objects in it', stranger
+			USING ERRCODE = '42501',
+			      HINT = 'Revoke CREATE on the schema from every role but its owner (or drop it), then run CREATE EXTENSION tagscrm again.';
+	END IF;
+	SELECT pg_catalog.pg_get_userbyid(o.owner) INTO stranger
+	  FROM (SELECT c.relowner AS owner FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid
+	        UNION ALL SELECT p.proowner FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) s.oid
+	        UNION ALL SELECT t.typowner FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) s.oid
+	        UNION ALL SELECT o.oprowner FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) s.oid) o
+	 WHERE o.owner OPERATOR(pg_catalog.<>) s.nspowner
+	 LIMIT 1;
+	IF stranger IS NOT NULL THEN
+		RAISE EXCEPTION 'schema "tagscrm" already holds objects of role "%"', stranger
+			USING ERRCODE = '42501',
+			      HINT = 'Install tagscrm into a new schema: drop that one (or move its objects), then run CREATE EXTENSION tagscrm again.';
 	END IF;
 END
 $guard$;
