@@ -92,8 +92,11 @@ AS $$ SELECT @extschema@.customer_profile(customer::text, history_limit) $$;
 COMMENT ON FUNCTION @extschema@.customer_profile(bigint, integer) IS 'customer_profile for bigint customer ids';
 
 -- The tag a customer holds in a model's group (one, as model groups are exclusive).
+-- A view runs the functions it calls with the reader's own rights, and
+-- readers may not read customer_tag: SECURITY DEFINER, reading nothing but
+-- tagscrm's own tables, and nothing a reader could not see in the views.
 CREATE FUNCTION @extschema@.model_tag_of(customer text, model text) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN (SELECT t.name FROM @extschema@.customer_tag ct
           JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
@@ -101,6 +104,15 @@ RETURN (SELECT t.name FROM @extschema@.customer_tag ct
          WHERE ct.customer_id = customer AND mt.model = model_tag_of.model
          LIMIT 1);
 COMMENT ON FUNCTION @extschema@.model_tag_of(text, text) IS 'Internal: the tag a customer holds for a model';
+
+-- The churn probability of a customer under the configured model, for
+-- customer_overview; SECURITY DEFINER for the same reason as model_tag_of.
+CREATE FUNCTION @extschema@.churn_probability_of(customer text) RETURNS float8
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (@extschema@.customer_churn(customer)).churn_probability;
+COMMENT ON FUNCTION @extschema@.churn_probability_of(text) IS
+	'Internal: a customer''s churn probability under settings.churn_model, for the reader views';
 
 CREATE VIEW @extschema@.customer_overview AS
 	SELECT f.customer_id,
@@ -118,7 +130,7 @@ CREATE VIEW @extschema@.customer_overview AS
 	       @extschema@.model_tag_of(f.customer_id, 'sales_stage') AS sales_stage,
 	       @extschema@.model_tag_of(f.customer_id, 'status') AS status,
 	       @extschema@.model_tag_of(f.customer_id, 'level') AS level,
-	       (@extschema@.customer_churn(f.customer_id)).churn_probability,
+	       @extschema@.churn_probability_of(f.customer_id) AS churn_probability,
 	       @extschema@.model_tag_of(f.customer_id, 'churn_risk') AS churn_risk,
 	       (SELECT string_agg(t.name, ', ' ORDER BY t.name) FROM @extschema@.customer_tag ct
 	          JOIN @extschema@.tag t ON t.tag_id = ct.tag_id

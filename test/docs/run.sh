@@ -23,13 +23,6 @@
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-# test/run runs this from a copy of the tree without the pages; it starts
-# from the tree itself, which is then the previous working directory
-if [ -n "${TAGSCRM_DOCS_ROOT:-}" ]; then
-	root="$TAGSCRM_DOCS_ROOT"
-elif [ ! -f "$root/README.md" ] && [ -f "${OLDPWD:-/nonexistent}/README.md" ] && [ -d "$OLDPWD/docs" ]; then
-	root="$OLDPWD"
-fi
 cd "$root" || exit 1
 tmp="$(mktemp -d)"
 chmod 755 "$tmp"

@@ -9,7 +9,7 @@ CREATE EXTENSION pgtap;
 CREATE EXTENSION tagscrm;
 
 BEGIN;
-SELECT plan(314);   -- every check below; a script that stops early fails
+SELECT plan(330);   -- every check below; a script that stops early fails
 
 \o /dev/null
 CREATE ROLE t_reader IN ROLE tagscrm_reader;
@@ -27,8 +27,9 @@ GRANT SELECT ON public.pairs TO t_operator;
 -- The privilege matrix, exactly as README.md's table: role -> API functions.
 CREATE TEMP TABLE matrix (fn text, min_role text);
 INSERT INTO matrix VALUES
-	('customer_profile', 'reader'), ('now', 'reader'),
-	('tag_customer', 'operator'), ('untag_customer', 'operator'), ('import_tags', 'operator'),
+	('customer_profile', 'reader'), ('now', 'reader'), ('days_between', 'reader'), ('model_tag_of', 'reader'),
+	('churn_probability_of', 'reader'),
+	('tag_customer', 'operator'), ('untag_customer', 'operator'), ('import_tags', 'operator'), ('import_tag_rows', 'operator'),
 	('expire_tags', 'operator'),
 	('create_tag_group', 'admin'), ('alter_tag_group', 'admin'), ('create_tag', 'admin'),
 	('rename_tag', 'admin'), ('describe_tag', 'admin'), ('move_tag', 'admin'),
