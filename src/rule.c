@@ -2,7 +2,7 @@
  * rule.c: SQL-callable wrappers of the rule language and the per-backend
  * cache of parsed rules.
  *
- * The parser and evaluator (rule_parse.c, rule_eval.c) are plain C and never
+ * The parser and evaluator (the core listed in rule.h) are plain C and never
  * throw; this file gives them palloc-based allocator hooks and turns their
  * RuleError into ereport, with the error position shown under the rule text.
  * Parsed trees are cached per backend, keyed by the exact rule text, in a
@@ -299,7 +299,7 @@ JsonFilters(StringInfo buf, const RuleMeasure *m)
 		if (i > 0)
 			appendStringInfoString(buf, ", ");
 		appendStringInfoString(buf, "{\"field\": ");
-		JsonText(buf, f->field);
+		JsonText(buf, RuleFieldName(f->field));
 		appendStringInfoString(buf, ", \"op\": ");
 		JsonText(buf, RuleOpName(f->op));
 		appendStringInfoString(buf, ", \"values\": [");
@@ -331,8 +331,8 @@ JsonMeasure(StringInfo buf, const RuleMeasure *m)
 		appendStringInfoString(buf, ", \"source\": ");
 		JsonText(buf, RuleSourceName(m->source));
 		appendStringInfoString(buf, ", \"field\": ");
-		if (m->field)
-			JsonText(buf, m->field);
+		if (m->field != RULE_FIELD_NONE)
+			JsonText(buf, RuleFieldName(m->field));
 		else
 			appendStringInfoString(buf, "null");
 		appendStringInfoString(buf, ", \"filters\": ");
@@ -473,8 +473,8 @@ rule_measures(PG_FUNCTION_ARGS)
 		nulls[6] = !agg;
 		values[7] = agg ? CStringGetTextDatum(RuleSourceName(m->source)) : (Datum) 0;
 		nulls[7] = !agg;
-		values[8] = agg && m->field ? CStringGetTextDatum(m->field) : (Datum) 0;
-		nulls[8] = !(agg && m->field);
+		values[8] = agg && m->field != RULE_FIELD_NONE ? CStringGetTextDatum(RuleFieldName(m->field)) : (Datum) 0;
+		nulls[8] = !(agg && m->field != RULE_FIELD_NONE);
 		if (agg)
 		{
 			StringInfoData buf;

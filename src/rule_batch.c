@@ -256,19 +256,25 @@ NameIndex(const char *const *names, const char *name)
 }
 
 static RowField
-FieldOf(RuleSource source, const char *field)
+FieldOf(RuleSource source, RuleField field)
 {
-	if (field == NULL)
-		return FIELD_NONE;
-	if (source == RULE_SOURCE_ORDER)
-		return strcmp(field, "amount") == 0 ? FIELD_AMOUNT : FIELD_NONE;
-	if (strcmp(field, "kind") == 0)
-		return FIELD_KIND;
-	if (strcmp(field, "object") == 0)
-		return FIELD_OBJECT;
-	if (strcmp(field, "duration") == 0)
-		return FIELD_DURATION;
-	return FIELD_NONE;			/* event.channel: not read from the events table */
+	switch (field)
+	{
+		case RULE_FIELD_AMOUNT:
+			return FIELD_AMOUNT;
+		case RULE_FIELD_KIND:
+			return FIELD_KIND;
+		case RULE_FIELD_OBJECT:
+			return FIELD_OBJECT;
+		case RULE_FIELD_DURATION:
+			return FIELD_DURATION;
+		case RULE_FIELD_NONE:
+		case RULE_FIELD_ORDER_CHANNEL:
+		case RULE_FIELD_PRODUCT:
+		case RULE_FIELD_EVENT_CHANNEL:
+			break;				/* not read from the watched tables */
+	}
+	return FIELD_NONE;
 }
 
 /* Seconds as microseconds, clamped far beyond any timestamp */
@@ -320,7 +326,7 @@ ByEventFact(const RuleMeasure *m)
 	if (m->source != RULE_SOURCE_EVENT || m->has_window ||
 		(m->func != RULE_AGG_COUNT && m->func != RULE_AGG_EXISTS) || m->nfilters != 1)
 		return false;
-	return strcmp(m->filters[0].field, "kind") == 0 &&
+	return m->filters[0].field == RULE_FIELD_KIND &&
 		(m->filters[0].op == RULE_OP_EQ || m->filters[0].op == RULE_OP_IN);
 }
 

@@ -101,6 +101,18 @@ EvalOperand(const RuleTree *tree, const RuleNode *node, const RuleValue *values,
 	}
 }
 
+/* -1, 0, 1: byte order of two texts, a prefix first */
+int
+RuleCompareText(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t		n = alen < blen ? alen : blen;
+	int			c = n > 0 ? memcmp(a, b, n) : 0;
+
+	if (c != 0)
+		return c < 0 ? -1 : 1;
+	return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
 /* -1, 0, 1 for two non-null values of the same type */
 static int
 Compare(RuleType type, const EvalValue *a, const EvalValue *b)
@@ -113,14 +125,7 @@ Compare(RuleType type, const EvalValue *a, const EvalValue *b)
 		case RULE_TYPE_DURATION:
 			return a->num < b->num ? -1 : (a->num > b->num ? 1 : 0);
 		case RULE_TYPE_TEXT:
-			{
-				size_t		n = a->len < b->len ? a->len : b->len;
-				int			c = n > 0 ? memcmp(a->str, b->str, n) : 0;
-
-				if (c != 0)
-					return c < 0 ? -1 : 1;
-				return a->len < b->len ? -1 : (a->len > b->len ? 1 : 0);
-			}
+			return RuleCompareText(a->str, a->len, b->str, b->len);
 	}
 	return 0;
 }
