@@ -284,6 +284,13 @@ SecondsToUs(double secs)
 	return (int64) llround(Min(secs, RULE_MAX_DURATION) * USECS_PER_SEC);
 }
 
+/* The aggregate of a measure over rows (max_order_amount is max(order.amount)) */
+static RuleAggFunc
+FuncOf(const BatchMeasure *bm)
+{
+	return bm->code == -1 ? RULE_AGG_MAX : bm->m->func;
+}
+
 /* Doubles of slot a measure takes */
 static int
 SlotWidth(const BatchMeasure *bm)
@@ -291,7 +298,7 @@ SlotWidth(const BatchMeasure *bm)
 	switch (bm->way)
 	{
 		case WAY_ROWS:
-			switch (bm->m->func)
+			switch (FuncOf(bm))
 			{
 				case RULE_AGG_COUNT:
 				case RULE_AGG_EXISTS:
@@ -428,12 +435,6 @@ RowsOf(const BatchMeasure *bm, RuleSource source)
 	if (bm->code == -1)
 		return source == RULE_SOURCE_ORDER;
 	return bm->m->source == source;
-}
-
-static RuleAggFunc
-FuncOf(const BatchMeasure *bm)
-{
-	return bm->code == -1 ? RULE_AGG_MAX : bm->m->func;
 }
 
 /* ------------------------------------------------------------------------
