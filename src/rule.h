@@ -306,6 +306,7 @@ extern void RuleFree(RuleTree *tree);
 extern bool RuleCheckValues(const RuleTree *tree, const RuleValue *values,
 							RuleError *err);
 extern RuleTruth RuleEval(const RuleTree *tree, const RuleValue *values);
-extern int	RuleCompareText(const char *a, size_t alen, const char *b, size_t blen);
+extern int	RuleCompareValues(RuleType type, const RuleValue *a, const RuleValue *b);
+extern void RuleLiteralValue(const RuleLiteral *lit, RuleValue *out);
 
 #endif							/* TAGSCRM_RULE_H */

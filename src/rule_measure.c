@@ -16,19 +16,14 @@
 static int
 CompareLiterals(const RuleLiteral *a, const RuleLiteral *b)
 {
+	RuleValue	va;
+	RuleValue	vb;
+
 	if (a->type != b->type)
 		return a->type < b->type ? -1 : 1;
-	switch (a->type)
-	{
-		case RULE_TYPE_BOOL:
-			return (int) a->b - (int) b->b;
-		case RULE_TYPE_NUMBER:
-		case RULE_TYPE_DURATION:
-			return a->num < b->num ? -1 : (a->num > b->num ? 1 : 0);
-		case RULE_TYPE_TEXT:
-			return RuleCompareText(a->str, a->len, b->str, b->len);
-	}
-	return 0;
+	RuleLiteralValue(a, &va);
+	RuleLiteralValue(b, &vb);
+	return RuleCompareValues(a->type, &va, &vb);
 }
 
 static int
