@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(rule_check);
 PG_FUNCTION_INFO_V1(rule_explain);
 PG_FUNCTION_INFO_V1(rule_measures);
 PG_FUNCTION_INFO_V1(rule_eval_values);
+PG_FUNCTION_INFO_V1(rule_vocabulary);
 
 /* Cache bounds: entries, and bytes over all entries */
 #define RULE_CACHE_ENTRIES	256
@@ -600,4 +601,35 @@ rule_eval_values(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_BOOL(result);
+}
+
+/*
+ * SQL: tagscrm.rule_vocabulary() RETURNS TABLE (name text, kind text,
+ * value_type text, time_dependent boolean, description text)
+ * The words a rule may use, as the parser knows them (rule_vocabulary.c).
+ */
+Datum
+rule_vocabulary(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			nwords;
+	const RuleWord *words = RuleVocabulary(&nwords);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < nwords; i++)
+	{
+		const RuleWord *w = &words[i];
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(w->name);
+		values[1] = CStringGetTextDatum(RuleWordKindName(w->kind));
+		/* sum, min, max and avg have the type of their field */
+		values[2] = w->type_of_field ? (Datum) 0 : CStringGetTextDatum(RuleTypeName(w->type));
+		nulls[2] = w->type_of_field;
+		values[3] = BoolGetDatum(w->time_dependent);
+		values[4] = CStringGetTextDatum(w->description);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
