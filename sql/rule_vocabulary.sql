@@ -1,7 +1,8 @@
 -- rule_vocabulary(): every name a rule may use, in one table that the
 -- parser, its hints and the batch evaluator read.  Each name of it is
 -- accepted where its kind belongs and nowhere else; names outside it are
--- refused.
+-- refused; fields tagscrm does not read from the watched tables are refused
+-- when a rule is written.
 DROP EXTENSION tagscrm CASCADE;
 DROP SCHEMA tagscrm;
 CREATE EXTENSION tagscrm;
@@ -88,3 +89,24 @@ SELECT place, count(*) AS names, count(*) FILTER (WHERE in_vocabulary) AS in_voc
        count(*) FILTER (WHERE known) AS known, count(*) FILTER (WHERE known <> in_vocabulary) AS differ
   FROM outcome GROUP BY place ORDER BY place;
 SELECT * FROM outcome WHERE known <> in_vocabulary ORDER BY place, name;
+-- ---------------------------------------------------------------------------
+-- 4. Fields tagscrm cannot read are refused when a rule is written, with
+--    the position and the fields that exist.  tagscrm reads customer, time
+--    and amount of the watched orders, and customer, time, kind, object and
+--    duration of the watched events; order.product, order.channel and
+--    event.channel were accepted and silently never held.
+-- ---------------------------------------------------------------------------
+-- order.product
+SELECT tagscrm.rule_check('count(order where product in (''sofa'', ''bed'') and amount > 100) > 0');
+-- order.channel, in a filter and as the field of an aggregate
+SELECT tagscrm.rule_check('sum(order.amount where channel = ''web'', last 365 days) > 0');
+SELECT tagscrm.rule_check('max(order.channel) > 1');
+-- event.channel
+SELECT tagscrm.rule_check('count(event ''read'' where object = ''a'' and channel <> ''app'') > 0');
+-- the customer attribute channel stays a measure
+SELECT pg_temp.rule_state('channel = ''wecom''') AS attribute_channel;
+-- a rule tag cannot be given such a rule
+SELECT tagscrm.create_tag_group('interest', 'interest');
+SELECT tagscrm.create_tag('sofa buyer', 'interest', method => 'rule');
+SELECT tagscrm.set_tag_rule('sofa buyer', 'exists(order where product = ''sofa'')');
+SELECT count(*) AS rules_stored FROM tagscrm.tag_rule;

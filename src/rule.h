@@ -68,17 +68,14 @@ typedef enum RuleSource
 
 /*
  * Fields of the rows of orders and events that a rule may read (the
- * vocabulary names them).
+ * vocabulary names them): those the host reads from the watched tables.
  */
 typedef enum RuleField
 {
 	RULE_FIELD_NONE,			/* count and exists read no field */
 	RULE_FIELD_AMOUNT,			/* order */
-	RULE_FIELD_ORDER_CHANNEL,	/* order */
-	RULE_FIELD_PRODUCT,			/* order */
 	RULE_FIELD_KIND,			/* event */
 	RULE_FIELD_OBJECT,			/* event */
-	RULE_FIELD_EVENT_CHANNEL,	/* event */
 	RULE_FIELD_DURATION			/* event */
 } RuleField;
 

@@ -88,10 +88,7 @@ RuleBatchRowPasses(const BatchMeasure *bm, const BatchRow *row)
 					return false;
 				break;
 			case RULE_FIELD_NONE:
-			case RULE_FIELD_ORDER_CHANNEL:
-			case RULE_FIELD_PRODUCT:
-			case RULE_FIELD_EVENT_CHANNEL:
-				return false;	/* not read from the watched tables */
+				elog(ERROR, "filter without a field");
 		}
 	}
 	return true;

@@ -552,7 +552,7 @@ ParseAggregate(Parser *p, RuleAggFunc func, size_t position)
 		if (m.source != RULE_SOURCE_EVENT)
 		{
 			RuleFail(p, "22023", (long) p->tok.start, "Only events have a kind.",
-					 "Filter orders with where, as in count(order where channel = 'web').",
+					 "Filter orders with where, as in count(order where amount > 100).",
 					 "an order has no kind");
 			return NULL;
 		}

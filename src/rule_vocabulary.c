@@ -101,19 +101,17 @@ static const RuleWord words[] = {
 	.description = "has_event('kind'): exists(event 'kind')."},
 	{"has_tag", RULE_WORD_TAG, RULE_TYPE_BOOL,
 	.description = "has_tag('name'): whether the customer holds the tag (or one of its aliases)."},
-	/* fields of the rows */
+	/*
+	 * fields of the rows: what tagscrm reads from the watched tables
+	 * (watch_orders: customer, time, amount; watch_events: customer, time,
+	 * kind, object, duration), rule_batch_read.c
+	 */
 	{"amount", RULE_WORD_ORDER_FIELD, RULE_TYPE_NUMBER, .field = RULE_FIELD_AMOUNT,
 	.description = "The amount column of the watched orders table."},
-	{"channel", RULE_WORD_ORDER_FIELD, RULE_TYPE_TEXT, .field = RULE_FIELD_ORDER_CHANNEL,
-	.description = "Not read from the watched orders table: a filter on it never holds."},
-	{"product", RULE_WORD_ORDER_FIELD, RULE_TYPE_TEXT, .field = RULE_FIELD_PRODUCT,
-	.description = "Not read from the watched orders table: a filter on it never holds."},
 	{"kind", RULE_WORD_EVENT_FIELD, RULE_TYPE_TEXT, .field = RULE_FIELD_KIND,
 	.description = "The kind column of the watched events table; count(event 'view') filters on it."},
 	{"object", RULE_WORD_EVENT_FIELD, RULE_TYPE_TEXT, .field = RULE_FIELD_OBJECT,
 	.description = "The optional object column of the watched events table; null when not watched."},
-	{"channel", RULE_WORD_EVENT_FIELD, RULE_TYPE_TEXT, .field = RULE_FIELD_EVENT_CHANNEL,
-	.description = "Not read from the watched events table: a filter on it never holds."},
 	{"duration", RULE_WORD_EVENT_FIELD, RULE_TYPE_DURATION, .field = RULE_FIELD_DURATION,
 	.description = "The optional duration column (seconds) of the watched events table; null when not watched."},
 };
