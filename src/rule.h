@@ -239,7 +239,6 @@ typedef struct RuleTree
 	int			nmeasures;
 	RuleMeasure *measures;
 	const char *canonical;		/* fully parenthesized canonical text */
-	int			nnodes;
 	struct RuleArena *arena;	/* owns everything above */
 } RuleTree;
 

@@ -550,7 +550,10 @@ RuleBatchRead(Batch *b)
 		Oid			types[1] = {TIMESTAMPTZOID};
 		Datum		values[1] = {TimestampTzGetDatum(b->now)};
 
-		/* as customer_overview scores them: live, against the stored breakpoints */
+		/*
+		 * as customer_overview scores them: live, against the stored
+		 * breakpoints; the columns are RFM_COLUMN_R, _F and _M
+		 */
 		ScanSlots(b, WAY_RFM_SCORE,
 				  psprintf("SELECT f.customer_id, (r.c).r_score::pg_catalog.float8, "
 						   "(r.c).f_score::pg_catalog.float8, (r.c).m_score::pg_catalog.float8 "
@@ -561,6 +564,7 @@ RuleBatchRead(Batch *b)
 						   "AND f.last_order_at IS NOT NULL AND st.breakpoints IS NOT NULL) r%s",
 						   s, s, s, s, s, OnlyListed(b, "f.customer_id", false)), 1, types, values);
 	}
+	/* the columns are CHURN_COLUMN_PROBABILITY, _P_ALIVE and _EXPECTED_VALUE */
 	if (Needs(b, WAY_CHURN))
 		ScanSlots(b, WAY_CHURN,
 				  psprintf("SELECT f.customer_id, c.churn_probability, c.p_alive, c.expected_value "

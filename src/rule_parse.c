@@ -42,8 +42,8 @@ RuleFail(Parser *p, const char *sqlstate, long position, const char *detail,
 	snprintf(p->err->hint, sizeof(p->err->hint), "%s", hint ? hint : "");
 }
 
-void
-RuleFailMemory(Parser *p)
+static void
+FailMemory(Parser *p)
 {
 	RuleFail(p, "53200", -1, NULL, NULL, "out of memory while parsing a rule");
 }
@@ -58,15 +58,18 @@ RuleAlloc(Parser *p, size_t n)
 		return NULL;
 	result = RuleArenaAlloc(p->arena, n);
 	if (result == NULL)
-		RuleFailMemory(p);
+		FailMemory(p);
 	return result;
 }
+
+/* Bytes of a token quoted in a message at most */
+#define QUOTE_MAX	40
 
 /* Length of the token text to quote in a message, cut at a UTF-8 boundary */
 int
 RuleQuoteLength(const char *s, size_t len)
 {
-	size_t		n = len > 40 ? 40 : len;
+	size_t		n = len > QUOTE_MAX ? QUOTE_MAX : len;
 
 	while (n > 0 && n < len && ((unsigned char) s[n] & 0xC0) == 0x80)
 		n--;
@@ -1009,7 +1012,7 @@ RuleParse(const char *text, size_t len, const RuleAllocator *allocator, RuleErro
 	arena = RuleArenaCreate(allocator);
 	if (arena == NULL)
 	{
-		RuleFailMemory(&p);
+		FailMemory(&p);
 		return NULL;
 	}
 	p.arena = arena;
@@ -1030,14 +1033,13 @@ RuleParse(const char *text, size_t len, const RuleAllocator *allocator, RuleErro
 	if (p.failed || root == NULL || tree == NULL)
 	{
 		if (!p.failed)
-			RuleFailMemory(&p);
+			FailMemory(&p);
 		RuleArenaFree(arena);
 		return NULL;
 	}
 	tree->root = root;
 	tree->nmeasures = p.nmeasures;
 	tree->measures = p.measures;
-	tree->nnodes = p.nnodes;
 	tree->arena = arena;
 	tree->canonical = RuleCanonicalText(&p, tree);
 	if (p.failed)

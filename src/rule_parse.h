@@ -95,7 +95,6 @@ extern bool RuleExpectWord(Parser *p, const char *word, const char *expected);
 /* rule_parse.c: parser state, errors and the grammar */
 extern void RuleFail(Parser *p, const char *sqlstate, long position, const char *detail,
 					 const char *hint, const char *fmt,...) RULE_PRINTF(6, 7);
-extern void RuleFailMemory(Parser *p);
 extern void *RuleAlloc(Parser *p, size_t n);
 extern int	RuleQuoteLength(const char *s, size_t len);
 extern void RuleSyntaxError(Parser *p, const char *expected);

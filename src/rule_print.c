@@ -90,7 +90,7 @@ BufDuration(Buf *b, double secs)
 
 	if (secs == floor(secs) && secs < 9.0e15)
 	{
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < (int) (sizeof(units) / sizeof(units[0])); i++)
 		{
 			if (secs > 0 && fmod(secs, units[i].seconds) == 0)
 			{
