@@ -143,6 +143,20 @@ RuleBufLiteral(Buf *b, const RuleLiteral *lit)
 	}
 }
 
+/* (value, value, ...) */
+static void
+BufList(Buf *b, const RuleLiteral *values, int n)
+{
+	RuleBufPuts(b, "(");
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			RuleBufPuts(b, ", ");
+		RuleBufLiteral(b, &values[i]);
+	}
+	RuleBufPuts(b, ")");
+}
+
 /* field op value, or field [not] in (values) */
 static void
 BufFilter(Buf *b, const RuleFilter *f)
@@ -152,16 +166,7 @@ BufFilter(Buf *b, const RuleFilter *f)
 	RuleBufPuts(b, RuleOpName(f->op));
 	RuleBufPuts(b, " ");
 	if (f->op == RULE_OP_IN || f->op == RULE_OP_NOT_IN)
-	{
-		RuleBufPuts(b, "(");
-		for (int i = 0; i < f->nvalues; i++)
-		{
-			if (i > 0)
-				RuleBufPuts(b, ", ");
-			RuleBufLiteral(b, &f->values[i]);
-		}
-		RuleBufPuts(b, ")");
-	}
+		BufList(b, f->values, f->nvalues);
 	else
 		RuleBufLiteral(b, &f->values[0]);
 }
@@ -259,14 +264,9 @@ BufNode(Buf *b, const RuleTree *tree, const RuleNode *node)
 		case RULE_NODE_IN:
 			RuleBufPuts(b, "(");
 			BufNode(b, tree, node->args[0]);
-			RuleBufPuts(b, " in (");
-			for (int i = 0; i < node->nlist; i++)
-			{
-				if (i > 0)
-					RuleBufPuts(b, ", ");
-				RuleBufLiteral(b, &node->list[i]);
-			}
-			RuleBufPuts(b, "))");
+			RuleBufPuts(b, " in ");
+			BufList(b, node->list, node->nlist);
+			RuleBufPuts(b, ")");
 			break;
 		case RULE_NODE_BETWEEN:
 			RuleBufPuts(b, "(");

@@ -6,7 +6,8 @@
  * rows of orders and events is a RuleWord here.  The parser resolves names
  * in this table and builds its hints from it (rule_check.c), the batch
  * evaluator maps each named measure and field to where tagscrm reads it
- * (rule_batch_plan.c, with switches the compiler checks for completeness),
+ * (rule_batch_plan.c, rule_batch_filter.c: switches without a default, so
+ * the compiler checks them for completeness),
  * and tagscrm.rule_vocabulary() shows it; so a word is added or removed in
  * one place.  Only words tagscrm can supply belong here: a rule naming
  * anything else is refused when it is written.
@@ -100,7 +101,7 @@ static const RuleWord words[] = {
 	{"has_event", RULE_WORD_AGGREGATE, RULE_TYPE_BOOL, .func = RULE_AGG_EXISTS, .takes_string = true,
 	.description = "has_event('kind'): exists(event 'kind')."},
 	{"has_tag", RULE_WORD_TAG, RULE_TYPE_BOOL,
-	.description = "has_tag('name'): whether the customer holds the tag (or one of its aliases)."},
+	.description = "has_tag('name'): whether the customer holds the tag, named case-insensitively or by an alias."},
 	/*
 	 * fields of the rows: what tagscrm reads from the watched tables
 	 * (watch_orders: customer, time, amount; watch_events: customer, time,
