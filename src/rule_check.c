@@ -54,20 +54,25 @@ FindWord(const WordSet *set, const char *s, size_t len)
 {
 	int			n;
 	const RuleWord *words = RuleVocabulary(&n);
+	char		first;
 
+	if (len == 0)
+		return NULL;
+	/* names are lower case; testing the first letter first keeps this cheap */
+	first = (s[0] >= 'A' && s[0] <= 'Z') ? (char) (s[0] - 'A' + 'a') : s[0];
 	for (int i = 0; i < n; i++)
-		if (InSet(&words[i], set) && RuleSpanIs(s, len, words[i].name))
+		if (words[i].name[0] == first && RuleSpanIs(s, len, words[i].name) && InSet(&words[i], set))
 			return &words[i];
 	return NULL;
 }
 
-/* The names of one kind of words, as "a, b, c" */
+/* Appends the names of one kind of words, as "a, b, c", then after */
 static void
-KindList(char *buf, size_t size, RuleWordKind kind)
+KindList(char *buf, size_t size, RuleWordKind kind, const char *after)
 {
 	WordSet		set = {{kind}, 1, false};
 
-	RuleJoinWords(buf, size, InSet, &set, false, ", ");
+	RuleJoinWords(buf, size, InSet, &set, false, ", ", after);
 }
 
 /* A function name: an aggregate, has_event or has_tag (42883 otherwise) */
@@ -75,13 +80,12 @@ const RuleWord *
 RuleResolveFunction(Parser *p, size_t position, const char *s, size_t len)
 {
 	const RuleWord *word = FindWord(&functions, s, len);
-	char		list[sizeof(p->err->hint)];
 	char		hint[sizeof(p->err->hint)];
 
 	if (word != NULL || p->failed)
 		return word;
-	RuleJoinWords(list, sizeof(list), InSet, &functions, false, " and ");
-	snprintf(hint, sizeof(hint), "The functions are %s.", list);
+	snprintf(hint, sizeof(hint), "The functions are ");
+	RuleJoinWords(hint, sizeof(hint), InSet, &functions, false, " and ", ".");
 	RuleFail(p, "42883", (long) position, NULL, hint,
 			 "function \"%.*s\" does not exist", RuleQuoteLength(s, len), s);
 	return NULL;
@@ -92,17 +96,14 @@ const RuleWord *
 RuleResolveMeasure(Parser *p, size_t position, const char *s, size_t len)
 {
 	const RuleWord *word = FindWord(&measures, s, len);
-	char		facts[sizeof(p->err->hint)];
-	char		attributes[sizeof(p->err->hint)];
-	char		models[sizeof(p->err->hint)];
 	char		hint[sizeof(p->err->hint)];
 
 	if (word != NULL || p->failed)
 		return word;
-	KindList(facts, sizeof(facts), RULE_WORD_FACT);
-	KindList(attributes, sizeof(attributes), RULE_WORD_ATTRIBUTE);
-	KindList(models, sizeof(models), RULE_WORD_MODEL);
-	snprintf(hint, sizeof(hint), "Facts: %s. Attributes: %s. Models: %s.", facts, attributes, models);
+	snprintf(hint, sizeof(hint), "Facts: ");
+	KindList(hint, sizeof(hint), RULE_WORD_FACT, ". Attributes: ");
+	KindList(hint, sizeof(hint), RULE_WORD_ATTRIBUTE, ". Models: ");
+	KindList(hint, sizeof(hint), RULE_WORD_MODEL, ".");
 	RuleFail(p, "42703", (long) position, NULL, hint,
 			 "unknown measure \"%.*s\"", RuleQuoteLength(s, len), s);
 	return NULL;
@@ -117,9 +118,7 @@ RuleResolveField(Parser *p, RuleSource source)
 {
 	const WordSet *set = source == RULE_SOURCE_ORDER ? &order_fields : &event_fields;
 	const RuleWord *word;
-	char		list[sizeof(p->err->hint)];
 	char		hint[sizeof(p->err->hint)];
-	int			n;
 
 	if (p->tok.type != TK_IDENT)
 	{
@@ -129,9 +128,9 @@ RuleResolveField(Parser *p, RuleSource source)
 	word = FindWord(set, p->src + p->tok.start, p->tok.len);
 	if (word != NULL || p->failed)
 		return word;
-	n = RuleJoinWords(list, sizeof(list), InSet, set, false, " and ");
-	snprintf(hint, sizeof(hint), "%s have the field%s %s.",
-			 source == RULE_SOURCE_ORDER ? "Orders" : "Events", n == 1 ? "" : "s", list);
+	snprintf(hint, sizeof(hint), "%s have the field%s ",
+			 source == RULE_SOURCE_ORDER ? "Orders" : "Events", RuleCountWords(InSet, set) == 1 ? "" : "s");
+	RuleJoinWords(hint, sizeof(hint), InSet, set, false, " and ", ".");
 	RuleFail(p, "42703", (long) p->tok.start, NULL, hint,
 			 "%s has no field \"%.*s\"", RuleSourceName(source),
 			 RuleQuoteLength(p->src + p->tok.start, p->tok.len), p->src + p->tok.start);
@@ -146,14 +145,14 @@ void
 RuleExpectNumberField(Parser *p, bool any_source, RuleSource source)
 {
 	WordSet		set = {{RULE_WORD_ORDER_FIELD, RULE_WORD_EVENT_FIELD}, 2, true};
-	char		list[256];
+	char		list[256] = "";
 
 	if (!any_source)
 	{
 		set.kinds[0] = source == RULE_SOURCE_ORDER ? RULE_WORD_ORDER_FIELD : RULE_WORD_EVENT_FIELD;
 		set.nkinds = 1;
 	}
-	RuleJoinWords(list, sizeof(list), InSet, &set, true, " or ");
+	RuleJoinWords(list, sizeof(list), InSet, &set, true, " or ", "");
 	RuleSyntaxError(p, list);
 }
 
@@ -274,7 +273,6 @@ bool
 RuleCheckAggregateField(Parser *p, size_t position, const RuleMeasure *m, const RuleWord *field)
 {
 	WordSet		set = {{RULE_WORD_ORDER_FIELD, RULE_WORD_EVENT_FIELD}, 2, true};
-	char		list[sizeof(p->err->hint)];
 	char		hint[sizeof(p->err->hint)];
 
 	if (m->func == RULE_AGG_COUNT || m->func == RULE_AGG_EXISTS)
@@ -285,8 +283,8 @@ RuleCheckAggregateField(Parser *p, size_t position, const RuleMeasure *m, const 
 	}
 	if (!IsOrdered(field->type))
 	{
-		RuleJoinWords(list, sizeof(list), InSet, &set, false, " or ");
-		snprintf(hint, sizeof(hint), "Use %s.", list);
+		snprintf(hint, sizeof(hint), "Use ");
+		RuleJoinWords(hint, sizeof(hint), InSet, &set, false, " or ", ".");
 		RuleFail(p, "42804", (long) position, NULL, hint,
 				 "%s needs a number or duration field, and \"%s\" is %s",
 				 m->name, field->name, RuleTypeName(field->type));

@@ -80,9 +80,10 @@ extern void *RuleArenaAlloc(RuleArena *arena, size_t n);
 extern void RuleArenaFree(RuleArena *arena);
 
 /* rule_vocabulary.c: lists of words, for hints */
-extern int	RuleJoinWords(char *buf, size_t size,
+extern int	RuleCountWords(bool (*keep) (const RuleWord *word, const void *arg), const void *arg);
+extern void RuleJoinWords(char *buf, size_t size,
 						  bool (*keep) (const RuleWord *word, const void *arg),
-						  const void *arg, bool qualified, const char *last);
+						  const void *arg, bool qualified, const char *last, const char *after);
 
 /* rule_lex.c: tokens */
 extern bool RuleSpanIs(const char *s, size_t len, const char *word);

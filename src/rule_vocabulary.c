@@ -156,37 +156,52 @@ RuleAggFuncName(RuleAggFunc func)
 	return "?";
 }
 
-/*
- * Writes the names of the words keep accepts into buf as "a, b and c"
- * (last joins the last two), each as "order.amount" when qualified; cut to
- * fit size.  Returns how many words it wrote.
- */
+/* How many words keep accepts */
 int
-RuleJoinWords(char *buf, size_t size, bool (*keep) (const RuleWord *word, const void *arg),
-			  const void *arg, bool qualified, const char *last)
+RuleCountWords(bool (*keep) (const RuleWord *word, const void *arg), const void *arg)
 {
 	int			n = 0;
-	int			total = 0;
-	size_t		used = 0;
 
 	for (int i = 0; i < NWORDS; i++)
 		if (keep(&words[i], arg))
-			total++;
-	buf[0] = '\0';
+			n++;
+	return n;
+}
+
+/* Appends s to the text of *used bytes in buf, cut to fit size */
+static void
+Append(char *buf, size_t size, size_t *used, const char *s)
+{
+	if (*used < size)
+		*used += snprintf(buf + *used, size - *used, "%s", s);
+}
+
+/*
+ * Appends to the text in buf, cut to fit size, the names of the words keep
+ * accepts as "a, b and c" (last joins the last two; qualified: as in
+ * order.amount), then after.
+ */
+void
+RuleJoinWords(char *buf, size_t size, bool (*keep) (const RuleWord *word, const void *arg),
+			  const void *arg, bool qualified, const char *last, const char *after)
+{
+	int			total = RuleCountWords(keep, arg);
+	int			n = 0;
+	size_t		used = strlen(buf);
+
 	for (int i = 0; i < NWORDS; i++)
 	{
 		const RuleWord *w = &words[i];
-		const char *sep = n == 0 ? "" : (n == total - 1 ? last : ", ");
 
 		if (!keep(w, arg))
 			continue;
-		if (used < size)
-			used += snprintf(buf + used, size - used, "%s%s%s", sep,
-							 !qualified ? "" : w->kind == RULE_WORD_ORDER_FIELD ? "order." : "event.",
-							 w->name);
+		Append(buf, size, &used, n == 0 ? "" : (n == total - 1 ? last : ", "));
+		if (qualified)
+			Append(buf, size, &used, w->kind == RULE_WORD_ORDER_FIELD ? "order." : "event.");
+		Append(buf, size, &used, w->name);
 		n++;
 	}
-	return n;
+	Append(buf, size, &used, after);
 }
 
 const char *
