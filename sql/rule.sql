@@ -33,7 +33,7 @@ SELECT * FROM tagscrm.rule_measures(
 -- every kind of measure, one row each
 SELECT measure_id, kind, value_type, name, measure, time_dependent, func, source, field, window_from, window_to
   FROM tagscrm.rule_measures(
-	'sum(order.amount where channel = ''web'', last 365 days) > 0 and order_count >= 0 and city = ''x''
+	'sum(order.amount where amount > 100, last 365 days) > 0 and order_count >= 0 and city = ''x''
 	 and rfm_segment = ''y'' and has_tag(''vip'') and avg(event.duration ''read'') > 1 min');
 -- the full explain document of one rule
 SELECT jsonb_pretty(tagscrm.rule_explain(
@@ -75,8 +75,8 @@ INSERT INTO construct (rule) VALUES
 	('count(event where kind = ''view'') > 3'),              -- same measure as the line above
 	('count(event where kind in (''view'', ''read'')) > 3'),
 	('count(event where kind not in (''view'')) > 3'),
-	('count(event ''read'' where object = ''a'' and duration >= 30 s and channel <> ''app'') > 0'),
-	('count(order where product in (''sofa'', ''bed'') and amount > 100) > 0'),
+	('count(event ''read'' where object = ''a'' and duration >= 30 s and object <> ''b'') > 0'),
+	('count(order where amount in (250, 100) and amount > 50) > 0'),
 	('sum(order.amount) > 100'),
 	('min(order.amount) > 100'),
 	('max(order.amount) > 100'),
@@ -266,7 +266,7 @@ SELECT tagscrm.rule_check('has_tag(''a'', ''b'')');
 SELECT tagscrm.rule_check('count(customer) > 1');
 SELECT tagscrm.rule_check('count(order.amount) > 1');
 SELECT tagscrm.rule_check('sum(order) > 1');
-SELECT tagscrm.rule_check('sum(order.channel) > 1');
+SELECT tagscrm.rule_check('sum(event.kind) > 1');
 SELECT tagscrm.rule_check('sum(order.price) > 1');
 SELECT tagscrm.rule_check('count(order ''web'') > 1');
 SELECT tagscrm.rule_check('count(event where object > ''a'') > 1');

@@ -138,5 +138,15 @@ SELECT (SELECT count(*) FROM b_orders) AS orders_still_there, (SELECT count(*) F
 -- no rules: every customer, nothing holds
 SELECT count(*), bool_and(holding = '{}') FROM tagscrm.rule_verdicts('{}', NULL);
 
+-- bugfix: max_order_amount took one double of slot but used two (the value
+-- and its count of orders), so its orders were counted in the next measure
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE (v ->> '1')::numeric IS DISTINCT FROM (SELECT max(amount) FROM b_orders o WHERE o.who = c.id)
+                         OR (v ->> '2')::numeric <> (SELECT count(*) FROM b_events e WHERE e.who = c.id
+                                                       AND e.at > tagscrm.now() - interval '30 days' AND e.at <= tagscrm.now())) AS differ
+  FROM (SELECT 'c' || g AS id FROM generate_series(1, 70) g) c,
+       LATERAL tagscrm.rule_values('max_order_amount > 0 and count(event, last 30 days) >= 0', c.id) v;
+
 DROP FUNCTION compare_all(text[]), edge();
 DROP TABLE rules, edge_rules, b_orders, b_events;
+

@@ -2,7 +2,7 @@
  * rule.c: SQL-callable wrappers of the rule language and the per-backend
  * cache of parsed rules.
  *
- * The parser and evaluator (rule_parse.c, rule_eval.c) are plain C and never
+ * The parser and evaluator (the core listed in rule.h) are plain C and never
  * throw; this file gives them palloc-based allocator hooks and turns their
  * RuleError into ereport, with the error position shown under the rule text.
  * Parsed trees are cached per backend, keyed by the exact rule text, in a
@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(rule_check);
 PG_FUNCTION_INFO_V1(rule_explain);
 PG_FUNCTION_INFO_V1(rule_measures);
 PG_FUNCTION_INFO_V1(rule_eval_values);
+PG_FUNCTION_INFO_V1(rule_vocabulary);
 
 /* Cache bounds: entries, and bytes over all entries */
 #define RULE_CACHE_ENTRIES	256
@@ -299,7 +300,7 @@ JsonFilters(StringInfo buf, const RuleMeasure *m)
 		if (i > 0)
 			appendStringInfoString(buf, ", ");
 		appendStringInfoString(buf, "{\"field\": ");
-		JsonText(buf, f->field);
+		JsonText(buf, RuleFieldName(f->field));
 		appendStringInfoString(buf, ", \"op\": ");
 		JsonText(buf, RuleOpName(f->op));
 		appendStringInfoString(buf, ", \"values\": [");
@@ -331,8 +332,8 @@ JsonMeasure(StringInfo buf, const RuleMeasure *m)
 		appendStringInfoString(buf, ", \"source\": ");
 		JsonText(buf, RuleSourceName(m->source));
 		appendStringInfoString(buf, ", \"field\": ");
-		if (m->field)
-			JsonText(buf, m->field);
+		if (m->field != RULE_FIELD_NONE)
+			JsonText(buf, RuleFieldName(m->field));
 		else
 			appendStringInfoString(buf, "null");
 		appendStringInfoString(buf, ", \"filters\": ");
@@ -473,8 +474,8 @@ rule_measures(PG_FUNCTION_ARGS)
 		nulls[6] = !agg;
 		values[7] = agg ? CStringGetTextDatum(RuleSourceName(m->source)) : (Datum) 0;
 		nulls[7] = !agg;
-		values[8] = agg && m->field ? CStringGetTextDatum(m->field) : (Datum) 0;
-		nulls[8] = !(agg && m->field);
+		values[8] = agg && m->field != RULE_FIELD_NONE ? CStringGetTextDatum(RuleFieldName(m->field)) : (Datum) 0;
+		nulls[8] = !(agg && m->field != RULE_FIELD_NONE);
 		if (agg)
 		{
 			StringInfoData buf;
@@ -600,4 +601,35 @@ rule_eval_values(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_BOOL(result);
+}
+
+/*
+ * SQL: tagscrm.rule_vocabulary() RETURNS TABLE (name text, kind text,
+ * value_type text, time_dependent boolean, description text)
+ * The words a rule may use, as the parser knows them (rule_vocabulary.c).
+ */
+Datum
+rule_vocabulary(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			nwords;
+	const RuleWord *words = RuleVocabulary(&nwords);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < nwords; i++)
+	{
+		const RuleWord *w = &words[i];
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(w->name);
+		values[1] = CStringGetTextDatum(RuleWordKindName(w->kind));
+		/* sum, min, max and avg have the type of their field */
+		values[2] = w->type_of_field ? (Datum) 0 : CStringGetTextDatum(RuleTypeName(w->type));
+		nulls[2] = w->type_of_field;
+		values[3] = BoolGetDatum(w->time_dependent);
+		values[4] = CStringGetTextDatum(w->description);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -1,11 +1,14 @@
 /*
  * rule.h: the rule language for automatic tags (parser, tree, evaluator).
  *
- * This header and rule_parse.c / rule_eval.c use only the C standard library,
- * so the same code runs inside the backend (src/rule.c passes palloc-based
- * allocator hooks and turns RuleError into ereport) and standalone in the
- * fuzz harness (malloc hooks).  The core never throws and never longjmps:
- * every failure is reported through a RuleError and a NULL/false result.
+ * This header and the core files (rule_vocabulary.c, the parser in
+ * rule_arena.c, rule_lex.c, rule_parse.c, rule_check.c, rule_measure.c and
+ * rule_print.c, the evaluator in rule_eval.c) use only the C standard
+ * library, so the same code runs inside the backend (src/rule.c passes
+ * palloc-based allocator hooks and turns RuleError into ereport) and
+ * standalone in the fuzz harness and the benchmark (malloc hooks).  The core
+ * never throws and never longjmps: every failure is reported through a
+ * RuleError and a NULL/false result.
  *
  * A parsed rule is a tree of conditions over *measures*: values the host
  * computes for one customer (aggregates over the customer's orders or events,
@@ -63,6 +66,84 @@ typedef enum RuleSource
 	RULE_SOURCE_EVENT
 } RuleSource;
 
+/*
+ * Fields of the rows of orders and events that a rule may read (the
+ * vocabulary names them): those the host reads from the watched tables.
+ */
+typedef enum RuleField
+{
+	RULE_FIELD_NONE,			/* count and exists read no field */
+	RULE_FIELD_AMOUNT,			/* order */
+	RULE_FIELD_KIND,			/* event */
+	RULE_FIELD_OBJECT,			/* event */
+	RULE_FIELD_DURATION			/* event */
+} RuleField;
+
+/* Measures named by a word of the vocabulary: facts, attributes, models */
+typedef enum RuleNamed
+{
+	RULE_NAMED_NONE,			/* aggregates and tags */
+	RULE_NAMED_ORDER_COUNT,
+	RULE_NAMED_TOTAL_PAID,
+	RULE_NAMED_AVG_ORDER_VALUE,
+	RULE_NAMED_MAX_ORDER_AMOUNT,
+	RULE_NAMED_EVENT_COUNT,
+	RULE_NAMED_ACTIVE_DAYS,
+	RULE_NAMED_DAYS_SINCE_FIRST_ORDER,
+	RULE_NAMED_DAYS_SINCE_LAST_ORDER,
+	RULE_NAMED_DAYS_SINCE_LAST_EVENT,
+	RULE_NAMED_CITY,
+	RULE_NAMED_PROVINCE,
+	RULE_NAMED_COUNTRY,
+	RULE_NAMED_GENDER,
+	RULE_NAMED_CHANNEL,
+	RULE_NAMED_BIRTH_YEAR,
+	RULE_NAMED_AGE,
+	RULE_NAMED_DAYS_SINCE_REGISTRATION,
+	RULE_NAMED_RFM_SEGMENT,
+	RULE_NAMED_RFM_R,
+	RULE_NAMED_RFM_F,
+	RULE_NAMED_RFM_M,
+	RULE_NAMED_LIFECYCLE_STAGE,
+	RULE_NAMED_CUSTOMER_STATUS,
+	RULE_NAMED_USER_LEVEL,
+	RULE_NAMED_CHURN_PROBABILITY,
+	RULE_NAMED_P_ALIVE,
+	RULE_NAMED_EXPECTED_VALUE
+} RuleNamed;
+
+typedef enum RuleWordKind
+{
+	RULE_WORD_FACT,				/* per-customer fact, e.g. order_count */
+	RULE_WORD_ATTRIBUTE,		/* customer attribute, e.g. city */
+	RULE_WORD_MODEL,			/* model output, e.g. rfm_segment */
+	RULE_WORD_AGGREGATE,		/* count(order ...), ..., has_event('kind') */
+	RULE_WORD_TAG,				/* has_tag('name') */
+	RULE_WORD_ORDER_FIELD,		/* a field of the rows of orders */
+	RULE_WORD_EVENT_FIELD		/* a field of the rows of events */
+} RuleWordKind;
+
+/*
+ * A word of the vocabulary (rule_vocabulary.c): one name a rule may use for
+ * a measure, a function or a row field.  The parser resolves names in the
+ * vocabulary and lists it in its hints; the host computes each named
+ * measure and reads each field; tagscrm.rule_vocabulary() shows it.
+ */
+typedef struct RuleWord
+{
+	const char *name;
+	RuleWordKind kind;
+	RuleType	type;			/* of the value, or of the field */
+	bool		type_of_field;	/* sum, min, max, avg: the type of their field
+								 * instead */
+	bool		time_dependent; /* the value may change with time alone */
+	RuleNamed	named;			/* facts, attributes, models */
+	RuleField	field;			/* fields */
+	RuleAggFunc func;			/* aggregates */
+	bool		takes_string;	/* has_event('kind'), not func(source ...) */
+	const char *description;
+} RuleWord;
+
 typedef enum RuleOp
 {
 	RULE_OP_EQ,
@@ -88,7 +169,7 @@ typedef struct RuleLiteral
 /* One filter on the rows an aggregate reads: field op value(s) */
 typedef struct RuleFilter
 {
-	const char *field;			/* kind, object, channel, duration, amount, product */
+	RuleField	field;
 	RuleType	type;			/* type of the field */
 	RuleOp		op;
 	int			nvalues;		/* 1 for comparisons, >= 1 for (NOT) IN */
@@ -108,13 +189,14 @@ typedef struct RuleMeasure
 	RuleType	type;			/* type of the value the host supplies */
 	const char *name;			/* fact/attribute/model name, tag name, or
 								 * aggregate function name */
+	RuleNamed	named;			/* facts, attributes, models: which one */
 	const char *text;			/* canonical text, also the identity */
 	bool		time_dependent; /* value may change with time alone */
 	int			position;		/* byte offset of first use, 0-based */
 	/* aggregates only */
 	RuleAggFunc func;
 	RuleSource	source;
-	const char *field;			/* amount or duration; NULL for count/exists */
+	RuleField	field;			/* amount or duration; NONE for count/exists */
 	int			nfilters;
 	RuleFilter *filters;		/* sorted canonically */
 	bool		has_window;
@@ -157,7 +239,6 @@ typedef struct RuleTree
 	int			nmeasures;
 	RuleMeasure *measures;
 	const char *canonical;		/* fully parenthesized canonical text */
-	int			nnodes;
 	struct RuleArena *arena;	/* owns everything above */
 } RuleTree;
 
@@ -200,10 +281,11 @@ typedef struct RuleValue
 	size_t		len;
 } RuleValue;
 
-/* rule_parse.c */
-extern RuleTree *RuleParse(const char *text, size_t len,
-						   const RuleAllocator *allocator, RuleError *err);
-extern void RuleFree(RuleTree *tree);
+/* rule_vocabulary.c: the words of the language, names of its enums */
+extern const RuleWord *RuleVocabulary(int *nwords);
+extern const RuleWord *RuleFieldWord(RuleField field);
+extern const char *RuleWordKindName(RuleWordKind kind);
+extern const char *RuleFieldName(RuleField field);
 extern const char *RuleTypeName(RuleType type);
 extern const char *RuleOpName(RuleOp op);
 extern const char *RuleMeasureKindName(RuleMeasureKind kind);
@@ -211,9 +293,16 @@ extern const char *RuleAggFuncName(RuleAggFunc func);
 extern const char *RuleSourceName(RuleSource source);
 extern const char *RuleNodeKindName(RuleNodeKind kind);
 
+/* rule_parse.c */
+extern RuleTree *RuleParse(const char *text, size_t len,
+						   const RuleAllocator *allocator, RuleError *err);
+extern void RuleFree(RuleTree *tree);
+
 /* rule_eval.c */
 extern bool RuleCheckValues(const RuleTree *tree, const RuleValue *values,
 							RuleError *err);
 extern RuleTruth RuleEval(const RuleTree *tree, const RuleValue *values);
+extern int	RuleCompareValues(RuleType type, const RuleValue *a, const RuleValue *b);
+extern void RuleLiteralValue(const RuleLiteral *lit, RuleValue *out);
 
 #endif							/* TAGSCRM_RULE_H */

@@ -32,3 +32,12 @@ CREATE FUNCTION @extschema@.rule_eval_values(rule text, measure_values jsonb) RE
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rule_eval_values(text, jsonb) IS
 	'Evaluates a tag rule against measure values keyed by measure id ({"1": 5300, "2": null}); null when unknown';
+
+-- immutable: the vocabulary is compiled into the library (it changes only
+-- with the tagscrm version); no arguments, so STRICT would mean nothing
+CREATE FUNCTION @extschema@.rule_vocabulary()
+	RETURNS TABLE (name text, kind text, value_type text, time_dependent boolean, description text)
+	AS 'MODULE_PATHNAME', 'rule_vocabulary'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 40;
+COMMENT ON FUNCTION @extschema@.rule_vocabulary() IS
+	'Every name a tag rule may use: facts, attributes, models, aggregate functions, has_tag, and the fields of orders and events; value_type is null for sum, min, max and avg (the type of their field), time_dependent is true for values that change with time alone (aggregates: with a window)';

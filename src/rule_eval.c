@@ -18,16 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A value during evaluation */
-typedef struct EvalValue
-{
-	bool		isnull;
-	bool		b;
-	double		num;
-	const char *str;
-	size_t		len;
-} EvalValue;
-
 static RuleTruth EvalNode(const RuleTree *tree, const RuleNode *node, const RuleValue *values);
 
 /*
@@ -66,34 +56,34 @@ RuleCheckValues(const RuleTree *tree, const RuleValue *values, RuleError *err)
 	return true;
 }
 
-/* The value of an operand node */
-static void
-EvalOperand(const RuleTree *tree, const RuleNode *node, const RuleValue *values, EvalValue *out)
+/* A literal as a (non-null) value */
+void
+RuleLiteralValue(const RuleLiteral *lit, RuleValue *out)
 {
 	memset(out, 0, sizeof(*out));
+	out->b = lit->b;
+	out->num = lit->num;
+	out->str = lit->str;
+	out->len = lit->len;
+}
+
+/* The value of an operand node */
+static void
+EvalOperand(const RuleTree *tree, const RuleNode *node, const RuleValue *values, RuleValue *out)
+{
 	switch (node->kind)
 	{
 		case RULE_NODE_CONST:
-			out->b = node->lit.b;
-			out->num = node->lit.num;
-			out->str = node->lit.str;
-			out->len = node->lit.len;
+			RuleLiteralValue(&node->lit, out);
 			return;
 		case RULE_NODE_MEASURE:
-			{
-				const RuleValue *v = &values[node->measure];
-
-				out->isnull = v->isnull;
-				out->b = v->b;
-				out->num = v->num;
-				out->str = v->str;
-				out->len = v->len;
-				return;
-			}
+			*out = values[node->measure];
+			return;
 		default:
 			{
 				RuleTruth	t = EvalNode(tree, node, values);
 
+				memset(out, 0, sizeof(*out));
 				out->isnull = (t == RULE_UNKNOWN);
 				out->b = (t == RULE_TRUE);
 				return;
@@ -101,9 +91,9 @@ EvalOperand(const RuleTree *tree, const RuleNode *node, const RuleValue *values,
 	}
 }
 
-/* -1, 0, 1 for two non-null values of the same type */
-static int
-Compare(RuleType type, const EvalValue *a, const EvalValue *b)
+/* -1, 0, 1 for two non-null values of the same type (text: byte order) */
+int
+RuleCompareValues(RuleType type, const RuleValue *a, const RuleValue *b)
 {
 	switch (type)
 	{
@@ -157,9 +147,9 @@ Truth(bool b)
 static RuleTruth
 EvalNode(const RuleTree *tree, const RuleNode *node, const RuleValue *values)
 {
-	EvalValue	a;
-	EvalValue	b;
-	EvalValue	c;
+	RuleValue	a;
+	RuleValue	b;
+	RuleValue	c;
 
 	switch (node->kind)
 	{
@@ -209,19 +199,15 @@ EvalNode(const RuleTree *tree, const RuleNode *node, const RuleValue *values)
 			EvalOperand(tree, node->args[1], values, &b);
 			if (a.isnull || b.isnull)
 				return RULE_UNKNOWN;
-			return Truth(ApplyOp(node->op, Compare(node->args[0]->type, &a, &b)));
+			return Truth(ApplyOp(node->op, RuleCompareValues(node->args[0]->type, &a, &b)));
 		case RULE_NODE_IN:
 			EvalOperand(tree, node->args[0], values, &a);
 			if (a.isnull)
 				return RULE_UNKNOWN;
 			for (int i = 0; i < node->nlist; i++)
 			{
-				b.isnull = false;
-				b.b = node->list[i].b;
-				b.num = node->list[i].num;
-				b.str = node->list[i].str;
-				b.len = node->list[i].len;
-				if (Compare(node->args[0]->type, &a, &b) == 0)
+				RuleLiteralValue(&node->list[i], &b);
+				if (RuleCompareValues(node->args[0]->type, &a, &b) == 0)
 					return RULE_TRUE;
 			}
 			return RULE_FALSE;
@@ -235,8 +221,8 @@ EvalNode(const RuleTree *tree, const RuleNode *node, const RuleValue *values)
 				EvalOperand(tree, node->args[0], values, &a);
 				EvalOperand(tree, node->args[1], values, &b);
 				EvalOperand(tree, node->args[2], values, &c);
-				lo = (a.isnull || b.isnull) ? RULE_UNKNOWN : Truth(Compare(type, &a, &b) >= 0);
-				hi = (a.isnull || c.isnull) ? RULE_UNKNOWN : Truth(Compare(type, &a, &c) <= 0);
+				lo = (a.isnull || b.isnull) ? RULE_UNKNOWN : Truth(RuleCompareValues(type, &a, &b) >= 0);
+				hi = (a.isnull || c.isnull) ? RULE_UNKNOWN : Truth(RuleCompareValues(type, &a, &c) <= 0);
 				if (lo == RULE_FALSE || hi == RULE_FALSE)
 					return RULE_FALSE;
 				if (lo == RULE_UNKNOWN || hi == RULE_UNKNOWN)

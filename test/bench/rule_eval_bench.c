@@ -3,7 +3,9 @@
  * with a RuleValue array per customer), without PostgreSQL.  Prints the time
  * to parse the benchmark rule and to evaluate it, per call.  Values are
  * generated deterministically (an LCG), ~1 % NULLs, like rule_bench.sh.
- *   cc -O2 -Isrc test/bench/rule_eval_bench.c src/rule_parse.c src/rule_eval.c -lm -o rule_eval_bench
+ *   cc -O2 -Isrc test/bench/rule_eval_bench.c src/rule_vocabulary.c src/rule_arena.c \
+ *      src/rule_lex.c src/rule_parse.c src/rule_check.c src/rule_measure.c src/rule_print.c \
+ *      src/rule_eval.c -lm -o rule_eval_bench
  *   ./rule_eval_bench [customers]
  */
 #include "rule.h"
