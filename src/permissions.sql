@@ -21,7 +21,7 @@ BEGIN
 	FOR g IN SELECT * FROM (VALUES
 		('tagscrm_reader',   ARRAY['customer_profile', 'now', 'days_between', 'model_tag_of', 'churn_probability_of',
 		                           'rfm_breakpoints', 'rfm_score',
-		                           'rfm_segment', 'rfm_classify', 'rfm_segments', 'rule_check', 'rule_explain',
+		                           'rfm_segment', 'rfm_classify', 'rfm_segments', 'rule_check', 'rule_explain', 'rule_vocabulary',
 		                           'rule_measures', 'rule_eval_values', 'tag_rule_eval', 'rule_values',
 		                           'purchase_summary', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_p_alive',
 		                           'bgnbd_expected_purchases', 'gamma_gamma_expected_value', 'clv', 'hyp2f1',

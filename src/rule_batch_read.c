@@ -272,6 +272,7 @@ ScanSource(Batch *b, RuleSource source)
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Datum		warg[1];
+	OwnerRead	owner;
 
 	scan.source = source;
 	scan.nmeasures = 0;
@@ -307,10 +308,11 @@ ScanSource(Batch *b, RuleSource source)
 	warg[0] = CStringGetTextDatum(source == RULE_SOURCE_ORDER ? "orders" : "events");
 	ret = SPI_execute_with_args(psprintf("SELECT w.relid::oid, w.customer_column::text, w.at_column::text, "
 										 "w.amount_column::text, w.kind_column::text, w.object_column::text, "
-										 "w.duration_column::text, format_type(a.atttypid, a.atttypmod) "
+										 "w.duration_column::text, format_type(a.atttypid, a.atttypmod), "
+										 "%s.check_read_rights(w) "
 										 "FROM %s.watched_table w JOIN pg_catalog.pg_attribute a "
 										 "ON a.attrelid = w.relid AND a.attname = w.customer_column "
-										 "WHERE w.role = $1", b->schema),
+										 "WHERE w.role = $1", b->schema, b->schema),
 								1, (Oid[]) {TEXTOID}, warg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
@@ -360,7 +362,10 @@ ScanSource(Batch *b, RuleSource source)
 	values[1] = KindArray(unbounded_kinds);
 	values[2] = KindArray(window_kinds);
 	values[3] = TimestampTzGetDatum(b->now - widest);
+	/* the user's table, read as its owner (owner_read.c) */
+	OwnerReadBegin(relid, &owner);
 	BatchScan(b, q.data, 4, types, values, nulls, RowOfSource, &scan);
+	OwnerReadEnd(&owner);
 }
 
 /* customer_event_fact rows of the kinds the counts need */

@@ -20,15 +20,19 @@ CREATE FUNCTION @extschema@.rule_verdicts(rules text[], customers text[])
 COMMENT ON FUNCTION @extschema@.rule_verdicts(text[], text[]) IS
 	'Internal: per customer (everyone with facts when customers is null), which rules (positions) hold and are unknown, and when time alone may next change one';
 
+-- rule_values and tag_rule_eval are SECURITY DEFINER for readers, who may
+-- not read the facts: they read tagscrm's own tables, and the watched tables
+-- as their owners; a reader learns what the rule's measures say of one
+-- customer, which is what readers are for (docs/security.md).
 CREATE FUNCTION @extschema@.rule_values(rule text, customer text) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'rule_values'
-	LANGUAGE C STABLE STRICT
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.rule_values(text, text) IS
 	'The value of each measure of a rule for one customer, keyed by measure id (as rule_eval_values takes them)';
 
 CREATE FUNCTION @extschema@.tag_rule_eval(rule text, customer text) RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN (SELECT CASE WHEN v.holding <> '{}' THEN true WHEN v.unknown = '{}' THEN false END
           FROM @extschema@.rule_verdicts(ARRAY[rule], ARRAY[@extschema@.check_customer(customer)]) v);

@@ -30,12 +30,12 @@ extern void OwnerReadEnd(OwnerRead *state);
 /* rfm.c: RFM breakpoints aggregate, scores and segments (SQL-callable only) */
 
 /*
- * rule.c: the rule language for automatic tags (core in rule_parse.c and
- * rule_eval.c, declared in rule.h).  RuleLookup returns the cached tree of a
- * rule or raises its error; the tree stays valid until the next RuleLookup
- * call or the end of the transaction (between RuleCachePin and
- * RuleCacheUnpin: until the unpin or the end of the transaction).  RuleEvaluate takes one value per
- * measure, in id order.
+ * rule.c: the rule language for automatic tags, in SQL (the standard-C core,
+ * rule_vocabulary.c to rule_eval.c, is declared in rule.h).  RuleLookup
+ * returns the cached tree of a rule or raises its error; the tree stays
+ * valid until the next RuleLookup call or the end of the transaction
+ * (between RuleCachePin and RuleCacheUnpin: until the unpin or the end of
+ * the transaction).  RuleEvaluate takes one value per measure, in id order.
  */
 #include "rule.h"
 extern const RuleTree *RuleLookup(const char *text, size_t len);
@@ -45,8 +45,9 @@ extern void RuleCachePin(void);
 extern void RuleCacheUnpin(void);
 
 /*
- * rule_batch.c: every measure of many rules for many customers in one pass
- * per source, then each rule evaluated per customer (SQL-callable only).
+ * rule_batch*.c: every measure of many rules for many customers in one pass
+ * per source, then each rule evaluated per customer (SQL-callable only;
+ * their shared declarations are in rule_batch.h).
  */
 
 /*

@@ -99,7 +99,7 @@ for i in "${!pages[@]}"; do
 	total=$((total + blocks[i] + 1))
 done
 demo_checks=$(grep -c '^-- check:' test/docs/demo_check.sql)
-total=$((total + 1 + demo_checks))
+total=$((total + 1 + 1 + demo_checks))
 echo "1..$total"
 
 n=0
@@ -152,6 +152,36 @@ for i in "${!pages[@]}"; do
 	missing_paths "$page" >"$tmp/$i.paths"
 	if [ -s "$tmp/$i.paths" ]; then fail "$page: links and paths exist" "$tmp/$i.paths"; else pass "$page: links and paths exist"; fi
 done
+
+# The tables of docs/rules.md's "Measures" section are the rule vocabulary
+# (tagscrm.rule_vocabulary(), which the parser and the evaluator read): the
+# same names, kinds, types and time dependence; and every aggregate function
+# is named there.
+doc_vocabulary() {
+	awk -F'|' '/^### Measures/ { on = 1; next } /^### / { on = 0 }
+		on && /^\| [a-z]/ && !/^\| (kind|source) \|/ {
+			kind = $2; gsub(/ /, "", kind); type = $4; sub(/^ */, "", type); sub(/[ (].*/, "", type)
+			td = ($5 ~ /yes/) ? "t" : "f"
+			if (kind == "order" || kind == "event") kind = kind " field"
+			n = split($3, names, ",")
+			for (i = 1; i <= n; i++) { w = names[i]; gsub(/[` ]/, "", w); sub(/\(.*/, "", w); print kind "|" w "|" type "|" td }
+		}' docs/rules.md
+	awk '/^### Measures/ { on = 1; next } /^### / { on = 0 } on' docs/rules.md |
+		grep -oE '`(count|exists|sum|min|max|avg|has_event)[(`]' | tr -d '`(' | sort -u | sed 's/^/aggregate|/'
+}
+dropdb --if-exists docs_vocabulary 2>/dev/null
+createdb docs_vocabulary
+q -At -d docs_vocabulary -c 'CREATE EXTENSION tagscrm' \
+	-c "SELECT kind || '|' || name || '|' || value_type || '|' || CASE WHEN time_dependent THEN 't' ELSE 'f' END
+	      FROM tagscrm.rule_vocabulary() WHERE kind <> 'aggregate'" \
+	-c "SELECT 'aggregate|' || name FROM tagscrm.rule_vocabulary() WHERE kind = 'aggregate'" \
+	2>&1 | LC_ALL=C sort >"$tmp/vocabulary.db"
+dropdb --if-exists docs_vocabulary
+if diff "$tmp/vocabulary.db" <(doc_vocabulary | LC_ALL=C sort) >"$tmp/vocabulary.diff"; then
+	pass "docs/rules.md lists the rule vocabulary"
+else
+	fail "docs/rules.md lists the rule vocabulary (< tagscrm.rule_vocabulary(), > the page)" "$tmp/vocabulary.diff"
+fi
 
 # the demo, and each figure it prints recomputed in plain SQL
 dropdb --if-exists docs_demo 2>/dev/null

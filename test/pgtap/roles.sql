@@ -172,6 +172,7 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.rule_explain(text)', 'reader', $$SELECT tagscrm.rule_explain('order_count >= 3 and city = ''Shanghai''')$$, NULL, NULL),
 	('tagscrm.rule_measures(text)', 'reader', $$SELECT * FROM tagscrm.rule_measures('count(event ''view'', last 30 days) > 1')$$, NULL, NULL),
 	('tagscrm.rule_eval_values(text,jsonb)', 'reader', $$SELECT tagscrm.rule_eval_values('order_count >= 3', '{"1": 4}')$$, NULL, NULL),
+	('tagscrm.rule_vocabulary()', 'reader', $$SELECT count(*) FROM tagscrm.rule_vocabulary()$$, NULL, NULL),
 	('tagscrm.tag_rule_eval(text,text)', 'reader', $$SELECT tagscrm.tag_rule_eval('order_count >= 3', '1'::text)$$, NULL, NULL),
 	('tagscrm.tag_rule_eval(text,bigint)', 'reader', $$SELECT tagscrm.tag_rule_eval('order_count >= 3', 1::bigint)$$, NULL, NULL),
 	('tagscrm.rule_values(text,text)', 'reader', $$SELECT tagscrm.rule_values('order_count >= 3', '1')$$, NULL, NULL),
