@@ -168,6 +168,22 @@ CREATE TABLE shop.scratch (x int);
 DROP TABLE shop.scratch;
 RESET ROLE;
 
+-- 10. a rule that names a customer attribute no watched column supplies was
+--     stored and never held; now it is refused when written (and previewed)
+SELECT tagscrm.create_tag('shanghai', 'interests', method => 'rule') > 0 AS rule_tag;
+SELECT tagscrm.set_tag_rule('shanghai', $$city = 'Shanghai'$$);
+SET ROLE regress_admin;
+SELECT tagscrm.watch_customers('shop.employees', 'id', ARRAY['city']);
+RESET ROLE;
+SELECT tagscrm.set_tag_rule('shanghai', $$city = 'Shanghai' and gender = 'f'$$);
+SELECT tagscrm.set_tag_rule('shanghai', $$city = 'Shanghai' and age > 30$$);
+SELECT * FROM tagscrm.preview_tag_rule('shanghai', $$province = 'x'$$);
+SELECT tagscrm.set_tag_rule('shanghai', $$city = 'Shanghai' and days_since_registration >= 0$$);
+SELECT rule FROM tagscrm.tag_rule;
+SET ROLE regress_admin;
+SELECT tagscrm.unwatch('shop.employees');
+RESET ROLE;
+
 -- 9. look-alike names: invisible characters are refused, and names are
 --    stored and looked up in Unicode NFC, so names that print the same are one
 SELECT tagscrm.create_tag('vip' || U&'\200B', 'interests');

@@ -453,14 +453,15 @@ Datum
 rule_measures(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	const RuleTree *tree = RuleFromText(PG_GETARG_TEXT_PP(0));
+	text	   *rule = PG_GETARG_TEXT_PP(0);
+	const RuleTree *tree = RuleFromText(rule);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < tree->nmeasures; i++)
 	{
 		const RuleMeasure *m = &tree->measures[i];
-		Datum		values[12];
-		bool		nulls[12];
+		Datum		values[13];
+		bool		nulls[13];
 		bool		agg = (m->kind == RULE_MEASURE_AGGREGATE);
 
 		memset(nulls, 0, sizeof(nulls));
@@ -490,6 +491,8 @@ rule_measures(PG_FUNCTION_ARGS)
 		nulls[10] = !m->has_window;
 		values[11] = m->has_window ? IntervalPGetDatum(SecondsToInterval(m->window_to)) : (Datum) 0;
 		nulls[11] = !m->has_window;
+		/* where the rule first uses it, in characters from 1 (0.1.0 had no such column) */
+		values[12] = Int32GetDatum(pg_mbstrlen_with_len(VARDATA_ANY(rule), m->position) + 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -21,11 +21,11 @@ COMMENT ON FUNCTION @extschema@.rule_explain(text) IS
 CREATE FUNCTION @extschema@.rule_measures(rule text)
 	RETURNS TABLE (measure_id integer, kind text, value_type text, name text, measure text,
 	               time_dependent boolean, func text, source text, field text, filters jsonb,
-	               window_from interval, window_to interval)
+	               window_from interval, window_to interval, "position" integer)
 	AS 'MODULE_PATHNAME', 'rule_measures'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
 COMMENT ON FUNCTION @extschema@.rule_measures(text) IS
-	'One row per distinct measure a tag rule needs; a row at time e counts in a window while e + window_to <= now < e + window_from';
+	'One row per distinct measure a tag rule needs, with the character where it is first used; a row at time e counts in a window while e + window_to <= now < e + window_from';
 
 CREATE FUNCTION @extschema@.rule_eval_values(rule text, measure_values jsonb) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'rule_eval_values'

@@ -143,6 +143,38 @@ $$;
 COMMENT ON FUNCTION @extschema@.sync_rules(text[]) IS
 	'Internal: brings rule tags in line with the enabled rules and reviews, with history';
 
+-- Raises unless tagscrm can supply every customer attribute the rule names:
+-- city, gender and the others are columns of the watched customer table
+-- (watch_customers' attributes), birth_year and age come from its birth
+-- date column; days_since_registration is always known.  The rule language
+-- itself refuses names it does not know (rule_check).
+CREATE FUNCTION @extschema@.check_rule_supplies(rule text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'customers');
+	m record;
+BEGIN
+	FOR m IN SELECT * FROM @extschema@.rule_measures(rule) x WHERE x.kind = 'attribute' ORDER BY x."position" LOOP
+		CONTINUE WHEN m.name = 'days_since_registration'
+		           OR (m.name IN ('age', 'birth_year') AND c.birth_date_column IS NOT NULL)
+		           OR m.name = ANY (c.attribute_columns);
+		RAISE EXCEPTION 'rule names customer attribute "%", which no watched column supplies', m.name
+			USING ERRCODE = '42703',
+			      DETAIL = format('At character %s of the rule.', m."position"),
+			      HINT = CASE WHEN m.name IN ('age', 'birth_year')
+			                  THEN 'birth_year and age come from the birth date column of the watched customer table: tagscrm.watch_customers(..., birth_date => ...).'
+			                  WHEN c.relid IS NULL
+			                  THEN 'No customer table is watched: tagscrm.watch_customers(table, customer, attributes => ARRAY[...]) supplies attributes.'
+			                  ELSE format('The watched customer table %s supplies %s.', c.relid,
+			                              COALESCE(NULLIF(array_to_string(c.attribute_columns, ', '), ''), 'no attributes')) END;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_rule_supplies(text) IS
+	'Internal: raises unless the watched tables supply every customer attribute a rule names';
+
 CREATE FUNCTION @extschema@.find_rule_tag(tag text) RETURNS @extschema@.tag
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -173,6 +205,7 @@ BEGIN
 		RAISE EXCEPTION 'rule and priority must not be null' USING ERRCODE = '22004', HINT = 'Write the rule as text.';
 	END IF;
 	PERFORM @extschema@.rule_check(rule);   -- raises with the position of any error
+	PERFORM @extschema@.check_rule_supplies(rule);
 	PERFORM @extschema@.lock_library();
 	SELECT * INTO old FROM @extschema@.tag_rule r WHERE r.tag_id = t.tag_id;
 	INSERT INTO @extschema@.tag_rule AS r (tag_id, rule, priority, set_by, set_at)
@@ -233,6 +266,7 @@ BEGIN
 		RAISE EXCEPTION 'tag "%" has no rule', tag USING ERRCODE = '55000', HINT = 'Pass the rule to preview.';
 	END IF;
 	PERFORM @extschema@.rule_check(r);
+	PERFORM @extschema@.check_rule_supplies(r);
 	RETURN QUERY
 	WITH now_held AS (SELECT ct.customer_id FROM @extschema@.customer_tag ct WHERE ct.tag_id = t.tag_id),
 	would AS (SELECT f.customer_id FROM @extschema@.rule_verdicts(ARRAY[r], NULL) f
