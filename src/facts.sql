@@ -7,8 +7,9 @@
 -- locks.  Deletes and updates are not invertible for first/last times and
 -- active days, so those customers are recomputed from the base tables, after
 -- their fact rows are locked in id order, by statements that take a fresh
--- snapshot (RELIABILITY.md 5.2).  Lock order everywhere: customer_fact, then
--- customer_day / customer_event_fact, then customer / customer_tag.
+-- snapshot (a recompute from an older one loses concurrent inserts).  Lock
+-- order everywhere: customer_fact, then customer_day / customer_event_fact,
+-- then customer / customer_tag.
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE @extschema@.customer_fact (

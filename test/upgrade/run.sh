@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Upgrade paths: every version the server offers has an update path to the
 # default version, and installing it then ALTER EXTENSION ... UPDATE gives
-# exactly the objects of a fresh install (member fingerprint, 7.6 of
-# RELIABILITY.md) with the data kept.  TAP output; needs PGHOST/PGPORT.
+# exactly the objects of a fresh install (a fingerprint of every member's
+# definition) with the data kept.  TAP output; needs PGHOST/PGPORT.
 set -u
 cd "$(dirname "$0")/../.."
 n=0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs pg_regress tests against a server under valgrind (memcheck) and counts
 # error blocks, leaving out the known harmless "Syscall param" padding writes
-# of Debian's stripped server (RELIABILITY.md 6, M1).  Slow (20-50x): not part
+# of Debian's stripped server.  Slow (20-50x): not part
 # of test/run; run it before resolving a C-heavy change:
 #   test/valgrind/run-valgrind.sh [test names...]   (default: the quick C-heavy ones)
 # Needs valgrind; run as root (it uses the postgres OS user) after make install.
