@@ -8,12 +8,16 @@
  * tagscrm.request_applier().  When that transaction commits, a dynamic
  * background worker is started; it connects to the same database as the
  * role that owns the trigger function (the extension owner) and calls
- * tagscrm.apply_pending_entry() in one transaction per queued statement
- * until the queue is empty.  Entries are taken with SKIP LOCKED, so several
- * appliers (and apply_pending(), sweep(), refresh()) share the queue.
+ * tagscrm.apply_pending_entry() in one transaction per queued entry until
+ * the queue is empty.  Entries are taken with SKIP LOCKED, so several
+ * appliers (and apply_pending()) share the queue.
  *
- * If no worker slot is free the entries wait for the next applier, sweep()
- * or apply_pending(); nothing is lost, as the queue is an ordinary table.
+ * If no worker slot is free, or the server restarted before the entries were
+ * applied, they wait for the next request: the first statement on a watched
+ * table in each new session (triggers.c), sweep(), refresh() and
+ * apply_pending() ask for an applier when entries wait.  Nothing is lost, as
+ * the queue is an ordinary table.  An entry that fails is set aside (see
+ * apply_pending_entry) and the applier goes on with the next.
  */
 #include "tagscrm.h"
 
@@ -125,6 +129,12 @@ tagscrm_applier_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(database, role, 0);
 	SetConfigOption("application_name", "tagscrm applier", PGC_USERSET, PGC_S_SESSION);
+	/*
+	 * If the applier and a writer ever wait for each other, the applier
+	 * detects it first and gives way (its entry is tried again): the shop's
+	 * statement is not the one that fails.
+	 */
+	SetConfigOption("deadlock_timeout", "100ms", PGC_SUSET, PGC_S_SESSION);
 
 	for (;;)
 	{

@@ -103,6 +103,21 @@ $$;
 COMMENT ON FUNCTION @extschema@.lock_facts(text[]) IS
 	'Internal: registers and locks fact rows in customer id order';
 
+-- Locks the fact rows of these customers that no other transaction holds,
+-- in id order, without waiting; returns the ones it locked.
+CREATE FUNCTION @extschema@.lock_free_facts(customers text[]) RETURNS text[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT array_agg(x.customer_id ORDER BY x.customer_id)
+	  FROM (SELECT f.customer_id FROM @extschema@.customer_fact f
+	         WHERE f.customer_id = ANY (customers)
+	         ORDER BY f.customer_id
+	           FOR UPDATE SKIP LOCKED) x;
+END;
+COMMENT ON FUNCTION @extschema@.lock_free_facts(text[]) IS
+	'Internal: locks the fact rows no other transaction holds, without waiting; returns their customers';
+
 -- Delta for the days of inserted orders or events (counts: 'orders' or
 -- 'events'); one static statement, so its plan is cached.
 CREATE FUNCTION @extschema@.add_days(customers text[], ats timestamptz[], counts text, tz text) RETURNS void
@@ -248,11 +263,7 @@ BEGIN
 	IF o.relid IS NOT NULL THEN
 		PERFORM @extschema@.check_read_rights(o);
 		INSERT INTO @extschema@.customer_fact AS f (customer_id, first_order_at, last_order_at, order_count, order_total)
-		SELECT r.* FROM @extschema@.read_as_owner(o.relid, format($q$
-			SELECT %1$I::pg_catalog.text, min(%2$I::pg_catalog.timestamptz), max(%2$I::pg_catalog.timestamptz),
-			       count(*), COALESCE(sum(%3$I::pg_catalog.numeric), 0)
-			  FROM %4$s WHERE %1$I IS NOT NULL GROUP BY 1$q$,
-			o.customer_column, o.at_column, o.amount_column, o.relid), NULL, tz)
+		SELECT r.* FROM @extschema@.read_as_owner(o.relid, @extschema@.order_facts_sql(o, NULL), NULL, tz)
 			AS r(c text, first_at timestamptz, last_at timestamptz, n bigint, total numeric)
 		 ORDER BY 1
 		ON CONFLICT (customer_id) DO UPDATE
@@ -291,14 +302,35 @@ COMMENT ON FUNCTION @extschema@.recompute_facts(text[], text) IS
 
 -- The reads of a watched orders or events table that the recomputes share,
 -- as SQL text for read_as_owner ($1: the customers, NULL for all; $2: the
--- time zone): rows per customer and day, and (events) per customer and kind.
+-- time zone): the order facts per customer, rows per customer and day, and
+-- (events) per customer and kind.  Rows tagscrm cannot use (row_problem_sql:
+-- a trigger refuses them, but a load without triggers may have written
+-- them) are left out, and so are customer ids it cannot use.
+CREATE FUNCTION @extschema@.usable_rows_sql(w @extschema@.watched_table, customers text[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format('%s WHERE %s AND %s AND (%s) IS NULL', w.relid, @extschema@.customer_ok_sql(w),
+              @extschema@.customers_filter(w, customers), @extschema@.row_problem_sql(w, '$2'));
+COMMENT ON FUNCTION @extschema@.usable_rows_sql(@extschema@.watched_table, text[]) IS
+	'Internal: SQL text of the FROM and WHERE of the usable rows of some customers in a watched table';
+
+CREATE FUNCTION @extschema@.order_facts_sql(w @extschema@.watched_table, customers text[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format($q$
+	SELECT %1$I::pg_catalog.text, min(%2$s), max(%2$s), count(*), COALESCE(sum(%3$I::pg_catalog.numeric), 0)
+	  FROM %4$s GROUP BY 1$q$,
+	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), w.amount_column, @extschema@.usable_rows_sql(w, customers));
+COMMENT ON FUNCTION @extschema@.order_facts_sql(@extschema@.watched_table, text[]) IS
+	'Internal: SQL text reading the order facts per customer of a watched orders table';
+
 CREATE FUNCTION @extschema@.days_sql(w @extschema@.watched_table, customers text[]) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN format($q$
-	SELECT %1$I::pg_catalog.text, (%2$I::pg_catalog.timestamptz AT TIME ZONE $2)::pg_catalog.date, count(*)
-	  FROM %3$s WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL AND %4$s GROUP BY 1, 2$q$,
-	w.customer_column, w.at_column, w.relid, @extschema@.customers_filter(w, customers));
+	SELECT %1$I::pg_catalog.text, (%2$s AT TIME ZONE $2)::pg_catalog.date, count(*)
+	  FROM %3$s AND %2$s IS NOT NULL GROUP BY 1, 2$q$,
+	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), @extschema@.usable_rows_sql(w, customers));
 COMMENT ON FUNCTION @extschema@.days_sql(@extschema@.watched_table, text[]) IS
 	'Internal: SQL text reading rows per customer and day of a watched table';
 
@@ -306,10 +338,9 @@ CREATE FUNCTION @extschema@.event_kinds_sql(w @extschema@.watched_table, custome
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN format($q$
-	SELECT %1$I::pg_catalog.text, COALESCE(%3$I::pg_catalog.text, ''), count(*),
-	       min(%2$I::pg_catalog.timestamptz), max(%2$I::pg_catalog.timestamptz)
-	  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1, 2$q$,
-	w.customer_column, w.at_column, w.kind_column, w.relid, @extschema@.customers_filter(w, customers));
+	SELECT %1$I::pg_catalog.text, COALESCE(%3$I::pg_catalog.text, ''), count(*), min(%2$s), max(%2$s)
+	  FROM %4$s GROUP BY 1, 2$q$,
+	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), w.kind_column, @extschema@.usable_rows_sql(w, customers));
 COMMENT ON FUNCTION @extschema@.event_kinds_sql(@extschema@.watched_table, text[]) IS
 	'Internal: SQL text reading events per customer and kind of a watched table';
 
@@ -365,12 +396,8 @@ BEGIN
 	PERFORM @extschema@.check_read_rights(o);
 	PERFORM @extschema@.recompute_days(customers, o, tz, 'orders');
 	WITH new AS (
-		SELECT * FROM @extschema@.read_as_owner(o.relid, format($q$
-			SELECT %1$I::pg_catalog.text, min(%2$I::pg_catalog.timestamptz), max(%2$I::pg_catalog.timestamptz),
-			       count(*), COALESCE(sum(%3$I::pg_catalog.numeric), 0)
-			  FROM %4$s WHERE %1$I IS NOT NULL AND %5$s GROUP BY 1$q$,
-			o.customer_column, o.at_column, o.amount_column, o.relid, @extschema@.customers_filter(o, customers)),
-			customers, tz) AS r(c text, first_at timestamptz, last_at timestamptz, n bigint, total numeric))
+		SELECT * FROM @extschema@.read_as_owner(o.relid, @extschema@.order_facts_sql(o, customers), customers, tz)
+			AS r(c text, first_at timestamptz, last_at timestamptz, n bigint, total numeric))
 	UPDATE @extschema@.customer_fact f
 	   SET first_order_at = new.first_at, last_order_at = new.last_at,
 	       order_count = COALESCE(new.n, 0), order_total = COALESCE(new.total, 0)
@@ -445,7 +472,7 @@ BEGIN
 	INSERT INTO @extschema@.customer_fact AS f (customer_id, in_customers, attributes, birth_date)
 	SELECT DISTINCT ON (r.c) r.c, true, r.attributes, r.birth_date
 	  FROM @extschema@.read_as_owner(c.relid, format($q$
-		SELECT %1$I::pg_catalog.text, %2$s, %3$s FROM %4$s s WHERE %1$I IS NOT NULL AND %5$s$q$,
+		SELECT %1$I::pg_catalog.text, %2$s, %3$s FROM %4$s s WHERE %5$s AND %6$s AND (%7$s) IS NULL$q$,
 		c.customer_column,
 		CASE WHEN cardinality(c.attribute_columns) > 0
 		     THEN 'pg_catalog.jsonb_build_object(' || (SELECT string_agg(format('%L, s.%I::pg_catalog.text', a, a), ', ')
@@ -453,7 +480,9 @@ BEGIN
 		     ELSE 'NULL::pg_catalog.jsonb' END,
 		CASE WHEN c.birth_date_column IS NOT NULL THEN format('s.%I::pg_catalog.date', c.birth_date_column)
 		     ELSE 'NULL::pg_catalog.date' END,
-		c.relid, @extschema@.customers_filter(c, customers)), customers, NULL) AS r(c text, attributes jsonb, birth_date date)
+		c.relid, @extschema@.customer_ok_sql(c), @extschema@.customers_filter(c, customers),
+		@extschema@.row_problem_sql(c, '$2')), customers, (SELECT s.time_zone FROM @extschema@.settings s))
+		AS r(c text, attributes jsonb, birth_date date)
 	 ORDER BY r.c
 	ON CONFLICT (customer_id) DO UPDATE
 	   SET in_customers = true, attributes = EXCLUDED.attributes, birth_date = EXCLUDED.birth_date;

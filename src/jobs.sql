@@ -24,22 +24,21 @@ DECLARE
 	new @extschema@.rfm_breakpoints;
 	moved text[];
 BEGIN
-	-- Bulk statements still queued: the breakpoints must see them, and the
-	-- rebuild covers them.  Entries an applier holds (it may be waiting for
-	-- the lock of a TRUNCATE that called us) and entries queued later stay:
-	-- the rebuild logs its snapshot, so they are applied by recomputing.
-	-- Before the lock of reevaluate(), which an applier would wait for.
+	-- Bulk statements still queued are the applier's, which goes on after
+	-- us (a job that applied them here would hold their locks while taking
+	-- more, and writers would wait for all of them): we only make sure one
+	-- runs.  A rebuild covers them: it drops the entries no applier holds;
+	-- those it holds, and entries queued later, stay, and as the rebuild logs
+	-- its snapshot they are applied by recomputing.
+	PERFORM @extschema@.request_applier_if_queued();
 	IF rebuild THEN
 		DELETE FROM @extschema@.pending_customers p
 		 WHERE p.pending_id IN (SELECT x.pending_id FROM @extschema@.pending_customers x FOR UPDATE SKIP LOCKED);
-	ELSE
-		PERFORM @extschema@.apply_pending();
 	END IF;
 	IF rebuild OR all_models THEN
 		RETURN @extschema@.reevaluate(rebuild, quiet);
 	END IF;
-	-- writers wait while the population is re-scored (they take ROW EXCLUSIVE)
-	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
+	PERFORM @extschema@.lock_for_everyone(breakpoints => true);   -- writers wait while the population is re-scored
 	PERFORM @extschema@.report_progress('refresh', 'computing RFM breakpoints', quiet);
 	new := @extschema@.compute_breakpoints();
 	PERFORM @extschema@.ensure_models();
@@ -102,7 +101,7 @@ AS $$
 DECLARE
 	customers bigint;
 BEGIN
-	PERFORM @extschema@.apply_pending();   -- normally empty: the applier ran after each bulk commit
+	PERFORM @extschema@.request_applier_if_queued();   -- normally none: one ran after each bulk commit
 	customers := @extschema@.maintain_in_batches('sweep', true, quiet, lock_rows => true);
 	PERFORM @extschema@.expire_tags();
 	RETURN customers;

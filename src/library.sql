@@ -104,6 +104,16 @@ $$;
 COMMENT ON FUNCTION @extschema@.name_key(text) IS
 	'Internal: the lookup key of a name: trimmed, Unicode NFC, lower case';
 
+-- The characters a name may not hold because they do not print (zero-width,
+-- bidirectional controls, non-breaking and other special spaces, variation
+-- selectors), as a regular expression; for UTF8 databases.
+CREATE FUNCTION @extschema@.invisible_chars() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN '[\u0080-\u009f\u00a0\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\U000e0000-\U000e0fff]';
+COMMENT ON FUNCTION @extschema@.invisible_chars() IS
+	'Internal: a regular expression matching the characters a name may not hold';
+
 -- Names typed by people: present, not blank, not absurdly long, printable,
 -- and stored in Unicode NFC, so that two names that print the same are the
 -- same name: invisible characters (zero-width, bidirectional controls,
@@ -135,7 +145,7 @@ BEGIN
 	clean := btrim(name);
 	IF getdatabaseencoding() = 'UTF8' THEN
 		clean := normalize(clean, NFC);
-		odd := substring(clean FROM '[\u0080-\u009f\u00a0\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\U000e0000-\U000e0fff]');
+		odd := substring(clean FROM @extschema@.invisible_chars());
 		IF odd IS NOT NULL THEN
 			RAISE EXCEPTION '% name contains an invisible character (U+%) at position %', what,
 				upper(lpad(to_hex(ascii(odd)), 4, '0')), strpos(clean, odd)

@@ -12,6 +12,31 @@
 -- ---------------------------------------------------------------------------
 
 
+-- The locks of a pass over everyone, in the one order every writer and job
+-- takes them (so no two of them deadlock): the watched tables (ACCESS SHARE,
+-- in role order; a writer holds its own table before any fact), then with
+-- breakpoints the breakpoints row (a writer under REPEATABLE READ shares it
+-- before its facts), then customer_fact in EXCLUSIVE mode, which waits for
+-- the writers that hold fact rows and keeps new ones out until commit.
+CREATE FUNCTION @extschema@.lock_for_everyone(breakpoints boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+BEGIN
+	FOR rel IN SELECT w.relid FROM @extschema@.watched_table w ORDER BY w.role LOOP
+		EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE', rel);
+	END LOOP;
+	IF breakpoints THEN
+		PERFORM FROM @extschema@.rfm_state r FOR UPDATE;
+	END IF;
+	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.lock_for_everyone(boolean) IS
+	'Internal: takes the locks of a pass over everyone in the order writers take theirs';
+
 -- The one way a set of customers (NULL: everyone), whose facts are current
 -- and whose fact rows the caller holds (lock_facts, or an exclusive lock on
 -- customer_fact), gets its tags brought in line: models first, then rules,
@@ -31,9 +56,12 @@ COMMENT ON FUNCTION @extschema@.maintain(text[]) IS
 -- (due_only: next_change_at or rule_next_change_at passed), in batches of
 -- ids.  stages: 'all' (models and rules), 'rfm' (the RFM segment alone:
 -- the nightly re-score against new breakpoints) or 'rules'.  lock_rows:
--- lock each batch's fact rows; false when the caller holds customer_fact in
--- EXCLUSIVE mode, which already keeps every writer out (locking each row
--- would only write 50,000 tuples per batch).  Returns the customers evaluated.
+-- lock each batch's fact rows, skipping those another transaction holds (a
+-- job must not wait for a writer while it holds other rows: that could
+-- deadlock; a skipped customer stays due, and whoever holds it maintains it
+-- or the next pass does); false when the caller holds customer_fact in
+-- EXCLUSIVE mode (lock_for_everyone), which already keeps every writer out.
+-- Returns the customers evaluated.
 CREATE FUNCTION @extschema@.maintain_in_batches(job text, due_only boolean, quiet boolean, lock_rows boolean,
                                                 stages text DEFAULT 'all') RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -59,14 +87,15 @@ BEGIN
 		           AND (NOT due_only OR f.next_change_at <= at OR f.rule_next_change_at <= at)
 		         ORDER BY f.customer_id LIMIT 50000) f;
 		EXIT WHEN batch IS NULL;
+		last_id := batch[cardinality(batch)];
 		IF lock_rows THEN
-			PERFORM @extschema@.lock_facts(batch);
+			batch := @extschema@.lock_free_facts(batch);
+			CONTINUE WHEN batch IS NULL;
 		END IF;
 		changed := changed + CASE stages WHEN 'all' THEN @extschema@.maintain(batch)
 		                                 WHEN 'rfm' THEN @extschema@.sync_models(batch, rfm_only => true)
 		                                 ELSE @extschema@.sync_rules(batch) END;
 		done := done + cardinality(batch);
-		last_id := batch[cardinality(batch)];
 		PERFORM @extschema@.report_progress(job, format('%s of %s customers evaluated, %s tag changes', done, total, changed), quiet);
 	END LOOP;
 	RETURN done;
@@ -89,8 +118,7 @@ AS $$
 DECLARE
 	customers bigint;
 BEGIN
-	-- writers wait while the population is rebuilt (they take ROW EXCLUSIVE)
-	LOCK TABLE @extschema@.customer_fact IN EXCLUSIVE MODE;
+	PERFORM @extschema@.lock_for_everyone(breakpoints => true);   -- writers wait meanwhile
 	IF rebuild THEN
 		PERFORM @extschema@.report_progress('refresh', 'rebuilding facts from the watched tables', quiet);
 		PERFORM @extschema@.recompute_facts(NULL);

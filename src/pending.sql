@@ -32,7 +32,9 @@ CREATE TABLE @extschema@.pending_customers (
 	statement   text NOT NULL,       -- INSERT, UPDATE or DELETE
 	customers   text[] NOT NULL,     -- INSERT: one per row (with ats, details); else each customer once
 	ats         timestamptz[],
-	details     text[]               -- amounts (as text, exact) or event kinds
+	details     text[],              -- amounts (as text, exact) or event kinds
+	failed_at   timestamptz,         -- set aside: applying it failed (see failure); the others go on
+	failure     text
 );
 
 -- stored uncompressed: compressing a 100,000-row entry (pglz) would cost a
@@ -52,6 +54,24 @@ CREATE FUNCTION @extschema@.request_applier() RETURNS void
 COMMENT ON FUNCTION @extschema@.request_applier() IS
 	'Internal: starts a background applier when the current transaction commits';
 
+-- Starts an applier when this transaction commits if entries wait (after a
+-- restart, say, no applier runs until someone asks for one).
+CREATE FUNCTION @extschema@.request_applier_if_queued() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM @extschema@.pending_customers p WHERE p.failed_at IS NULL) THEN
+		PERFORM @extschema@.request_applier();
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.request_applier_if_queued() IS
+	'Internal: starts a background applier at commit if queued bulk statements wait';
+
+-- Queues a bulk statement, in entries of at most 1,000 customers each (a
+-- customer's rows in one entry), so that the applier never holds more than
+-- 1,000 customers' fact locks at once: writers of other customers go on.
 CREATE FUNCTION @extschema@.defer_customers(source text, statement text, customers text[],
                                             ats timestamptz[], details text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -59,18 +79,55 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	INSERT INTO @extschema@.pending_customers (queued_at, queued_by, source, statement, customers, ats, details)
-	VALUES (pg_catalog.clock_timestamp(), @extschema@.acting_role(), source, statement, customers, ats, details);
+	SELECT pg_catalog.clock_timestamp(), @extschema@.acting_role(), defer_customers.source, defer_customers.statement,
+	       array_agg(u.c ORDER BY u.c, u.n),
+	       CASE WHEN ats IS NOT NULL THEN array_agg(u.a ORDER BY u.c, u.n) END,
+	       CASE WHEN details IS NOT NULL THEN array_agg(u.d ORDER BY u.c, u.n) END
+	  FROM (SELECT x.*, dense_rank() OVER (ORDER BY x.c) AS k
+	          FROM unnest(customers, ats, details) WITH ORDINALITY AS x(c, a, d, n)) u
+	 GROUP BY (u.k - 1) / 1000
+	 ORDER BY (u.k - 1) / 1000;
 	PERFORM @extschema@.request_applier();
 END
 $$;
 COMMENT ON FUNCTION @extschema@.defer_customers(text, text, text[], timestamptz[], text[]) IS
-	'Internal: queues a bulk statement for the background applier';
+	'Internal: queues a bulk statement for the background applier, in entries of at most 1,000 customers';
 
--- Applies the oldest queued statement, with history in the name of the role
+-- Locks the fact rows of a queued entry's customers without ever waiting
+-- while holding some of them: a lock another transaction holds makes it let
+-- go of all of them and try again a little later, so the applier cannot
+-- deadlock with a writer, whatever order the writer's own transaction takes
+-- its customers in.  After about 30 s of tries it waits like anyone else.
+CREATE FUNCTION @extschema@.lock_facts_patiently(customers text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	FOR attempt IN 1 .. 60 LOOP
+		BEGIN
+			PERFORM set_config('lock_timeout', '10ms', true);
+			PERFORM @extschema@.lock_facts(customers);
+			PERFORM set_config('lock_timeout', '0', true);
+			RETURN;
+		EXCEPTION WHEN lock_not_available THEN
+			PERFORM set_config('lock_timeout', '0', true);
+			PERFORM pg_sleep(least(0.01 * attempt, 0.5));
+		END;
+	END LOOP;
+	PERFORM @extschema@.lock_facts(customers);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.lock_facts_patiently(text[]) IS
+	'Internal: locks fact rows, letting go and retrying instead of waiting while holding some';
+
+-- Applies the oldest queued entry, with history in the name of the role
 -- that wrote it.  wait => false skips entries another applier holds; wait =>
--- true waits for them (and finds them gone).  Returns false when there was
--- nothing to apply.
-CREATE FUNCTION @extschema@.apply_pending_entry(wait boolean DEFAULT false) RETURNS boolean
+-- true waits for them (and finds them gone).  An entry that fails is set
+-- aside with the reason (pending_changes shows it; apply_pending() or
+-- refresh(rebuild => true) deal with it) and the next one goes on.  Returns
+-- false when there was nothing to apply.
+CREATE FUNCTION @extschema@.apply_pending_entry(wait boolean DEFAULT false)
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
@@ -79,11 +136,16 @@ DECLARE
 	p @extschema@.pending_customers;
 	written_here boolean;   -- false for an entry restored from a dump
 	touched text[];
+	w @extschema@.watched_table;
+	state text;
+	message text;
 BEGIN
 	IF wait THEN
-		SELECT * INTO p FROM @extschema@.pending_customers x ORDER BY x.pending_id LIMIT 1 FOR UPDATE;
+		SELECT * INTO p FROM @extschema@.pending_customers x
+		 WHERE x.failed_at IS NULL ORDER BY x.pending_id LIMIT 1 FOR UPDATE;
 	ELSE
-		SELECT * INTO p FROM @extschema@.pending_customers x ORDER BY x.pending_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+		SELECT * INTO p FROM @extschema@.pending_customers x
+		 WHERE x.failed_at IS NULL ORDER BY x.pending_id LIMIT 1 FOR UPDATE SKIP LOCKED;
 	END IF;
 	IF p.pending_id IS NULL THEN
 		RETURN false;
@@ -91,31 +153,57 @@ BEGIN
 	written_here := (SELECT x.xmin = pg_catalog.xid(x.xact) FROM @extschema@.pending_customers x
 	                  WHERE x.pending_id = p.pending_id);
 	PERFORM pg_catalog.set_config('tagscrm.acting_for', p.queued_by, true);
-	PERFORM @extschema@.lock_facts(p.customers);
-	-- after the locks: a recompute of these customers has committed by now
-	IF p.statement = 'INSERT' AND written_here
-	   AND NOT EXISTS (SELECT FROM @extschema@.recompute_log r
-	                    WHERE r.xact = p.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, r.snap)) THEN
-		touched := CASE p.source WHEN 'orders' THEN @extschema@.add_orders(p.customers, p.ats, p.details::numeric[])
-		                         ELSE @extschema@.add_events(p.customers, p.ats, p.details) END;
-	ELSE
-		touched := ARRAY(SELECT DISTINCT c FROM unnest(p.customers) c WHERE c IS NOT NULL);
-		PERFORM @extschema@.recompute_facts(touched, p.source);
-	END IF;
-	PERFORM @extschema@.maintain(touched);
-	DELETE FROM @extschema@.pending_customers x WHERE x.pending_id = p.pending_id;
+	BEGIN
+		-- lock order: the watched table, then the fact rows (as a writer of it)
+		w := (SELECT x FROM @extschema@.watched_table x WHERE x.role = p.source);
+		IF w.relid IS NOT NULL THEN
+			EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE', w.relid);
+		END IF;
+		PERFORM @extschema@.lock_facts_patiently(p.customers);
+		-- after the locks: a recompute of these customers has committed by now
+		IF p.statement = 'INSERT' AND written_here
+		   AND NOT EXISTS (SELECT FROM @extschema@.recompute_log r
+		                    WHERE r.xact = p.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, r.snap)) THEN
+			touched := CASE p.source WHEN 'orders' THEN @extschema@.add_orders(p.customers, p.ats, p.details::numeric[])
+			                         ELSE @extschema@.add_events(p.customers, p.ats, p.details) END;
+		ELSE
+			touched := ARRAY(SELECT DISTINCT c FROM unnest(p.customers) c WHERE c IS NOT NULL);
+			PERFORM @extschema@.recompute_facts(touched, p.source);
+		END IF;
+		PERFORM @extschema@.maintain(touched);
+		DELETE FROM @extschema@.pending_customers x WHERE x.pending_id = p.pending_id;
+	EXCEPTION WHEN OTHERS THEN
+		-- nothing of it was applied; it must not hold up the others
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		IF state IN ('40001', '40P01', '55P03') THEN
+			-- a conflict with another transaction passes: the caller tries again
+			PERFORM pg_catalog.set_config('tagscrm.acting_for', '', true);
+			PERFORM pg_sleep(0.1);
+			RETURN true;
+		END IF;
+		UPDATE @extschema@.pending_customers x
+		   SET failed_at = pg_catalog.clock_timestamp(), failure = state || ': ' || message
+		 WHERE x.pending_id = p.pending_id;
+		RAISE WARNING 'tagscrm: queued statement % (% on %) could not be applied and is set aside: %',
+			p.pending_id, p.statement, p.source, message
+			USING HINT = 'See tagscrm.pending_changes; after mending the cause, SELECT tagscrm.apply_pending() retries it, and tagscrm.refresh(rebuild => true) covers it.';
+	END;
 	-- a logged snapshot matters only while an insert visible in it is queued
 	DELETE FROM @extschema@.recompute_log r
 	 WHERE NOT EXISTS (SELECT FROM @extschema@.pending_customers x
-	                    WHERE x.statement = 'INSERT'
+	                    WHERE x.statement = 'INSERT' AND x.failed_at IS NULL
 	                      AND (x.xact = r.xact OR pg_catalog.pg_visible_in_snapshot(x.xact, r.snap)));
 	PERFORM pg_catalog.set_config('tagscrm.acting_for', '', true);
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.apply_pending_entry(boolean) IS
-	'Internal: applies the oldest queued bulk statement; false when none is left';
+	'Internal: applies the oldest queued bulk statement (setting it aside if it fails); false when none is left';
 
+-- The admin's drain: every queued entry now, set-aside ones once more.  It
+-- waits for the entries appliers hold, then takes the watched tables and
+-- customer_fact the way the jobs do (lock_for_everyone), so that it cannot
+-- deadlock with writers; they wait meanwhile.
 CREATE FUNCTION @extschema@.apply_pending() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -124,11 +212,14 @@ AS $$
 DECLARE
 	applied bigint := 0;
 BEGIN
-	WHILE @extschema@.apply_pending_entry(wait => true) LOOP
+	PERFORM FROM @extschema@.pending_customers x ORDER BY x.pending_id FOR UPDATE;
+	PERFORM @extschema@.lock_for_everyone(breakpoints => false);
+	UPDATE @extschema@.pending_customers x SET failed_at = NULL, failure = NULL WHERE x.failed_at IS NOT NULL;
+	WHILE @extschema@.apply_pending_entry(wait => true) LOOP   -- one that fails again is set aside again
 		applied := applied + 1;
 	END LOOP;
 	RETURN applied;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.apply_pending() IS
-	'Applies every queued bulk statement now (waiting for any the background applier holds); returns how many';
+	'Applies every queued bulk statement now, set-aside ones included (writers wait meanwhile); returns how many were tried';

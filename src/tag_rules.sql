@@ -216,7 +216,8 @@ BEGIN
 		CASE WHEN old.tag_id IS NOT NULL THEN jsonb_build_object('rule', old.rule, 'priority', old.priority) END,
 		jsonb_build_object('rule', rule, 'priority', priority), NULL);
 	IF old.enabled THEN
-		PERFORM @extschema@.maintain_in_batches('rules', false, true, lock_rows => true, stages => 'rules');
+		PERFORM @extschema@.lock_for_everyone(breakpoints => false);   -- writers wait while everyone is evaluated
+		PERFORM @extschema@.maintain_in_batches('rules', false, true, lock_rows => false, stages => 'rules');
 	END IF;
 END
 $$;
@@ -234,6 +235,7 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.tag_id = t.tag_id) THEN
 		RAISE EXCEPTION 'tag "%" has no rule', tag USING ERRCODE = '55000', HINT = 'Set one with tagscrm.set_tag_rule().';
 	END IF;
+	PERFORM @extschema@.lock_for_everyone(breakpoints => false);   -- writers wait while everyone is evaluated
 	UPDATE @extschema@.tag_rule r SET enabled = enable_tag_rule.enabled WHERE r.tag_id = t.tag_id;
 	PERFORM @extschema@.log_library('tag', t.name, CASE WHEN enabled THEN 'enable rule' ELSE 'disable rule' END, NULL, NULL, NULL);
 	IF NOT enabled THEN   -- the tag stops being automatic: its holders lose it
@@ -244,7 +246,7 @@ BEGIN
 		       jsonb_build_object('tag', t.name), NULL, 'rule', 'rule switched off'
 		  FROM gone g ORDER BY g.customer_id;
 	END IF;
-	PERFORM @extschema@.maintain_in_batches('rules', false, true, lock_rows => true, stages => 'rules');
+	PERFORM @extschema@.maintain_in_batches('rules', false, true, lock_rows => false, stages => 'rules');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.enable_tag_rule(text, boolean) IS

@@ -63,6 +63,12 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- lock order: a customer's fact row before its customer row, as the
+	-- maintenance of a watched table's writer takes them
+	PERFORM FROM @extschema@.customer_fact f
+	  WHERE f.customer_id = ANY (customers)
+	  ORDER BY f.customer_id
+	  FOR UPDATE;
 	INSERT INTO @extschema@.customer (customer_id, first_seen_at)
 	SELECT DISTINCT c, @extschema@.now() FROM unnest(customers) c
 	ORDER BY 1

@@ -21,6 +21,9 @@
 
 PG_FUNCTION_INFO_V1(tagscrm_watch_trigger);
 
+/* whether this session has looked for queued work yet (see below) */
+static bool queue_checked = false;
+
 /* Runs a statement of ours with args; returns its single row, or NULL for none */
 static HeapTuple
 RunOurs(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, TupleDesc *desc)
@@ -44,9 +47,9 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 	const char *schema;
 	const char *op;
 	Oid			relid;
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', 'n', 'n', 'n', 'n'};
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, BOOLOID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', 'n', 'n', 'n', 'n', 'n'};
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, BOOLOID, TEXTOID};
 	HeapTuple	row;
 	TupleDesc	desc;
 	bool		isnull;
@@ -74,6 +77,16 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
 
+	/*
+	 * The first statement on a watched table in each session starts an
+	 * applier if bulk statements wait: after a restart nothing else would.
+	 */
+	if (!queue_checked)
+	{
+		RunOurs(psprintf("SELECT %s.request_applier_if_queued()", schema), 0, NULL, NULL, NULL, &desc);
+		queue_checked = true;
+	}
+
 	args[0] = CStringGetTextDatum(trigdata->tg_trigger->tgargs[0]);
 	args[1] = CStringGetTextDatum(op);
 	{
@@ -97,10 +110,10 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 		OwnerReadBegin(relid, &state);
 		ret = SPI_execute(TextDatumGetCString(read_sql), false, 1);
 		OwnerReadEnd(&state);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 4)
+		if (ret != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 5)
 			elog(ERROR, "tagscrm: the read of the transition table returned no row");
 		desc = SPI_tuptable->tupdesc;
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 		{
 			if (TupleDescAttr(desc, i)->atttypid != types[i + 2])
 				elog(ERROR, "tagscrm: column %d of the transition table read is of type %s", i + 1,
@@ -109,7 +122,7 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 			nulls[i + 2] = isnull ? 'n' : ' ';
 		}
 	}
-	RunOurs(psprintf("SELECT %s.apply_trigger($1, $2, $3, $4, $5, $6)", schema), 6, types, args, nulls, &desc);
+	RunOurs(psprintf("SELECT %s.apply_trigger($1, $2, $3, $4, $5, $6, $7)", schema), 7, types, args, nulls, &desc);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

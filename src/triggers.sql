@@ -12,12 +12,13 @@
 -- (pending.sql); then maintain.sql brings models, rules and tags in line.
 -- ---------------------------------------------------------------------------
 
--- The customers named in a transition table: dynamic only in the column name.
+-- The customers named in a transition table (usable ids only: rows of others
+-- have no facts): dynamic only in the column name.
 CREATE FUNCTION @extschema@.changed_customers(w @extschema@.watched_table, transition text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN format('SELECT pg_catalog.array_agg(DISTINCT %I::pg_catalog.text) FROM %I WHERE %I IS NOT NULL',
-              w.customer_column, transition, w.customer_column);
+RETURN format('SELECT pg_catalog.array_agg(DISTINCT %I::pg_catalog.text) FROM %I WHERE %s',
+              w.customer_column, transition, @extschema@.customer_ok_sql(w));
 COMMENT ON FUNCTION @extschema@.changed_customers(@extschema@.watched_table, text) IS
 	'Internal: SQL text listing the customers of a transition table';
 
@@ -31,7 +32,8 @@ SET search_path = pg_catalog, pg_temp
 RETURN format('SELECT pg_catalog.array_agg(DISTINCT c) FROM (
 	(SELECT %1$s FROM tagscrm_old EXCEPT ALL SELECT %1$s FROM tagscrm_new)
 	UNION ALL
-	(SELECT %1$s FROM tagscrm_new EXCEPT ALL SELECT %1$s FROM tagscrm_old)) d(c) WHERE c IS NOT NULL',
+	(SELECT %1$s FROM tagscrm_new EXCEPT ALL SELECT %1$s FROM tagscrm_old)) d(c)
+	WHERE c IS NOT NULL AND pg_catalog.btrim(c) <> '''' AND pg_catalog.length(c) <= 256',
 	(SELECT string_agg(format('%I::pg_catalog.text', col), ', ' ORDER BY i)
 	   FROM unnest(columns) WITH ORDINALITY AS u(col, i) WHERE col IS NOT NULL));
 COMMENT ON FUNCTION @extschema@.updated_customers(@extschema@.watched_table, name[]) IS
@@ -90,24 +92,31 @@ COMMENT ON FUNCTION @extschema@.apply_contacts(text[], text[], timestamptz[]) IS
 	'Internal: gives new contacts their channel tag';
 
 -- What the trigger of a watched table reads from its transition tables, as
--- the text of one statement returning (customers, times, details, bulk):
--- for inserts into orders or events every row (details: amounts as exact
--- text, or event kinds); for their updates and deletes the customers whose
--- rows changed and whether the statement is a bulk one (more than
--- settings.bulk_rows rows); for customers the customers changed; for
--- contacts every row (details: channel codes).  NULL when the table is not
--- (or no longer) watched in that role.  Checks, every time, that tagscrm may
--- still read the table (check_read_rights).  watch_trigger() (triggers.c)
--- runs the statement as the table's owner.
+-- the text of one statement returning (customers, times, details, bulk,
+-- problem): for inserts into orders or events every row (details: amounts
+-- as exact numeric text, or event kinds); for their updates and deletes the
+-- customers whose rows changed and whether the statement is a bulk one (more
+-- than settings.bulk_rows rows); for customers the customers changed; for
+-- contacts every row (details: channel codes).  problem: what is wrong with
+-- one of the rows written (row_problem_sql), or NULL.  The statement is NULL
+-- when the table is not (or no longer) watched in that role.  Checks, every
+-- time, that tagscrm may still read the table (check_read_rights).
+-- watch_trigger() (triggers.c) runs the statement as the table's owner.
 CREATE FUNCTION @extschema@.trigger_read(role text, op text, relid oid) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	w @extschema@.watched_table := (SELECT x FROM @extschema@.watched_table x WHERE x.role = trigger_read.role);
-	bulk_rows integer := (SELECT s.bulk_rows FROM @extschema@.settings s);
+	s @extschema@.settings := (SELECT x FROM @extschema@.settings x);
+	tz text := quote_literal(s.time_zone);
 	transition name := CASE op WHEN 'DELETE' THEN 'tagscrm_old' ELSE 'tagscrm_new' END;
-	detail name := CASE role WHEN 'orders' THEN w.amount_column WHEN 'events' THEN w.kind_column END;
+	detail text := CASE role WHEN 'orders' THEN format('%I::pg_catalog.numeric::pg_catalog.text', w.amount_column)
+	                         WHEN 'events' THEN format('%I::pg_catalog.text', w.kind_column)
+	                         WHEN 'contacts' THEN format('%I::pg_catalog.text', w.channel_column) END;
+	problem text := CASE WHEN op IN ('INSERT', 'UPDATE')
+	                     THEN format('(SELECT pg_catalog.min(%s) FROM tagscrm_new)', @extschema@.row_problem_sql(w, tz))
+	                     ELSE 'NULL::pg_catalog.text' END;
 BEGIN
 	IF w.relid::oid IS DISTINCT FROM trigger_read.relid THEN
 		RETURN NULL;   -- unwatched meanwhile
@@ -115,53 +124,66 @@ BEGIN
 	PERFORM @extschema@.check_read_rights(w);
 	IF op = 'TRUNCATE' THEN
 		RETURN '';   -- nothing to read: everything is rebuilt
-	ELSIF role IN ('orders', 'events') AND op = 'INSERT' THEN
-		RETURN format('SELECT pg_catalog.array_agg(%I::pg_catalog.text), pg_catalog.array_agg(%I::pg_catalog.timestamptz),
-		                      pg_catalog.array_agg(%I::pg_catalog.text), NULL::pg_catalog.bool FROM tagscrm_new',
-		              w.customer_column, w.at_column, detail);
+	ELSIF op = 'INSERT' AND role <> 'customers' THEN
+		-- every row written, of usable customers
+		RETURN format('SELECT pg_catalog.array_agg(r.c), pg_catalog.array_agg(r.at), pg_catalog.array_agg(r.d), NULL::pg_catalog.bool, %s
+		                 FROM (SELECT %I::pg_catalog.text AS c, %s AS at, %s AS d FROM tagscrm_new WHERE %s) r',
+		              problem, w.customer_column,
+		              CASE WHEN w.at_column IS NULL THEN 'NULL::pg_catalog.timestamptz' ELSE @extschema@.time_sql(w, w.at_column, tz) END,
+		              detail, @extschema@.customer_ok_sql(w));
 	ELSIF role IN ('orders', 'events') THEN
-		RETURN format('SELECT (%s), NULL::pg_catalog.timestamptz[], NULL::pg_catalog.text[], %s',
+		RETURN format('SELECT (%s), NULL::pg_catalog.timestamptz[], NULL::pg_catalog.text[], %s, %s',
 		              CASE op WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
-		                      ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column, detail]) END,
+		                      ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column,
+		                                                                  CASE role WHEN 'orders' THEN w.amount_column ELSE w.kind_column END]) END,
 		              -- counts at most bulk_rows + 1 rows
-		              CASE WHEN bulk_rows IS NULL THEN 'false'
+		              CASE WHEN s.bulk_rows IS NULL THEN 'false'
 		                   ELSE format('(SELECT pg_catalog.count(*) > %s FROM (SELECT FROM %I LIMIT %s) r)',
-		                               bulk_rows, transition, bulk_rows + 1) END);
-	ELSIF role = 'customers' THEN
-		RETURN format('SELECT (%s), NULL::pg_catalog.timestamptz[], NULL::pg_catalog.text[], NULL::pg_catalog.bool',
-		              CASE op WHEN 'UPDATE'
-		                      THEN @extschema@.updated_customers(w, w.customer_column || w.attribute_columns || w.birth_date_column)
-		                      ELSE @extschema@.changed_customers(w, transition) END);
+		                               s.bulk_rows, transition, s.bulk_rows + 1) END,
+		              problem);
 	END IF;
-	RETURN format('SELECT pg_catalog.array_agg(%I::pg_catalog.text), pg_catalog.array_agg(%s),
-	                      pg_catalog.array_agg(%I::pg_catalog.text), NULL::pg_catalog.bool FROM tagscrm_new',
-	              w.customer_column,
-	              CASE WHEN w.at_column IS NULL THEN 'NULL::pg_catalog.timestamptz'
-	                   ELSE format('%I::pg_catalog.timestamptz', w.at_column) END,
-	              w.channel_column);
+	RETURN format('SELECT (%s), NULL::pg_catalog.timestamptz[], NULL::pg_catalog.text[], NULL::pg_catalog.bool, %s',
+	              CASE op WHEN 'UPDATE'
+	                      THEN @extschema@.updated_customers(w, w.customer_column || w.attribute_columns || w.birth_date_column)
+	                      ELSE @extschema@.changed_customers(w, transition) END,
+	              problem);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.trigger_read(text, text, oid) IS
 	'Internal: SQL text reading what a watched table''s statement did from its transition tables';
 
 -- What the trigger does with the rows it read (as trigger_read describes
--- them): inserts into orders and events are deltas; their updates and
--- deletes recompute the customers they touch; a truncate rebuilds everyone;
--- a statement of more than settings.bulk_rows rows is queued for the
+-- them): a row tagscrm cannot use refuses the statement, whatever its size;
+-- inserts into orders and events are deltas; their updates and deletes
+-- recompute the customers they touch; a truncate rebuilds everyone; a
+-- statement of more than settings.bulk_rows rows is queued for the
 -- background applier (pending.sql); customers' rows are re-read; contacts
 -- get their channel tag.  Then maintain() brings the tags in line.
 CREATE FUNCTION @extschema@.apply_trigger(role text, op text, customers text[], ats timestamptz[],
-                                          details text[], bulk boolean) RETURNS void
+                                          details text[], bulk boolean, problem text) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 BEGIN
+	IF problem IS NOT NULL THEN
+		RAISE EXCEPTION 'tagscrm cannot use a row written to %: %',
+			(SELECT w.relid FROM @extschema@.watched_table w WHERE w.role = apply_trigger.role), substr(problem, 7)
+			USING ERRCODE = left(problem, 5),
+			      HINT = 'tagscrm keeps facts from every row of a watched table: correct the row, or leave it out of the statement.';
+	END IF;
 	IF op = 'TRUNCATE' THEN
 		PERFORM @extschema@.reevaluate(rebuild => true, quiet => true);
 		RETURN;
 	ELSIF customers IS NULL THEN
 		RETURN;
+	END IF;
+	-- Under REPEATABLE READ this transaction scores against the breakpoints
+	-- of its snapshot: if refresh() has replaced them since, fail with 40001
+	-- (the client retries) rather than keep an RFM segment of the old ones.
+	-- Taken before any fact lock, as refresh() takes it before its own.
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		PERFORM FROM @extschema@.rfm_state r FOR SHARE;
 	END IF;
 	IF role IN ('orders', 'events') AND op = 'INSERT' THEN
 		IF cardinality(customers) > (SELECT s.bulk_rows FROM @extschema@.settings s) THEN   -- one element per row
@@ -187,7 +209,7 @@ BEGIN
 	PERFORM @extschema@.maintain(customers);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.apply_trigger(text, text, text[], timestamptz[], text[], boolean) IS
+COMMENT ON FUNCTION @extschema@.apply_trigger(text, text, text[], timestamptz[], text[], boolean, text) IS
 	'Internal: keeps facts and tags current from what a statement on a watched table did';
 
 -- The trigger of every watched table (TG_ARGV[0]: its role), in C so that

@@ -201,7 +201,8 @@ COMMENT ON VIEW @extschema@.customer_level IS 'Each customer''s user level (1-5)
 
 CREATE VIEW @extschema@.pending_changes AS
 SELECT p.pending_id, p.queued_at, p.queued_by, p.source, p.statement,
-       (SELECT count(DISTINCT c) FROM unnest(p.customers) c) AS customers
+       (SELECT count(DISTINCT c) FROM unnest(p.customers) c) AS customers,
+       p.failed_at, p.failure
   FROM @extschema@.pending_customers p;
 COMMENT ON VIEW @extschema@.pending_changes IS
-	'Bulk statements whose facts and tags the background applier has yet to bring up to date (normally for seconds)';
+	'Bulk statements whose facts and tags the background applier has yet to bring up to date (normally for seconds); failed_at and failure: set aside, and why';

@@ -89,17 +89,95 @@ DECLARE
 BEGIN
 	ok := CASE wanted
 		WHEN 'timestamptz' THEN have IN ('timestamptz', 'timestamp', 'date')
-		WHEN 'numeric' THEN have IN ('numeric', 'integer', 'bigint', 'smallint', 'real', 'double precision', 'money')
+		WHEN 'numeric' THEN have IN ('numeric', 'integer', 'bigint', 'smallint', 'real', 'double precision')
 		ELSE true END;
 	IF NOT ok THEN
 		RAISE EXCEPTION 'column "%" of table % has type %, not a % type', col, rel, have,
 			CASE wanted WHEN 'timestamptz' THEN 'date/time' ELSE 'number' END
-			USING ERRCODE = '42804', HINT = 'Point tagscrm at a column of the right type.';
+			USING ERRCODE = '42804',
+			      HINT = CASE wanted WHEN 'timestamptz' THEN 'tagscrm reads timestamptz, timestamp (in settings.time_zone) and date columns.'
+			                  ELSE 'tagscrm reads numeric, integer and floating-point columns (money depends on the session''s lc_monetary: cast it to numeric in the table).' END;
 	END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.check_column_type(regclass, name, text) IS
 	'Internal: raises unless a column has a usable type';
+
+-- SQL text converting a watched time column to timestamptz the same way in
+-- every session: timestamp and date columns are read in settings.time_zone
+-- (tz: the SQL of that zone, a parameter or a literal), not in the writing
+-- session's TimeZone, so triggers and rebuilds agree.
+CREATE FUNCTION @extschema@.time_sql(w @extschema@.watched_table, col name, tz text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT CASE a.atttypid
+                    WHEN 'pg_catalog.timestamp'::regtype THEN format('(%I AT TIME ZONE %s)', col, tz)
+                    WHEN 'pg_catalog.date'::regtype THEN format('(%I::pg_catalog.timestamp AT TIME ZONE %s)', col, tz)
+                    ELSE format('%I::pg_catalog.timestamptz', col) END
+          FROM pg_attribute a WHERE a.attrelid = w.relid AND a.attname = col);
+COMMENT ON FUNCTION @extschema@.time_sql(@extschema@.watched_table, name, text) IS
+	'Internal: SQL text of a watched time column as timestamptz, timestamp and date read in settings.time_zone';
+
+-- The SQL of a usable customer id (not empty, at most 256 characters: what
+-- tagscrm.customer accepts); rows of other customers have no facts.
+CREATE FUNCTION @extschema@.customer_ok_sql(w @extschema@.watched_table) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format('(%1$I IS NOT NULL AND pg_catalog.btrim(%1$I::pg_catalog.text) <> '''' AND pg_catalog.length(%1$I::pg_catalog.text) <= 256)',
+              w.customer_column);
+COMMENT ON FUNCTION @extschema@.customer_ok_sql(@extschema@.watched_table) IS
+	'Internal: SQL text of the condition that a watched row''s customer id is usable';
+
+-- The SQL of what is wrong with a row of a watched table, as 'SQLSTATE:text'
+-- naming the column, the value and the row's customer, or NULL for a row
+-- tagscrm can use: a customer id that is empty or too long, a time that is
+-- not finite, an amount or duration that is not a finite number, an event
+-- kind or channel code too long to be a key, an attribute value that cannot
+-- name a tag.  A statement that writes such a row is refused; a rebuild
+-- leaves such rows out.
+CREATE FUNCTION @extschema@.row_problem_sql(w @extschema@.watched_table, tz text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	who text := format('pg_catalog.left(%I::pg_catalog.text, 40)', w.customer_column);
+	checks text[] := ARRAY[
+		format($c$WHEN %1$I IS NOT NULL AND pg_catalog.btrim(%1$I::pg_catalog.text) = '' THEN '22023:column %1$s is empty'$c$,
+		       w.customer_column),
+		format($c$WHEN pg_catalog.length(%1$I::pg_catalog.text) > 256 THEN pg_catalog.format('22001:column %1$s is %%s characters long (at most 256)', pg_catalog.length(%1$I::pg_catalog.text))$c$,
+		       w.customer_column)];
+	col name;
+BEGIN
+	FOREACH col IN ARRAY ARRAY[w.at_column, w.birth_date_column] LOOP
+		CONTINUE WHEN col IS NULL;
+		checks := checks || format($c$WHEN %1$I IS NOT NULL AND NOT pg_catalog.isfinite(%2$s) THEN pg_catalog.format('22008:column %1$s is %%s (customer %%s)', %1$I, %3$s)$c$,
+		                           col, @extschema@.time_sql(w, col, tz), who);
+	END LOOP;
+	FOREACH col IN ARRAY ARRAY[w.amount_column, w.duration_column] LOOP
+		CONTINUE WHEN col IS NULL;
+		checks := checks || format($c$WHEN NOT (%1$I::pg_catalog.numeric BETWEEN -1e300 AND 1e300) THEN pg_catalog.format('22003:column %1$s is %%s, not a finite number (customer %%s)', %1$I, %2$s)$c$,
+		                           col, who);
+	END LOOP;
+	FOREACH col IN ARRAY ARRAY[w.kind_column, w.channel_column] LOOP
+		CONTINUE WHEN col IS NULL;
+		checks := checks || format($c$WHEN pg_catalog.length(%1$I::pg_catalog.text) > 256 THEN pg_catalog.format('22001:column %1$s is %%s characters long, at most 256 (customer %%s)', pg_catalog.length(%1$I::pg_catalog.text), %2$s)$c$,
+		                           col, who);
+	END LOOP;
+	-- an attribute value names a tag "<column>: <value>" (check_name's rules;
+	-- the read runs as the table's owner, so in plain SQL)
+	FOREACH col IN ARRAY COALESCE(w.attribute_columns, '{}') LOOP
+		checks := checks || format($c$WHEN pg_catalog.length(pg_catalog.btrim(%1$I::pg_catalog.text)) > %2$s THEN pg_catalog.format('22001:column %1$s is %%s characters long, too long to name an attribute tag (customer %%s)', pg_catalog.length(pg_catalog.btrim(%1$I::pg_catalog.text)), %3$s) WHEN %1$I::pg_catalog.text ~ '[[:cntrl:]]' THEN pg_catalog.format('22023:column %1$s holds a control character, which no tag name may (customer %%s)', %3$s)$c$,
+		                           col, 98 - length(col), who);
+		IF getdatabaseencoding() = 'UTF8' THEN
+			checks := checks || format($c$WHEN %1$I::pg_catalog.text ~ %2$L THEN pg_catalog.format('22023:column %1$s holds an invisible character, which no tag name may (customer %%s)', %3$s)$c$,
+			                           col, @extschema@.invisible_chars(), who);
+		END IF;
+	END LOOP;
+	RETURN 'CASE ' || array_to_string(checks, ' ') || ' END';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.row_problem_sql(@extschema@.watched_table, text) IS
+	'Internal: SQL text of what makes a row of a watched table unusable (SQLSTATE:message), NULL for a usable row';
 
 -- The columns of a watched table that tagscrm reads.
 CREATE FUNCTION @extschema@.read_columns(w @extschema@.watched_table) RETURNS name[]
@@ -156,6 +234,17 @@ BEGIN
 				                    col, w.relid, w.watched_by);
 		END IF;
 	END LOOP;
+	-- a column's type may have changed since: tagscrm reads these as times and numbers
+	FOREACH col IN ARRAY ARRAY[w.at_column, w.birth_date_column] LOOP
+		IF col IS NOT NULL THEN
+			PERFORM @extschema@.check_column_type(w.relid, col, 'timestamptz');
+		END IF;
+	END LOOP;
+	FOREACH col IN ARRAY ARRAY[w.amount_column, w.duration_column] LOOP
+		IF col IS NOT NULL THEN
+			PERFORM @extschema@.check_column_type(w.relid, col, 'numeric');
+		END IF;
+	END LOOP;
 	IF rel.relrowsecurity AND NOT watcher.bypasses AND watcher.oid <> rel.relowner THEN
 		RAISE EXCEPTION 'tagscrm cannot read watched table %: it has row-level security, which role "%", which watches it, does not bypass',
 			w.relid, w.watched_by
@@ -179,12 +268,24 @@ CREATE FUNCTION @extschema@.register_watch(w @extschema@.watched_table, logged j
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	problem text;
 BEGIN
 	w.watched_by := @extschema@.acting_role();
 	w.watched_at := @extschema@.now();
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', w.relid);
 	INSERT INTO @extschema@.watched_table SELECT (w).*;
 	PERFORM @extschema@.check_read_rights(w);
+	-- a row already there that tagscrm cannot use is refused now, as any
+	-- statement writing it later would be
+	SELECT r.p INTO problem
+	  FROM @extschema@.read_as_owner(w.relid, format('SELECT pg_catalog.min(%s) FROM %s', @extschema@.row_problem_sql(w, '$2'), w.relid),
+	                                 NULL, (SELECT s.time_zone FROM @extschema@.settings s)) AS r(p text);
+	IF problem IS NOT NULL THEN
+		RAISE EXCEPTION 'tagscrm cannot watch %: a row of it cannot be used: %', w.relid, substr(problem, 7)
+			USING ERRCODE = left(problem, 5),
+			      HINT = 'tagscrm keeps facts from every row of a watched table: correct such rows first.';
+	END IF;
 	EXECUTE format('CREATE TRIGGER tagscrm_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS tagscrm_new
 	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.watch_trigger(%L)', w.relid, w.role);
 	IF w.role <> 'contacts' THEN
