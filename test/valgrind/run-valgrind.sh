@@ -29,7 +29,9 @@ as_postgres bash -c "valgrind --quiet --trace-children=yes --track-origins=yes -
 for i in $(seq 1 120); do as_postgres "$bindir/pg_isready" -h "$dir" -p $port -q && break; sleep 1; done
 work="$(mktemp -d /tmp/tagscrm-vgtest.XXXXXX)"
 cp -r Makefile tagscrm.control src sql expected test "$work"/; chown -R postgres "$work"
-PGHOST="$dir" PGPORT=$port as_postgres "$(dirname "$(pg_config --pgxs)")/../../src/test/regress/pg_regress" \
+# from the copy of the tree: the tests \copy their fixtures by relative paths
+PGHOST="$dir" PGPORT=$port as_postgres bash -c 'cd "$1" && shift && exec "$@"' - "$work" \
+	"$(dirname "$(pg_config --pgxs)")/../../src/test/regress/pg_regress" \
 	--inputdir="$work" --outputdir="$work" --bindir="$bindir" --load-extension=tagscrm \
 	--dbname=contrib_regression "${tests[@]}" | grep -E '\.\.\.|tests'
 if [ ${#specs[@]} -gt 0 ]; then
