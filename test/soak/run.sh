@@ -18,7 +18,8 @@
 #     watched database also refresh(quiet => true) every 3 s and sweep()
 #     every second;
 #   - then the queue must drain by itself, apply_pending() is called, and:
-#     pgbench had no failed transaction and no aborted client; the server
+#     pgbench had no failed transaction (REPEATABLE READ: none but 40001
+#     after 10 tries) and no aborted client; the server
 #     log has no "deadlock detected" and no other ERROR but the explained
 #     ones (REPEATABLE READ: 40001 "could not serialize access"); the jobs
 #     and bulk loads did not fail otherwise; customer_fact,
@@ -239,11 +240,22 @@ for level in "${levels[@]}"; do
 		"queue: drained by itself after $waited s: $([ "$left" = 0 ] && echo yes || echo "no ($left left)"), apply_pending() applied ${applied}"
 
 	# (a) pgbench
+	# Under REPEATABLE READ a writer that meets a concurrent change of its
+	# customer fails with 40001, as documented, and retries: a transaction
+	# still failing after its 10 tries counts, if it failed with 40001 only.
 	failed=$(field "$tmp/soak.bench" 'number of failed transactions')
-	if [ "$(cat "$tmp/soak.status")" = 0 ] && [ "${failed:-x}" = 0 ] && ! grep -q 'aborted' "$tmp/soak.bench" && [ ! -e "$tmp/soak.pghang" ]; then
-		tap_ok "$level: pgbench with tagscrm: 0 failed transactions, no client aborted"
+	serialization=$(field "$tmp/soak.bench" 'number of serialization failures')
+	deadlocks=$(field "$tmp/soak.bench" 'number of deadlock failures')
+	if [ "$level" = "read committed" ]; then
+		allowed=0 what="0 failed transactions, no client aborted"
 	else
-		tap_fail "$level: pgbench with tagscrm: 0 failed transactions, no client aborted"
+		allowed=${serialization:-0} what="no failure but 40001 after 10 tries (${failed:-?} of them), no deadlock, no client aborted"
+	fi
+	if [ "$(cat "$tmp/soak.status")" = 0 ] && [ "${failed:-x}" = "$allowed" ] && [ "${deadlocks:-0}" = 0 ] &&
+	   ! grep -q 'aborted' "$tmp/soak.bench" && [ ! -e "$tmp/soak.pghang" ]; then
+		tap_ok "$level: pgbench with tagscrm: $what"
+	else
+		tap_fail "$level: pgbench with tagscrm: $what"
 		[ -e "$tmp/soak.pghang" ] && echo "pgbench hung: its sessions were terminated (see the stall check)" | diag
 		echo "exit status $(cat "$tmp/soak.status"), failed transactions: ${failed:-none reported}" | diag
 		grep -E '^number of (failed|serialization|deadlock)|error|abort' "$tmp/soak.bench" | head -10 | diag
