@@ -6,18 +6,20 @@
 -- row: done inside a COPY of 100,000 orders it would cut the COPY's
 -- throughput many times over.  So a statement on a watched orders or events
 -- table that writes more rows than settings.bulk_rows only queues what it
--- did; a background worker (applier.c), started when the statement's
--- transaction commits, brings those customers up to date, one queued
--- statement per transaction, taking their fact locks in id order like every
--- other writer.  sweep() and refresh() also drain the queue, and
--- apply_pending() drains it at once.
+-- did, in entries of at most 1,000 customers; a background worker
+-- (applier.c), started when the statement's transaction commits, brings
+-- those customers up to date, one entry per transaction, taking their fact
+-- locks in id order like every other writer but never waiting while it holds
+-- some.  sweep() and refresh() start a worker when entries wait, and
+-- apply_pending() applies them at once.  An entry that fails is set aside
+-- with its reason, and the others go on.
 --
 -- A queued insert keeps its rows (customer, time, amount or kind) and is
 -- applied as a delta, the cheap way, unless the facts of its customers may
 -- already include those rows: a recompute from the watched tables (an update
 -- or delete, a rebuild) that ran after the insert committed.  Each recompute
 -- that runs while inserts are queued logs its snapshot, taken after its
--- reads, in recompute_log; an insert visible in one of them is applied by
+-- reads, in recompute_log (facts.sql); an insert visible in one of them is applied by
 -- recomputing its customers instead, which is idempotent.  So is an entry
 -- restored from a dump (its transaction id belongs to another history).
 -- Queued updates and deletes are always applied by recomputing.
