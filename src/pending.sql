@@ -21,8 +21,8 @@
 -- that runs while inserts are queued logs its snapshot, taken after its
 -- reads, in recompute_log (facts.sql); an insert visible in one of them is
 -- applied by recomputing its customers instead, which is idempotent.  So is
--- an entry
--- restored from a dump (its transaction id belongs to another history).
+-- an entry restored from a dump (its transaction id belongs to another
+-- history).
 -- Queued updates and deletes are always applied by recomputing.
 -- ---------------------------------------------------------------------------
 
