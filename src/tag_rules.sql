@@ -34,16 +34,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_review', '');
 COMMENT ON TABLE @extschema@.tag_review IS
 	'Operators'' decisions on automatic tags: keep or remove for a customer, until released';
 
--- When the result of a rule for a customer may next change with time alone:
--- a row entering or leaving one of its windows, or, for measures such as
--- days_since_last_order, a day later (they are re-checked daily).
-CREATE FUNCTION @extschema@.rule_next_change(rule text, customer text) RETURNS timestamptz
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN (SELECT v.next_change_at FROM @extschema@.rule_verdicts(ARRAY[rule], ARRAY[customer]) v);
-COMMENT ON FUNCTION @extschema@.rule_next_change(text, text) IS
-	'Internal: when time alone may next change a rule''s result for a customer';
-
 -- Brings the rule tags of these customers (NULL: everyone known) in line
 -- with the enabled rules and the operators' reviews, with history.  Callers
 -- hold the customers' fact locks.
