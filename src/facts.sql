@@ -305,12 +305,14 @@ COMMENT ON FUNCTION @extschema@.recompute_facts(text[], text) IS
 -- time zone): the order facts per customer, rows per customer and day, and
 -- (events) per customer and kind.  Rows tagscrm cannot use (row_problem_sql:
 -- a trigger refuses them, but a load without triggers may have written
--- them) are left out, and so are customer ids it cannot use.
+-- them) are left out, and so are customer ids it cannot use, and orders
+-- whose status does not count (counted_sql); refunds count in the total only.
 CREATE FUNCTION @extschema@.usable_rows_sql(w @extschema@.watched_table, customers text[]) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN format('%s WHERE %s AND %s AND (%s) IS NULL', w.relid, @extschema@.customer_ok_sql(w),
-              @extschema@.customers_filter(w, customers), @extschema@.row_problem_sql(w, '$2'));
+RETURN format('%s WHERE %s AND %s AND (%s) IS NULL AND %s', w.relid, @extschema@.customer_ok_sql(w),
+              @extschema@.customers_filter(w, customers), @extschema@.row_problem_sql(w, '$2'),
+              @extschema@.counted_sql(w));
 COMMENT ON FUNCTION @extschema@.usable_rows_sql(@extschema@.watched_table, text[]) IS
 	'Internal: SQL text of the FROM and WHERE of the usable rows of some customers in a watched table';
 
@@ -318,9 +320,11 @@ CREATE FUNCTION @extschema@.order_facts_sql(w @extschema@.watched_table, custome
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN format($q$
-	SELECT %1$I::pg_catalog.text, min(%2$s), max(%2$s), count(*), COALESCE(sum(%3$I::pg_catalog.numeric), 0)
+	SELECT %1$I::pg_catalog.text, min(%2$s) FILTER (WHERE %5$s), max(%2$s) FILTER (WHERE %5$s),
+	       count(*) FILTER (WHERE %5$s), COALESCE(sum(%3$s), 0)
 	  FROM %4$s GROUP BY 1$q$,
-	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), w.amount_column, @extschema@.usable_rows_sql(w, customers));
+	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), @extschema@.order_value_sql(w),
+	@extschema@.usable_rows_sql(w, customers), @extschema@.purchase_sql(w));
 COMMENT ON FUNCTION @extschema@.order_facts_sql(@extschema@.watched_table, text[]) IS
 	'Internal: SQL text reading the order facts per customer of a watched orders table';
 
@@ -329,8 +333,9 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN format($q$
 	SELECT %1$I::pg_catalog.text, (%2$s AT TIME ZONE $2)::pg_catalog.date, count(*)
-	  FROM %3$s AND %2$s IS NOT NULL GROUP BY 1, 2$q$,
-	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), @extschema@.usable_rows_sql(w, customers));
+	  FROM %3$s AND %2$s IS NOT NULL AND %4$s GROUP BY 1, 2$q$,
+	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), @extschema@.usable_rows_sql(w, customers),
+	@extschema@.purchase_sql(w));
 COMMENT ON FUNCTION @extschema@.days_sql(@extschema@.watched_table, text[]) IS
 	'Internal: SQL text reading rows per customer and day of a watched table';
 

@@ -33,7 +33,7 @@ CREATE TABLE @extschema@.pending_customers (
 	queued_by   text NOT NULL,       -- recorded as the author of the tag changes
 	source      text NOT NULL,       -- the watched table's role: orders or events
 	statement   text NOT NULL,       -- INSERT, UPDATE or DELETE
-	customers   text[] NOT NULL,     -- INSERT: one per row (with ats, details); else each customer once
+	customers   text[] NOT NULL,     -- INSERT: one per row (with ats, details; none: recompute); else each customer once
 	ats         timestamptz[],
 	details     text[],              -- amounts (as text, exact) or event kinds
 	failed_at   timestamptz,         -- set aside: applying it failed (see failure); the others go on
@@ -164,7 +164,7 @@ BEGIN
 		END IF;
 		PERFORM @extschema@.lock_facts_patiently(p.customers);
 		-- after the locks: a recompute of these customers has committed by now
-		IF p.statement = 'INSERT' AND written_here
+		IF p.statement = 'INSERT' AND p.ats IS NOT NULL AND written_here
 		   AND NOT EXISTS (SELECT FROM @extschema@.recompute_log r
 		                    WHERE r.xact = p.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, r.snap)) THEN
 			touched := CASE p.source WHEN 'orders' THEN @extschema@.add_orders(p.customers, p.ats, p.details::numeric[])

@@ -124,7 +124,7 @@ BEGIN
 	PERFORM @extschema@.check_read_rights(w);
 	IF op = 'TRUNCATE' THEN
 		RETURN '';   -- nothing to read: everything is rebuilt
-	ELSIF op = 'INSERT' AND role <> 'customers' THEN
+	ELSIF op = 'INSERT' AND role <> 'customers' AND w.status_column IS NULL THEN
 		-- every row written, of usable customers
 		RETURN format('SELECT pg_catalog.array_agg(r.c), pg_catalog.array_agg(r.at), pg_catalog.array_agg(r.d), NULL::pg_catalog.bool, %s
 		                 FROM (SELECT %I::pg_catalog.text AS c, %s AS at, %s AS d FROM tagscrm_new WHERE %s) r',
@@ -133,9 +133,13 @@ BEGIN
 		              detail, @extschema@.customer_ok_sql(w));
 	ELSIF role IN ('orders', 'events') THEN
 		RETURN format('SELECT (%s), NULL::pg_catalog.timestamptz[], NULL::pg_catalog.text[], %s, %s',
+		              -- an insert into orders with a condition: its rows may be refunds,
+		              -- which are no delta of add_orders, so its customers are recomputed
 		              CASE op WHEN 'DELETE' THEN @extschema@.changed_customers(w, 'tagscrm_old')
+		                      WHEN 'INSERT' THEN @extschema@.changed_customers(w, 'tagscrm_new')
 		                      ELSE @extschema@.updated_customers(w, ARRAY[w.customer_column, w.at_column,
-		                                                                  CASE role WHEN 'orders' THEN w.amount_column ELSE w.kind_column END]) END,
+		                                                                  CASE role WHEN 'orders' THEN w.amount_column ELSE w.kind_column END,
+		                                                                  w.status_column]) END,
 		              -- counts at most bulk_rows + 1 rows
 		              CASE WHEN s.bulk_rows IS NULL THEN 'false'
 		                   ELSE format('(SELECT pg_catalog.count(*) > %s FROM (SELECT FROM %I LIMIT %s) r)',
@@ -185,7 +189,8 @@ BEGIN
 	IF current_setting('transaction_isolation') <> 'read committed' THEN
 		PERFORM FROM @extschema@.rfm_state r FOR SHARE;
 	END IF;
-	IF role IN ('orders', 'events') AND op = 'INSERT' THEN
+	-- (ats is NULL for an insert that trigger_read has recomputed: orders with a condition)
+	IF role IN ('orders', 'events') AND op = 'INSERT' AND ats IS NOT NULL THEN
 		IF cardinality(customers) > (SELECT s.bulk_rows FROM @extschema@.settings s) THEN   -- one element per row
 			PERFORM @extschema@.defer_customers(role, op, customers, ats, details);
 			RETURN;

@@ -21,12 +21,37 @@ CREATE TABLE @extschema@.watched_table (
 	channel_column name,
 	attribute_columns name[],
 	birth_date_column name,
+	status_column  name,      -- orders: which rows count (NULL: all of them)
+	counted_statuses text[],  -- ... the statuses of purchases
+	refund_statuses text[],   -- ... and of refunds
 	watched_by     text NOT NULL,
 	watched_at     timestamptz NOT NULL
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.watched_table', '');
 COMMENT ON TABLE @extschema@.watched_table IS
 	'The user tables tagscrm watches (one per role) and their column names';
+
+-- Raises unless the table has the given columns.
+CREATE FUNCTION @extschema@.check_watchable_columns(rel regclass, columns name[]) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	col name;
+BEGIN
+	FOREACH col IN ARRAY columns LOOP
+		IF col IS NULL THEN
+			RAISE EXCEPTION 'column name must not be null' USING ERRCODE = '22004', HINT = 'Name every column.';
+		END IF;
+		IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+			RAISE EXCEPTION 'column "%" of table % does not exist', col, rel
+				USING ERRCODE = '42703', HINT = 'Pass the names of existing columns.';
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_watchable_columns(regclass, name[]) IS
+	'Internal: raises unless the table has the given columns';
 
 -- Raises unless rel is a plain table the caller may put triggers on, with
 -- the given columns; returns the type of the customer column.
@@ -63,15 +88,7 @@ BEGIN
 	IF EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.relid = rel) THEN
 		RAISE EXCEPTION 'table % is already watched', rel USING ERRCODE = '42710', HINT = 'Each table is watched in one role.';
 	END IF;
-	FOREACH col IN ARRAY columns LOOP
-		IF col IS NULL THEN
-			RAISE EXCEPTION 'column name must not be null' USING ERRCODE = '22004', HINT = 'Name every column.';
-		END IF;
-		IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
-			RAISE EXCEPTION 'column "%" of table % does not exist', col, rel
-				USING ERRCODE = '42703', HINT = 'Pass the names of existing columns.';
-		END IF;
-	END LOOP;
+	PERFORM @extschema@.check_watchable_columns(rel, columns);
 	RETURN (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = columns[1]);
 END
 $$;
@@ -90,12 +107,14 @@ BEGIN
 	ok := CASE wanted
 		WHEN 'timestamptz' THEN have IN ('timestamptz', 'timestamp', 'date')
 		WHEN 'numeric' THEN have IN ('numeric', 'integer', 'bigint', 'smallint', 'real', 'double precision')
+		WHEN 'text' THEN (SELECT t.typcategory IN ('S', 'E') FROM pg_type t WHERE t.oid = have)
 		ELSE true END;
 	IF NOT ok THEN
 		RAISE EXCEPTION 'column "%" of table % has type %, not a % type', col, rel, have,
-			CASE wanted WHEN 'timestamptz' THEN 'date/time' ELSE 'number' END
+			CASE wanted WHEN 'timestamptz' THEN 'date/time' WHEN 'text' THEN 'text' ELSE 'number' END
 			USING ERRCODE = '42804',
 			      HINT = CASE wanted WHEN 'timestamptz' THEN 'tagscrm reads timestamptz, timestamp (in settings.time_zone) and date columns.'
+			                  WHEN 'text' THEN 'A status column must be of a text type (text, varchar, char) or an enum.'
 			                  ELSE 'tagscrm reads numeric, integer and floating-point columns (money depends on the session''s lc_monetary: cast it to numeric in the table).' END;
 	END IF;
 END
@@ -179,12 +198,86 @@ $$;
 COMMENT ON FUNCTION @extschema@.row_problem_sql(@extschema@.watched_table, text) IS
 	'Internal: SQL text of what makes a row of a watched table unusable (SQLSTATE:message), NULL for a usable row';
 
+-- Which rows of a watched orders table count (watch_orders' condition): the
+-- SQL of a row that counts at all (a purchase or a refund), of a purchase,
+-- and of its value (a refund's amount, made negative).  A NULL status counts
+-- as no status in the lists, so such a row is left out.  The statuses reach
+-- the SQL only as quoted array literals (%L).  No condition: every row is a
+-- purchase worth its amount, as before conditions existed.
+CREATE FUNCTION @extschema@.counted_sql(w @extschema@.watched_table) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN w.status_column IS NULL THEN 'true'
+            ELSE format('COALESCE(%I::pg_catalog.text = ANY (%L::pg_catalog.text[]), false)', w.status_column,
+                        w.counted_statuses || COALESCE(w.refund_statuses, '{}')) END;
+COMMENT ON FUNCTION @extschema@.counted_sql(@extschema@.watched_table) IS
+	'Internal: SQL text of the condition that an order row counts (a purchase or a refund)';
+
+CREATE FUNCTION @extschema@.purchase_sql(w @extschema@.watched_table) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN w.status_column IS NULL THEN 'true'
+            ELSE format('COALESCE(%I::pg_catalog.text = ANY (%L::pg_catalog.text[]) AND NOT COALESCE(%I::pg_catalog.numeric < 0, false), false)',
+                        w.status_column, w.counted_statuses, w.amount_column) END;
+COMMENT ON FUNCTION @extschema@.purchase_sql(@extschema@.watched_table) IS
+	'Internal: SQL text of the condition that an order row is a purchase (not a refund)';
+
+CREATE FUNCTION @extschema@.order_value_sql(w @extschema@.watched_table) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN w.status_column IS NULL THEN format('%I::pg_catalog.numeric', w.amount_column)
+            ELSE format('CASE WHEN %s THEN %2$I::pg_catalog.numeric ELSE -pg_catalog.abs(%2$I::pg_catalog.numeric) END',
+                        @extschema@.purchase_sql(w), w.amount_column) END;
+COMMENT ON FUNCTION @extschema@.order_value_sql(@extschema@.watched_table) IS
+	'Internal: SQL text of what an order row adds to the order total (a refund subtracts its amount)';
+
+-- Raises unless an order condition is usable: the status column exists, is
+-- of a text type and the watching role may read it (check_read_rights, at
+-- registration), the lists name non-empty values and none is in both.
+CREATE FUNCTION @extschema@.check_order_condition(tbl regclass, status_column name, counted text[], refunds text[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	both_ text;
+BEGIN
+	IF status_column IS NULL THEN
+		IF counted IS NOT NULL OR refunds IS NOT NULL THEN
+			RAISE EXCEPTION 'counted_statuses and refund_statuses need a status_column'
+				USING ERRCODE = '22023', HINT = 'Name the column holding the order''s status, e.g. status_column => ''status''.';
+		END IF;
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = status_column AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		RAISE EXCEPTION 'column "%" of table % does not exist', status_column, tbl
+			USING ERRCODE = '42703', HINT = 'status_column names the column of the order''s status.';
+	END IF;
+	PERFORM @extschema@.check_column_type(tbl, status_column, 'text');
+	IF counted IS NULL OR cardinality(counted) = 0 THEN
+		RAISE EXCEPTION 'counted_statuses must name at least one status'
+			USING ERRCODE = '22023', HINT = 'List the statuses of orders that count, e.g. counted_statuses => ARRAY[''paid'', ''shipped''].';
+	END IF;
+	IF EXISTS (SELECT FROM unnest(counted || COALESCE(refunds, '{}')) v WHERE v IS NULL OR btrim(v) = '') THEN
+		RAISE EXCEPTION 'a status in counted_statuses or refund_statuses is null or empty'
+			USING ERRCODE = '22023', HINT = 'Name each status by its exact, non-empty value.';
+	END IF;
+	SELECT min(v) INTO both_ FROM unnest(counted) v WHERE v = ANY (refunds);
+	IF both_ IS NOT NULL THEN
+		RAISE EXCEPTION 'status "%" is in both counted_statuses and refund_statuses', both_
+			USING ERRCODE = '22023', HINT = 'An order is either a purchase or a refund: list each status once.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_order_condition(regclass, name, text[], text[]) IS
+	'Internal: raises unless watch_orders'' status condition is usable';
+
 -- The columns of a watched table that tagscrm reads.
 CREATE FUNCTION @extschema@.read_columns(w @extschema@.watched_table) RETURNS name[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN ARRAY(SELECT c FROM unnest(ARRAY[w.customer_column, w.at_column, w.amount_column, w.kind_column, w.object_column,
-                                        w.duration_column, w.channel_column, w.birth_date_column]
+                                        w.duration_column, w.channel_column, w.birth_date_column, w.status_column]
                                   || w.attribute_columns) c
               WHERE c IS NOT NULL);
 COMMENT ON FUNCTION @extschema@.read_columns(@extschema@.watched_table) IS
@@ -245,6 +338,9 @@ BEGIN
 			PERFORM @extschema@.check_column_type(w.relid, col, 'numeric');
 		END IF;
 	END LOOP;
+	IF w.status_column IS NOT NULL THEN
+		PERFORM @extschema@.check_column_type(w.relid, w.status_column, 'text');
+	END IF;
 	IF rel.relrowsecurity AND NOT watcher.bypasses AND watcher.oid <> rel.relowner THEN
 		RAISE EXCEPTION 'tagscrm cannot read watched table %: it has row-level security, which role "%", which watches it, does not bypass',
 			w.relid, w.watched_by
@@ -302,24 +398,55 @@ $$;
 COMMENT ON FUNCTION @extschema@.register_watch(@extschema@.watched_table, jsonb) IS
 	'Internal: registers a watched table, checks the watching role''s rights and installs its triggers';
 
-CREATE FUNCTION @extschema@.watch_orders(tbl regclass, customer name, at name, amount name) RETURNS void
+-- Watching the same table again with another condition (or none) replaces
+-- it and rebuilds every customer's facts.
+CREATE FUNCTION @extschema@.watch_orders(tbl regclass, customer name, at name, amount name,
+                                         status_column name DEFAULT NULL, counted_statuses text[] DEFAULT NULL,
+                                         refund_statuses text[] DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
 AS $$
 DECLARE
 	w @extschema@.watched_table;
+	logged jsonb := jsonb_build_object('customer', customer, 'at', at, 'amount', amount, 'status_column', status_column,
+	                                   'counted_statuses', counted_statuses, 'refund_statuses', refund_statuses);
+	old @extschema@.watched_table;
 BEGIN
-	PERFORM @extschema@.check_watchable(tbl, 'orders', ARRAY[customer, at, amount]);
+	SELECT * INTO old FROM @extschema@.watched_table x WHERE x.role = 'orders' AND x.relid = tbl;
+	IF old.relid IS NOT NULL THEN
+		-- a new condition (or new columns) for the table already watched
+		IF NOT has_table_privilege(@extschema@.acting_role(), tbl, 'TRIGGER') THEN
+			RAISE EXCEPTION 'permission denied to watch table %', tbl
+				USING ERRCODE = '42501', HINT = 'Only a role that may create triggers on the table can watch it.';
+		END IF;
+		PERFORM @extschema@.check_watchable_columns(tbl, ARRAY[customer, at, amount]);
+	ELSE
+		PERFORM @extschema@.check_watchable(tbl, 'orders', ARRAY[customer, at, amount]);
+	END IF;
 	PERFORM @extschema@.check_column_type(tbl, at, 'timestamptz');
 	PERFORM @extschema@.check_column_type(tbl, amount, 'numeric');
+	PERFORM @extschema@.check_order_condition(tbl, status_column, counted_statuses, refund_statuses);
 	w.role := 'orders'; w.relid := tbl; w.customer_column := customer; w.at_column := at; w.amount_column := amount;
-	PERFORM @extschema@.register_watch(w, jsonb_build_object('customer', customer, 'at', at, 'amount', amount));
+	w.status_column := status_column; w.counted_statuses := counted_statuses; w.refund_statuses := refund_statuses;
+	IF old.relid IS NOT NULL THEN
+		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+		w.watched_by := @extschema@.acting_role();
+		w.watched_at := @extschema@.now();
+		UPDATE @extschema@.watched_table x SET customer_column = w.customer_column, at_column = w.at_column,
+		       amount_column = w.amount_column, status_column = w.status_column, counted_statuses = w.counted_statuses,
+		       refund_statuses = w.refund_statuses, watched_by = w.watched_by, watched_at = w.watched_at
+		 WHERE x.role = 'orders';
+		PERFORM @extschema@.check_read_rights(w);
+		PERFORM @extschema@.log_library('watch', 'orders', 'rewatch', to_jsonb(old), jsonb_build_object('table', tbl::text) || logged, NULL);
+	ELSE
+		PERFORM @extschema@.register_watch(w, logged);
+	END IF;
 	PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
 END
 $$;
-COMMENT ON FUNCTION @extschema@.watch_orders(regclass, name, name, name) IS
-	'Watches an orders table: facts, RFM, lifecycle, status and level tags stay current';
+COMMENT ON FUNCTION @extschema@.watch_orders(regclass, name, name, name, name, text[], text[]) IS
+	'Watches an orders table (optionally only the orders of some statuses, with refunds): facts, RFM, lifecycle, status and level tags stay current';
 
 CREATE FUNCTION @extschema@.watch_events(tbl regclass, customer name, at name, kind name,
                                          object name DEFAULT NULL, duration name DEFAULT NULL) RETURNS void

@@ -242,7 +242,7 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.drop_tag_alias(text)', 'admin', $$SELECT tagscrm.drop_tag_alias('yard')$$, NULL, NULL),
 	('tagscrm.retire_tag(text,text)', 'admin', $$SELECT tagscrm.retire_tag('kitchen', reason => 'range closed')$$, NULL, NULL),
 	('tagscrm.merge_tags(text,text,text)', 'admin', $$SELECT tagscrm.merge_tags('backyard', 'garden')$$, NULL, NULL),
-	('tagscrm.watch_orders(regclass,name,name,name)', 'admin',
+	('tagscrm.watch_orders(regclass,name,name,name,name,text[],text[])', 'admin',
 	 $$SELECT tagscrm.watch_orders('public.orders', 'customer_id', 'paid_at', 'amount')$$, NULL,
 	 $$SELECT tagscrm.unwatch('public.orders')$$),
 	('tagscrm.watch_events(regclass,name,name,name,name,name)', 'admin',
