@@ -49,6 +49,9 @@ SELECT day, orders FROM tagscrm.customer_day WHERE customer_id = 'h' ORDER BY da
 UPDATE co_orders SET status = 'paid' WHERE cust = 'h' AND status = 'pending';
 UPDATE co_orders SET status = 'refunded' WHERE cust = 'h' AND amount = 100;
 SELECT customer_id, order_count, order_total, first_order_at, last_order_at FROM tagscrm.customer_fact WHERE customer_id = 'h';
+-- rule measures over order rows see the purchases only: 2 orders, 50 + 30
+SELECT tagscrm.rule_values($$count(order, last 3650 days) >= 1 and sum(order.amount, last 3650 days) > 0$$, 'h');
+SELECT count(*), sum(amount) FROM co_orders WHERE cust = 'h' AND status IN ('paid', 'shipped') AND amount >= 0;
 DELETE FROM co_orders;
 SELECT order_count, order_total, last_order_at FROM tagscrm.customer_fact WHERE customer_id = 'h';
 

@@ -309,10 +309,10 @@ ScanSource(Batch *b, RuleSource source)
 	ret = SPI_execute_with_args(psprintf("SELECT w.relid::oid, w.customer_column::text, w.at_column::text, "
 										 "w.amount_column::text, w.kind_column::text, w.object_column::text, "
 										 "w.duration_column::text, format_type(a.atttypid, a.atttypmod), "
-										 "%s.check_read_rights(w) "
+										 "%s.check_read_rights(w), %s.purchase_sql(w) "
 										 "FROM %s.watched_table w JOIN pg_catalog.pg_attribute a "
 										 "ON a.attrelid = w.relid AND a.attname = w.customer_column "
-										 "WHERE w.role = $1", b->schema, b->schema),
+										 "WHERE w.role = $1", b->schema, b->schema, b->schema),
 								1, (Oid[]) {TEXTOID}, warg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
@@ -343,6 +343,12 @@ ScanSource(Batch *b, RuleSource source)
 	appendStringInfo(&q, " FROM %s.%s WHERE true",
 					 quote_identifier(get_namespace_name(get_rel_namespace(relid))),
 					 quote_identifier(get_rel_name(relid)));
+	/*
+	 * orders: purchases only (watch_orders' condition, built from quoted
+	 * identifiers and literals by purchase_sql; "true" without one)
+	 */
+	if (source == RULE_SOURCE_ORDER)
+		appendStringInfo(&q, " AND %s", SPI_getvalue(w, wd, 10));
 	if (!b->everyone)
 		appendStringInfo(&q, " AND %s = ANY ($1::%s[])", cust, custtype);
 	if (!unbounded_all)
