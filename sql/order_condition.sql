@@ -27,6 +27,15 @@ SELECT pg_temp.try(q) FROM (VALUES
 	($$SELECT tagscrm.watch_orders('co_orders', 'cust', 'at', 'amount', status_column => 'status', counted_statuses => ARRAY['paid', NULL])$$),
 	($$SELECT tagscrm.watch_orders('co_orders', 'cust', 'at', 'amount', status_column => 'status', counted_statuses => '{paid,shipped}', refund_statuses => '{refunded,shipped}')$$),
 	($$SELECT tagscrm.watch_orders('co_orders', 'cust', 'at', 'amount', counted_statuses => '{paid}')$$)) v(q);
+-- ... and so is a status column the watching role may not read
+CREATE ROLE co_watcher;
+GRANT tagscrm_admin TO co_watcher;
+GRANT TRIGGER, SELECT (id, cust, at, amount) ON co_orders TO co_watcher;
+SET ROLE co_watcher;
+SELECT pg_temp.try($$SELECT tagscrm.watch_orders('co_orders', 'cust', 'at', 'amount', status_column => 'status', counted_statuses => '{paid}')$$);
+RESET ROLE;
+REVOKE ALL ON co_orders FROM co_watcher;
+DROP ROLE co_watcher;
 SELECT count(*) AS watched FROM tagscrm.watched_table;
 -- the values are data, never SQL: a quote in a status is just a character
 SELECT tagscrm.watch_orders('co_typed', 'cust', 'at', 'amount', status_column => 'st', counted_statuses => ARRAY['it''s paid', '{x}']);
