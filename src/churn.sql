@@ -458,6 +458,11 @@ BEGIN
 		RAISE EXCEPTION 'cannot fit a gamma-gamma model: no customer has a repeat purchase of positive value'
 			USING ERRCODE = '22023', HINT = 'Choose a later calibration_end, or check the amount column.';
 	END IF;
+	IF gg.q <= 1 THEN
+		RAISE WARNING 'gamma-gamma model % has q = %, so its mean spend is infinite', churn_fit.name, gg.q
+			USING DETAIL = 'Its expected value is NULL for every customer with p * x + q <= 1, new customers included.',
+			      HINT = 'Refit on more repeat buyers, or check the amounts for outliers.';
+	END IF;
 
 	INSERT INTO @extschema@.churn_model AS m
 	       (name, r, alpha, a, b, bgnbd_log_likelihood, bgnbd_customers, p, q, gamma, gg_log_likelihood,
