@@ -459,7 +459,7 @@ BEGIN
 			USING ERRCODE = '22023', HINT = 'Choose a later calibration_end, or check the amount column.';
 	END IF;
 	IF gg.q <= 1 THEN
-		RAISE WARNING 'gamma-gamma model % has q = %, so its mean spend is infinite', churn_fit.name, gg.q
+		RAISE WARNING 'gamma-gamma model % has q = %, so its mean spend is infinite', churn_fit.name, round(gg.q::numeric, 3)
 			USING DETAIL = 'Its expected value is NULL for every customer with p * x + q <= 1, new customers included.',
 			      HINT = 'Refit on more repeat buyers, or check the amounts for outliers.';
 	END IF;
