@@ -98,7 +98,15 @@ SELECT pg_temp.err($$SELECT tagscrm.bgnbd_p_alive(ROW(1, 'Infinity', 1, 1, 0, 0)
 SELECT pg_temp.err($$SELECT tagscrm.bgnbd_p_alive(ROW(1, 1, 1, 1, 0, 0)::tagscrm.bgnbd_model, 1, 3, 2)$$);
 SELECT pg_temp.err($$SELECT tagscrm.bgnbd_expected_purchases(ROW(1, 1, 1, 1, 0, 0)::tagscrm.bgnbd_model, -1, 1, 1, 2)$$);
 SELECT pg_temp.err($$SELECT tagscrm.bgnbd_expected_purchases(ROW(1, 1, 1, 1, 0, 0)::tagscrm.bgnbd_model, 'NaN')$$);
-SELECT pg_temp.err($$SELECT tagscrm.gamma_gamma_expected_value(ROW(2, 0.8, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, 5)$$);
+-- a model with q <= 1 is no error: E[Z | x, zbar] = p (gamma + x zbar) / (p x + q - 1)
+-- exists for p x + q > 1 and is NULL otherwise (x = 0 always), as is the clv
+SELECT tagscrm.gamma_gamma_expected_value(ROW(2, 0.8, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, 5)
+       - 2 * (10 + 1 * 5) / (2 * 1 + 0.8 - 1)::float8 AS q_below_1_x_1_minus_formula,
+       tagscrm.gamma_gamma_expected_value(ROW(2, 0.8, 10, 0, 0)::tagscrm.gamma_gamma_model, 0, 0) IS NULL AS x_0_is_null,
+       tagscrm.gamma_gamma_expected_value(ROW(0.1, 0.8, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, 5) IS NULL AS px_q_0_9_is_null,
+       tagscrm.gamma_gamma_expected_value(ROW(0.2, 0.8, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, 5) IS NULL AS px_q_1_is_null,
+       tagscrm.clv(ROW(1, 1, 1, 1, 0, 0)::tagscrm.bgnbd_model, ROW(2, 0.8, 10, 0, 0)::tagscrm.gamma_gamma_model, 0, 0, 2, 0, 52) IS NULL AS clv_x_0_is_null,
+       tagscrm.clv(ROW(1, 1, 1, 1, 0, 0)::tagscrm.bgnbd_model, ROW(2, 0.8, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, 1, 2, 5, 52) > 0 AS clv_x_1_is_a_value;
 SELECT pg_temp.err($$SELECT tagscrm.gamma_gamma_expected_value(ROW(2, 3, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, -5)$$);
 SELECT pg_temp.err($$SELECT tagscrm.clv(ROW(1, 1, 1, 1, 0, 0)::tagscrm.bgnbd_model, ROW(2, 3, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, 1, 2, 5, 52, -1)$$);
 SELECT pg_temp.err($$SELECT tagscrm.clv(ROW(1, 1, 1, 1, 0, 0)::tagscrm.bgnbd_model, ROW(2, 3, 10, 0, 0)::tagscrm.gamma_gamma_model, 1, 1, 2, 5, 1e9)$$);

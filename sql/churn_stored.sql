@@ -140,6 +140,20 @@ SELECT name FROM tagscrm.churn_fit('gone', 'churn_orders_gone', 'customer', 'day
 DROP TABLE churn_orders_gone;
 SELECT regexp_replace(pg_temp.err($$SELECT count(*) FROM tagscrm.churn_scores('gone')$$), 'OID [0-9]+', 'OID N') AS err;
 
+-- orders with a NULL amount are skipped with a warning naming how many (those
+-- up to the calibration end): the fit equals the fit without those rows
+CREATE TABLE churn_orders_nulls AS SELECT * FROM churn_orders;
+INSERT INTO churn_orders_nulls VALUES (1, '1997-01-15', NULL), (2, '1997-05-02', NULL),
+       (3, '1998-01-01', NULL), (999999, '1997-03-01', NULL);
+SELECT count(*) AS null_amounts FROM churn_orders_nulls WHERE amount IS NULL;
+SELECT name FROM tagscrm.churn_fit('nulls', 'churn_orders_nulls', 'customer', 'day', 'amount', '1997-09-30');
+SELECT name FROM tagscrm.churn_fit('no-nulls', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30');
+SELECT n.r = m.r AND n.alpha = m.alpha AND n.a = m.a AND n.b = m.b AND n.p = m.p AND n.q = m.q
+       AND n.gamma = m.gamma AND n.bgnbd_customers = m.bgnbd_customers AND n.gg_customers = m.gg_customers
+       AS same_as_without_nulls
+  FROM tagscrm.churn_model n, tagscrm.churn_model m WHERE n.name = 'nulls' AND m.name = 'no-nulls';
+DROP TABLE churn_orders_nulls;
+
 -- clean up (roles are cluster-wide)
 DELETE FROM tagscrm.churn_model;
 REVOKE ALL ON churn_orders FROM churn_test_admin, churn_test_reader;

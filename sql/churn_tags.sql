@@ -104,5 +104,54 @@ SELECT churn_model FROM tagscrm.settings;
 SELECT tagscrm.refresh(quiet => true, all_models => true) > 0 AS refreshed;
 SELECT count(*) AS churn_tags FROM tagscrm.customer_tags WHERE group_name = 'churn risk';
 
+-- heavy-tailed spend (each customer's mean spend Pareto with index 0.625)
+-- fits q <= 1: churn_fit stores it and warns
+CREATE TABLE h_orders (cust integer, paid_at timestamptz, amount numeric);
+SELECT setseed(0.3);
+DO $$
+DECLARE
+	c integer;
+	rate float8;
+	dropout float8;
+	scale float8;
+	at timestamptz;
+BEGIN
+	FOR c IN 1 .. 400 LOOP
+		rate := -ln(1 - random()) * 0.4;
+		dropout := random() * 0.6;
+		scale := 10 / power(random(), 1.6);
+		at := '2025-06-01'::timestamptz + random() * interval '60 days';
+		LOOP
+			INSERT INTO h_orders VALUES (c, at, round((scale * (-ln(1 - random()) - ln(1 - random())) / 2)::numeric, 2));
+			EXIT WHEN random() < dropout;
+			at := at + (-ln(1 - random()) / GREATEST(rate, 0.01)) * interval '7 days';
+			EXIT WHEN at >= '2026-06-01';
+		END LOOP;
+	END LOOP;
+END
+$$;
+SELECT q <= 1 AS q_at_most_1 FROM tagscrm.churn_fit('heavy-fit', 'h_orders', 'cust', 'paid_at', 'amount', '2026-06-01');
+DELETE FROM tagscrm.churn_model WHERE name = 'heavy-fit';
+DROP TABLE h_orders;
+
+-- a stored model with q <= 1 (heavy-tailed spend) is no error in writers:
+-- inserts and refresh work, a new customer's expected value is NULL, a repeat
+-- buyer's is p (gamma + x zbar) / (p x + q - 1) (it exists for p x + q > 1)
+INSERT INTO tagscrm.churn_model (name, r, alpha, a, b, bgnbd_log_likelihood, bgnbd_customers, p, q, gamma,
+       gg_log_likelihood, gg_customers, time_unit, calibration_end, source_table, customer_column, at_column,
+       amount_column, source, fitted_at, fitted_by)
+VALUES ('heavy', 0.24, 4.41, 0.79, 2.43, -9582.4, 2357, 6.25, 0.63, 15.44, -3000, 946, '7 days',
+        '2026-06-01', 'c_orders', 'cust', 'paid_at', 'amount', 'test', tagscrm.now(), current_user);
+UPDATE tagscrm.settings SET churn_model = 'heavy';
+INSERT INTO c_orders (cust, paid_at, amount) VALUES (1001, '2026-05-20', 40), (1002, '2026-05-01', 20), (1002, '2026-05-08', 20);
+SELECT tagscrm.refresh(quiet => true, all_models => true) > 0 AS refreshed;
+SELECT v.customer_id, c.churn_probability IS NOT NULL AS has_churn_probability, c.expected_value IS NULL AS value_is_null,
+       abs(c.expected_value - 6.25 * (15.44 + 1 * 20) / (6.25 * 1 + 0.63 - 1)) < 1e-9 AS value_is_formula
+  FROM (VALUES ('1001'), ('1002')) v(customer_id), tagscrm.customer_churn(v.customer_id) c
+ ORDER BY 1;
+SELECT count(*) FILTER (WHERE churn_probability IS NOT NULL) > 0 AS overview_works FROM tagscrm.customer_overview;
+UPDATE tagscrm.settings SET churn_model = NULL;
+DELETE FROM tagscrm.churn_model WHERE name = 'heavy';
+
 DROP FUNCTION check_risk(), expected_risk();
 DROP TABLE c_orders;

@@ -222,12 +222,19 @@ ReadGammaGamma(FunctionCallInfo fcinfo, int argno, GgParams *m)
 	m->p = v[0];
 	m->q = v[1];
 	m->gamma = v[2];
-	if (m->q <= 1.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("gamma-gamma model has q = %g, so its mean spend is infinite", m->q),
-				 errdetail("The expected spend p * gamma / (q - 1) exists only for q > 1."),
-				 errhint("Refit on more repeat buyers, or score spend another way.")));
+}
+
+/*
+ * Whether E[Z | x, zbar] exists: the posterior of the spend rate is
+ * Gamma(p x + q, gamma + x zbar), so the mean spend p / nu has a finite
+ * expectation only for p x + q > 1 (for a new customer, x = 0: q > 1).  A
+ * model with q <= 1 is valid; the value it cannot give is NULL, not an error,
+ * since scores are computed inside writers' statements.
+ */
+static bool
+GgValueExists(const GgParams *m, double x)
+{
+	return m->p * x + m->q - 1.0 > 0.0;
 }
 
 /* Raises an error unless a computed score is a finite number. */
@@ -1005,6 +1012,8 @@ gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 
 	ReadGammaGamma(fcinfo, 0, &m);
 	CheckSpend(x, zbar);
+	if (!GgValueExists(&m, x))
+		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(CheckScore(gg_expected_value(&m, x, zbar), 1, "expected value"));
 }
 
@@ -1037,6 +1046,8 @@ churn_clv(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must be at most %.0f periods, got %g", CLV_MAX_HORIZON, horizon)));
+	if (!GgValueExists(&gg, x))
+		PG_RETURN_NULL();
 	v = churn_clv_value(&bg, &gg, x, t_x, T, zbar, horizon, d, &ok);
 	PG_RETURN_FLOAT8(CheckScore(v, ok, "clv"));
 }

@@ -429,10 +429,15 @@ BEGIN
 	-- the orders are read as their table's owner (read_as_owner): no code of
 	-- that table (an index expression the planner folds, say) runs with the
 	-- extension owner's rights
+	-- orders without an amount are skipped (and counted): an unknown amount
+	-- says nothing about spend, and a customer's other orders still count
 	SELECT @extschema@.bgnbd_fit((s.s).x, (s.s).t_x, (s.s).t) AS bg,
-	       @extschema@.gamma_gamma_fit((s.s).x, (s.s).zbar) FILTER (WHERE (s.s).zbar > 0) AS gg
+	       @extschema@.gamma_gamma_fit((s.s).x, (s.s).zbar) FILTER (WHERE (s.s).zbar > 0) AS gg,
+	       coalesce(sum(s.skipped), 0) AS skipped
 	  INTO fit
-	  FROM (SELECT @extschema@.purchase_summary(r.at, r.amount, calibration_end, churn_fit.time_unit) AS s
+	  FROM (SELECT @extschema@.purchase_summary(r.at, r.amount, calibration_end, churn_fit.time_unit)
+	                 FILTER (WHERE r.amount IS NOT NULL) AS s,
+	               count(*) FILTER (WHERE r.amount IS NULL AND r.at <= calibration_end) AS skipped
 	          FROM @extschema@.read_as_owner(orders, format(
 	                 'SELECT o.%1$I::pg_catalog.text, o.%2$I::pg_catalog.timestamptz, o.%3$I::pg_catalog.numeric
 	                    FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL',
@@ -441,6 +446,10 @@ BEGIN
 	         GROUP BY r.c) s;
 	bg := fit.bg;
 	gg := fit.gg;
+	IF fit.skipped > 0 THEN
+		RAISE WARNING 'churn_fit skipped % order(s) with a NULL amount in %', fit.skipped, orders
+			USING HINT = 'Set their amounts (or coalesce them to 0) to fit on every order.';
+	END IF;
 	IF bg IS NULL THEN
 		RAISE EXCEPTION 'no orders in % at or before %', orders, calibration_end
 			USING ERRCODE = '22023', HINT = 'Choose a later calibration_end.';
@@ -448,6 +457,11 @@ BEGIN
 	IF gg IS NULL THEN
 		RAISE EXCEPTION 'cannot fit a gamma-gamma model: no customer has a repeat purchase of positive value'
 			USING ERRCODE = '22023', HINT = 'Choose a later calibration_end, or check the amount column.';
+	END IF;
+	IF gg.q <= 1 THEN
+		RAISE WARNING 'gamma-gamma model % has q = %, so its mean spend is infinite', churn_fit.name, round(gg.q::numeric, 3)
+			USING DETAIL = 'Its expected value is NULL for every customer with p * x + q <= 1, new customers included.',
+			      HINT = 'Refit on more repeat buyers, or check the amounts for outliers.';
 	END IF;
 
 	INSERT INTO @extschema@.churn_model AS m

@@ -1070,7 +1070,7 @@ gg_fit_points(GgPoint *pts, size_t npts, GgParams *out, ChurnInterruptFn interru
 
 /*
  * E[Z | x, zbar] = (q - 1)/(p x + q - 1) * p gamma/(q - 1) + p x/(p x + q - 1) * zbar
- *               = p (gamma + x zbar) / (p x + q - 1); needs q > 1 (checked by the caller).
+ *               = p (gamma + x zbar) / (p x + q - 1); needs p x + q > 1 (checked by the caller).
  */
 double
 gg_expected_value(const GgParams *m, double x, double zbar)
