@@ -103,10 +103,10 @@ SELECT parameter, value, meaning
 
 \echo
 \echo '== Segment sizes: customers holding each tag, and their share of all customers'
-\echo 'Only customers with an order have an RFM segment and a churn risk; every customer has a lifecycle stage, a status and a level.'
+\echo 'Only customers with an order have an RFM segment, a status and a churn risk; every customer has a lifecycle stage and a level.'
 \echo 'RFM segment: recency, order count and amount paid each high or low against the average buyer; important = paid more than average.'
 \echo 'lifecycle: new customer = no order yet, first purchase = 1 order, repeat = 2 to 4, super = 5 or more.'
-\echo 'customer status: active = an order or event in the last 30 days, silent = in the last 90 days, lost = longer ago.'
+\echo 'customer status: active = an order in the last 30 days, silent = in the last 90 days, lost = longer ago (events do not count: settings.status_event_kinds is empty).'
 \echo 'churn risk: churn probability (1 - P(alive)) at least 0.7 = high, at least 0.4 = medium, else low; every one-order customer is low (see below).'
 \echo 'interests: wardrobe = read the wardrobe guide for more than 30 s (a rule); vip = given by hand to the 20 top payers.'
 \echo 'user level: 10 points an order, 1 per 100 paid, 1 per active day, 5 a review, 20 if the last order is under 90 days old;'
@@ -116,6 +116,12 @@ SELECT s.group_name, s.tag, s.customers,
   FROM tagscrm.segment_sizes s
  WHERE s.group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'interests')
  ORDER BY s.group_name, s.customers DESC, s.tag;
+
+\echo
+\echo '== Status against churn risk: customers of each pair (buyers only; an active customer bought in the last 30 days)'
+SELECT status, churn_risk, count(*) AS customers
+  FROM tagscrm.customer_overview WHERE orders > 0
+ GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo
 \echo '== Ten customers, as a BI tool reads them (tagscrm.customer_overview)'

@@ -55,7 +55,9 @@ CREATE FUNCTION expected_tags() RETURNS TABLE (customer_id text, tag text) LANGU
 	WITH s AS (SELECT * FROM tagscrm.settings),
 	bp AS (SELECT (breakpoints).* FROM tagscrm.rfm_state),
 	f AS (SELECT x.*, floor(extract(epoch FROM tagscrm.now() - x.last_order_at) / 86400) AS recency,
-	             floor(extract(epoch FROM tagscrm.now() - GREATEST(x.last_order_at, x.last_event_at)) / 86400) AS idle,
+	             -- status: orders, and events only of the kinds in settings.status_event_kinds
+	             floor(extract(epoch FROM tagscrm.now() - GREATEST(x.last_order_at,
+	                 (SELECT max(e.at) FROM events e, s WHERE e.uid = x.customer_id AND e.kind = ANY (s.status_event_kinds)))) / 86400) AS idle,
 	             (SELECT count(*) FROM events e, s WHERE e.uid = x.customer_id AND e.kind = s.intent_kind) AS intents,
 	             (SELECT count(*) FROM events e, s WHERE e.uid = x.customer_id AND e.kind = s.review_kind) AS reviews
 	        FROM expected_facts() x)
@@ -246,6 +248,19 @@ SELECT (SELECT (breakpoints).m_mean FROM tagscrm.rfm_state) AS m_mean_before \gs
 SELECT tagscrm.refresh(quiet => true) > 0 AS nightly_refresh;
 SELECT (breakpoints).m_mean > :m_mean_before AS mean_moved FROM tagscrm.rfm_state;
 SELECT check_state() AS after_nightly_refresh;
+
+-- status by purchases: by default events do not keep a customer active;
+-- naming a kind in status_event_kinds makes its events count too
+SELECT count(*) AS active_by_orders FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'active' \gset
+UPDATE tagscrm.settings SET status_event_kinds = '{view}';
+SELECT tagscrm.refresh(quiet => true, all_models => true) > 0 AS refreshed;
+SELECT count(*) > :active_by_orders AS views_keep_more_active
+  FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'active';
+SELECT check_state() AS after_status_event_kinds;
+UPDATE tagscrm.settings SET status_event_kinds = '{view,view}';
+UPDATE tagscrm.settings SET status_event_kinds = '{" "}';
+UPDATE tagscrm.settings SET status_event_kinds = '{view,NULL}';
+UPDATE tagscrm.settings SET status_event_kinds = '{{view},{buy}}';
 
 -- time: the sweep moves exactly the customers that are due, and no others
 SET tagscrm.clock_override = '2026-07-15 12:00:00+00';

@@ -53,8 +53,7 @@ INSERT INTO rules VALUES
  $$c.id % 3 = 1 AND c.id % 9 <> 1$$),
 ('models', $$lifecycle_stage = 'super' and customer_status in ('active', 'silent') or rfm_segment = 'important_value'$$,
  $$(SELECT count(*) FROM r_orders o WHERE o.cust = c.id) >= 5
-   AND (SELECT t.now - max(x) < interval '90 days' FROM (SELECT max(paid_at) FROM r_orders o WHERE o.cust = c.id
-                                                         UNION ALL SELECT max(at) FROM r_events e WHERE e.cust = c.id) m(x))
+   AND (SELECT t.now - max(paid_at) < interval '90 days' FROM r_orders o WHERE o.cust = c.id)   -- status: orders only
    OR tagscrm.model_tag_of(c.id::text, 'rfm') = 'important value customer'$$),
 ('facts', $$days_since_last_order < 30 and avg_order_value > 500 or active_days >= 40$$,
  $$(SELECT t.now - max(paid_at) < interval '30 days' AND avg(amount) > 500 FROM r_orders o WHERE o.cust = c.id)

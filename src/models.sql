@@ -121,7 +121,7 @@ BEGIN
 		ARRAY['stranger', 'stranger', 'potential', 'potential', 'intent', 'intent', 'first_order', 'first deal',
 		      'repeat', 'repeat deal', 'super', 'super client']);
 	PERFORM @extschema@.ensure_model_tags('status', 'customer status', 'model', 'realtime',
-		'Active, silent or lost by days since the last order or event',
+		'Active, silent or lost by days since the last order (or event of a kind in settings.status_event_kinds)',
 		ARRAY['active', 'active', 'silent', 'silent', 'lost', 'lost']);
 	IF (SELECT s.churn_model FROM @extschema@.settings s) IS NOT NULL THEN
 		PERFORM @extschema@.ensure_model_tags('churn_risk', 'churn risk', 'predictive', 'daily',
@@ -192,7 +192,8 @@ WITH s AS (SELECT * FROM @extschema@.settings),
 bp AS (SELECT r.breakpoints AS bp FROM @extschema@.rfm_state r),
 f AS (
 	SELECT f.*, @extschema@.now() AS at,
-	       GREATEST(f.last_order_at, f.last_event_at) AS last_active_at,
+	       -- status counts orders, and events only of the kinds settings name
+	       GREATEST(f.last_order_at, k.status_event_at) AS last_active_at,
 	       (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id) AS active_days,
 	       COALESCE(k.reviews, 0) AS reviews, COALESCE(k.intents, 0) AS intents
 	  -- two branches, not "customers IS NULL OR ... = ANY (customers)": the OR
@@ -201,9 +202,10 @@ f AS (
 	        UNION ALL
 	        SELECT * FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)) f
 	  CROSS JOIN s
-	  -- reviews and intents in one probe of the customer's event kinds
+	  -- reviews, intents and status events in one probe of the customer's event kinds
 	  CROSS JOIN LATERAL (SELECT max(e.events) FILTER (WHERE e.kind = s.review_kind) AS reviews,
-	                             max(e.events) FILTER (WHERE e.kind = s.intent_kind) AS intents
+	                             max(e.events) FILTER (WHERE e.kind = s.intent_kind) AS intents,
+	                             max(e.last_at) FILTER (WHERE e.kind = ANY (s.status_event_kinds)) AS status_event_at
 	                        FROM @extschema@.customer_event_fact e WHERE e.customer_id = f.customer_id) k)
 -- RFM segment: only recency moves with time; R is high while recency < basis
 SELECT f.customer_id, 'rfm',

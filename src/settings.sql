@@ -10,6 +10,7 @@ CREATE TABLE @extschema@.settings (
 	time_zone           text NOT NULL DEFAULT 'UTC',
 	active_days         integer NOT NULL DEFAULT 30 CHECK (active_days > 0),
 	lost_days           integer NOT NULL DEFAULT 90,
+	status_event_kinds  text[] NOT NULL DEFAULT '{}',   -- event kinds that also keep a customer active
 	rfm_basis           text NOT NULL DEFAULT 'mean' CHECK (rfm_basis IN ('mean', 'median')),
 	super_orders        integer NOT NULL DEFAULT 5 CHECK (super_orders >= 3),
 	intent_kind         text NOT NULL DEFAULT 'consult',
@@ -61,6 +62,13 @@ BEGIN
 	                  JOIN unnest(NEW.age_bands) WITH ORDINALITY b(v, i) ON b.i = a.i + 1
 	            WHERE b.v <= a.v) OR NEW.age_bands[1] < 0 THEN
 		RAISE EXCEPTION 'age bands must be ascending ages from 0' USING ERRCODE = '22023', HINT = 'For example {18,25,35,45,55,65}.';
+	END IF;
+	IF EXISTS (SELECT FROM unnest(NEW.status_event_kinds) k WHERE k IS NULL OR btrim(k) = '')
+	   OR pg_catalog.array_ndims(NEW.status_event_kinds) > 1
+	   OR (SELECT count(DISTINCT k) <> count(*) FROM unnest(NEW.status_event_kinds) k) THEN
+		RAISE EXCEPTION 'status event kinds must be distinct, non-blank event kinds'
+			USING ERRCODE = '22023', DETAIL = format('Got %s.', NEW.status_event_kinds),
+			      HINT = 'For example {login,visit}; {} (the default) bases status on orders alone.';
 	END IF;
 	RETURN NEW;
 END

@@ -39,7 +39,8 @@ SELECT i.customer_id, COALESCE(o.orders, 0) AS orders, COALESCE(o.paid, 0) AS pa
        o.order_days, COALESCE(e.events, 0) AS events, COALESCE(e.reviews, 0) AS reviews,
        COALESCE(e.wardrobe, false) AS wardrobe, COALESCE(d.active_days, 0) AS active_days,
        floor(extract(epoch FROM timestamptz '2026-06-01 00:00+00' - o.last_at) / 86400)::int AS recency,
-       floor(extract(epoch FROM timestamptz '2026-06-01 00:00+00' - GREATEST(o.last_at, e.last_at)) / 86400)::int AS silent_days
+       -- status counts orders only (settings.status_event_kinds is empty in the demo)
+       floor(extract(epoch FROM timestamptz '2026-06-01 00:00+00' - o.last_at) / 86400)::int AS silent_days
   FROM ids i LEFT JOIN o USING (customer_id) LEFT JOIN l USING (customer_id) LEFT JOIN e USING (customer_id)
   LEFT JOIN d USING (customer_id);
 
@@ -155,6 +156,14 @@ SELECT 'orders, amount paid, recency and R/F/M scores of every customer',
                    EXCEPT SELECT customer_id, orders, total_paid, recency_days, r_score, f_score, m_score FROM shown)
    AND NOT EXISTS (SELECT customer_id, orders, total_paid, recency_days, r_score, f_score, m_score FROM shown
                    EXCEPT SELECT customer_id, orders, paid, recency, r, f, m FROM expected);
+
+-- check: the status against churn risk table
+SELECT 'status against churn risk of the buyers',
+       NOT EXISTS ((SELECT status, risk, count(*) FROM expected WHERE orders > 0 GROUP BY 1, 2
+                    EXCEPT SELECT status, risk, count(*) FROM shown WHERE orders > 0 GROUP BY 1, 2)
+                   UNION ALL
+                   (SELECT status, risk, count(*) FROM shown WHERE orders > 0 GROUP BY 1, 2
+                    EXCEPT SELECT status, risk, count(*) FROM expected WHERE orders > 0 GROUP BY 1, 2));
 
 -- check: every customer's RFM segment, lifecycle, status and user level
 SELECT 'RFM segment, lifecycle, status and level of every customer',
