@@ -221,3 +221,50 @@ SELECT 'the profile shown: top payer, city, gender, age band',
                         'city: ' || c.city, 'gender: ' || c.gender]
             FROM customers c, LATERAL (SELECT date_part('year', age(date '2026-06-01', c.born))::int AS a) x
            WHERE c.id = (SELECT customer_id FROM plain ORDER BY paid DESC, customer_id LIMIT 1)::bigint);
+
+-- check: the calibration/holdout table and AUC of churn_validate (calibration to 2025-12-01, holdout to 2026-06-01):
+-- summaries rebuilt from the orders, E[Y(t)] (FHL 2005 eq. 10) with 2F1 summed as its series, the AUC by counting pairs
+WITH d AS (
+	SELECT customer_id, paid_at::date AS day, min(paid_at) AS at FROM orders WHERE paid_at <= '2025-12-01 00:00+00' GROUP BY 1, 2
+), s AS (
+	SELECT customer_id, count(*) - 1 AS x,
+	       extract(epoch FROM max(at) - min(at)) / 604800 AS t_x,
+	       extract(epoch FROM '2025-12-01 00:00+00' - min(at)) / 604800 AS t
+	  FROM d GROUP BY 1
+), m AS (
+	SELECT (f).r, (f).alpha, (f).a, (f).b FROM (SELECT tagscrm.bgnbd_fit(x, t_x, t) AS f FROM s) q
+), h AS (
+	SELECT customer_id, count(DISTINCT paid_at::date) AS y FROM orders
+	 WHERE paid_at > '2025-12-01 00:00+00' AND paid_at <= '2026-06-01 00:00+00' GROUP BY 1
+), c AS (
+	SELECT s.customer_id, s.x, s.t_x, s.t, COALESCE(h.y, 0) AS y, 26.0::float8 AS w,
+	       r + x AS ha, b + x AS hb, a + b + x - 1 AS hc, 26 / (alpha + t + 26) AS z,
+	       1 / (1 + CASE WHEN x > 0 THEN a / (b + x - 1) * ((alpha + t) / (alpha + t_x)) ^ (r + x) ELSE 0 END) AS pa,
+	       m.*
+	  FROM s CROSS JOIN m LEFT JOIN h USING (customer_id)
+), f AS (  -- 2F1(ha, hb; hc; z) = sum of its terms, each from the one before
+	SELECT customer_id, sum(term) AS f21 FROM (
+		WITH RECURSIVE k(customer_id, n, term, ha, hb, hc, z) AS (
+			SELECT customer_id, 0, 1::float8, ha, hb, hc, z FROM c
+			UNION ALL
+			SELECT customer_id, n + 1, term * (ha + n) * (hb + n) / ((hc + n) * (n + 1)) * z, ha, hb, hc, z FROM k
+			 WHERE n < 400 AND abs(term) > 1e-17
+		) SELECT customer_id, term FROM k) q GROUP BY 1
+), e AS (
+	SELECT c.*, ((a + b + x - 1) / (a - 1) * (1 - ((alpha + t) / (alpha + t + w)) ^ (r + x) * f.f21)) * pa AS ep
+	  FROM c JOIN f USING (customer_id)
+), plainv AS (
+	SELECT CASE WHEN g.k = 7 THEN '7+' WHEN g.k = 8 THEN 'all' ELSE g.k::text END AS bucket, count(e.y) AS customers,
+	       avg(e.y) AS actual, avg(e.ep) AS predicted
+	  FROM generate_series(0, 8) g(k) LEFT JOIN e ON LEAST(e.x, 7) = g.k OR g.k = 8 GROUP BY g.k
+), auc AS (
+	SELECT (count(*) FILTER (WHERE p.pa > q.pa) + 0.5 * count(*) FILTER (WHERE p.pa = q.pa))::float8 / count(*) AS v
+	  FROM e p JOIN e q ON p.y > 0 AND q.y = 0
+)
+SELECT 'churn_validate: customers, actual and predicted holdout purchases per bucket, AUC',
+       count(*) = 9 AND bool_and(v.customers = p.customers AND abs(v.actual_mean - p.actual) < 1e-9
+                                 AND abs(v.predicted_mean - p.predicted) < 1e-6
+                                 AND abs(v.auc - (SELECT auc.v FROM auc)) < 1e-9)
+  FROM tagscrm.churn_validate('orders', 'customer_id', 'paid_at', 'amount',
+                              calibration_end => '2025-12-01 00:00+00', holdout_end => '2026-06-01 00:00+00') v
+  JOIN plainv p USING (bucket);
