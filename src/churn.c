@@ -43,6 +43,9 @@ PG_FUNCTION_INFO_V1(gamma_gamma_fit_finalfn);
 PG_FUNCTION_INFO_V1(bgnbd_p_alive);
 PG_FUNCTION_INFO_V1(bgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(bgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(mbgnbd_p_alive);
+PG_FUNCTION_INFO_V1(mbgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(mbgnbd_expected_purchases_new);
 PG_FUNCTION_INFO_V1(gamma_gamma_expected_value);
 PG_FUNCTION_INFO_V1(churn_clv);
 PG_FUNCTION_INFO_V1(churn_hyp2f1_sql);
@@ -983,6 +986,52 @@ bgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
 
 	ReadBgnbd(fcinfo, 0, &m);
 	v = bgnbd_unconditional_value(&m, t, &ok);
+	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+}
+
+/* SQL: mbgnbd_p_alive(model, x, t_x, t); the model is a bgnbd_model holding MBG/NBD parameters */
+Datum
+mbgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	BgnbdParams m;
+	double		x = PG_GETARG_FLOAT8(1),
+				t_x = PG_GETARG_FLOAT8(2),
+				T = PG_GETARG_FLOAT8(3);
+
+	ReadBgnbd(fcinfo, 0, &m);
+	CheckBgnbdPoint(x, t_x, T);
+	PG_RETURN_FLOAT8(CheckScore(mbgnbd_p_alive_value(&m, x, t_x, T), 1, "p_alive"));
+}
+
+/* SQL: mbgnbd_expected_purchases(model, periods, x, t_x, t), conditional */
+Datum
+mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	BgnbdParams m;
+	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
+	double		x = PG_GETARG_FLOAT8(2),
+				t_x = PG_GETARG_FLOAT8(3),
+				T = PG_GETARG_FLOAT8(4);
+	double		v;
+	int			ok;
+
+	ReadBgnbd(fcinfo, 0, &m);
+	CheckBgnbdPoint(x, t_x, T);
+	v = mbgnbd_expected_value(&m, t, x, t_x, T, &ok);
+	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+}
+
+/* SQL: mbgnbd_expected_purchases(model, periods), for a new customer */
+Datum
+mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	BgnbdParams m;
+	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
+	double		v;
+	int			ok;
+
+	ReadBgnbd(fcinfo, 0, &m);
+	v = mbgnbd_unconditional_value(&m, t, &ok);
 	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
 }
 

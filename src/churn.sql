@@ -227,6 +227,36 @@ CREATE FUNCTION @extschema@.bgnbd_expected_purchases(model @extschema@.bgnbd_mod
 COMMENT ON FUNCTION @extschema@.bgnbd_expected_purchases(@extschema@.bgnbd_model, pg_catalog.float8) IS
 	'Expected repeat purchases of a new customer in the first periods after the first purchase, E[X(t)] (FHL 2005 eq. 7)';
 
+-- MBG/NBD scoring takes the same four parameters, so it reuses bgnbd_model.
+CREATE FUNCTION @extschema@.mbgnbd_p_alive(model @extschema@.bgnbd_model, x pg_catalog.float8,
+                                           t_x pg_catalog.float8, t pg_catalog.float8)
+	RETURNS pg_catalog.float8
+	AS 'MODULE_PATHNAME', 'mbgnbd_p_alive'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 10;
+COMMENT ON FUNCTION @extschema@.mbgnbd_p_alive(@extschema@.bgnbd_model, pg_catalog.float8, pg_catalog.float8,
+                                               pg_catalog.float8) IS
+	'MBG/NBD probability that the customer is alive at the end of calibration (model holds MBG/NBD parameters)';
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases(model @extschema@.bgnbd_model, periods pg_catalog.float8,
+                                                      x pg_catalog.float8, t_x pg_catalog.float8,
+                                                      t pg_catalog.float8)
+	RETURNS pg_catalog.float8
+	AS 'MODULE_PATHNAME', 'mbgnbd_expected_purchases'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 100;  -- a 2F1 evaluation
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases(@extschema@.bgnbd_model, pg_catalog.float8, pg_catalog.float8,
+                                                          pg_catalog.float8, pg_catalog.float8) IS
+	'MBG/NBD expected purchases of this customer in the next periods after calibration';
+
+CREATE FUNCTION @extschema@.mbgnbd_expected_purchases(model @extschema@.bgnbd_model, periods pg_catalog.float8)
+	RETURNS pg_catalog.float8
+	AS 'MODULE_PATHNAME', 'mbgnbd_expected_purchases_new'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 100;  -- a 2F1 evaluation
+COMMENT ON FUNCTION @extschema@.mbgnbd_expected_purchases(@extschema@.bgnbd_model, pg_catalog.float8) IS
+	'MBG/NBD expected repeat purchases of a new customer in the first periods after the first purchase';
+
 CREATE FUNCTION @extschema@.gamma_gamma_expected_value(model @extschema@.gamma_gamma_model, x pg_catalog.float8,
                                                        zbar pg_catalog.float8)
 	RETURNS pg_catalog.float8

@@ -903,6 +903,50 @@ bgnbd_unconditional_value(const BgnbdParams *m, double t, int *ok)
 	return BgnbdBracket(m->r, m->alpha, m->a, m->b, 0.0, 0.0, t, ok);
 }
 
+/*
+ * MBG/NBD (Batislam, Denizel & Filiztekin 2007): as BG/NBD, but a customer may
+ * also drop out at the first purchase, so x = 0 does not mean alive.
+ *   P(alive) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x))
+ * evaluated in log space like the BG/NBD one.
+ */
+double
+mbgnbd_p_alive_value(const BgnbdParams *m, double x, double t_x, double T)
+{
+	double		lo = log(m->a) - log(m->b + x)
+		+ (m->r + x) * (log(m->alpha + T) - log(m->alpha + t_x));
+
+	if (lo > 0.0)
+		return exp(-lo) / (1.0 + exp(-lo));
+	return 1.0 / (1.0 + exp(lo));
+}
+
+/*
+ * E[Y(t) | x, t_x, T] = P(alive) (a+b+x)/(a-1)
+ *   [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(alpha+T+t))],
+ * which is the BG/NBD bracket with b + 1 in place of b.
+ */
+double
+mbgnbd_expected_value(const BgnbdParams *m, double t, double x, double t_x, double T, int *ok)
+{
+	double		bracket = BgnbdBracket(m->r, m->alpha, m->a, m->b + 1.0, x, T, t, ok);
+
+	if (!*ok)
+		return NAN;
+	return mbgnbd_p_alive_value(m, x, t_x, T) * bracket;
+}
+
+/*
+ * E[X(t)] of a new customer: the conditional form at x = t_x = T = 0, i.e.
+ * b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))].  Derived
+ * from E[(1-p)/p (1 - exp(-lambda p t))]; the paper and lifetimes print
+ * (b+1)/(a-1) in front, which disagrees with their own P(alive) at T = 0.
+ */
+double
+mbgnbd_unconditional_value(const BgnbdParams *m, double t, int *ok)
+{
+	return mbgnbd_expected_value(m, t, 0.0, 0.0, 0.0, ok);
+}
+
 /* ------------------------------------------------------------------------
  * Gamma-Gamma
  * ------------------------------------------------------------------------ */

@@ -80,6 +80,12 @@ extern double bgnbd_expected_value(const BgnbdParams *m, double t, double x, dou
 								   int *ok);
 extern double bgnbd_unconditional_value(const BgnbdParams *m, double t, int *ok);
 
+/* MBG/NBD: same parameters as BG/NBD */
+extern double mbgnbd_p_alive_value(const BgnbdParams *m, double x, double t_x, double T);
+extern double mbgnbd_expected_value(const BgnbdParams *m, double t, double x, double t_x, double T,
+									int *ok);
+extern double mbgnbd_unconditional_value(const BgnbdParams *m, double t, int *ok);
+
 /* Gamma-Gamma */
 extern double gg_log_likelihood(const GgParams *m, const GgPoint *pts, size_t npts, double *grad,
 								ChurnInterruptFn interrupt);
