@@ -413,6 +413,23 @@ COMMENT ON FUNCTION @extschema@.churn_check_source(pg_catalog.regclass, pg_catal
                                                    pg_catalog.name, boolean) IS
 	'Internal: checks the orders table and columns a churn model reads, and the acting role''s right to read them';
 
+-- Which rows of an orders table are purchases: watch_orders' condition when
+-- the table is the watched orders table (so the churn models count the same
+-- orders as the facts and tags), every row otherwise.  SQL text over the
+-- table's unqualified columns, built from quoted identifiers and literals.
+-- SECURITY DEFINER: readers who score with churn_scores may not read
+-- watched_table; this returns only the condition's text and runs no user code.
+CREATE FUNCTION @extschema@.churn_purchases_sql(orders pg_catalog.regclass)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE((SELECT @extschema@.purchase_sql(w) FROM @extschema@.watched_table w
+	                  WHERE w.role = 'orders' AND w.relid = orders), 'true')
+$$;
+COMMENT ON FUNCTION @extschema@.churn_purchases_sql(pg_catalog.regclass) IS
+	'Internal: SQL text of the rows of an orders table that are purchases (watch_orders'' condition, if it is the watched table)';
+
 -- The per-customer summary query over an orders table; $1 = calibration end or
 -- as-of time, $2 = time unit.  Identifiers only through %I and regclass.
 CREATE FUNCTION @extschema@.churn_summary_sql(orders pg_catalog.regclass, customer_column pg_catalog.name,
@@ -423,8 +440,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT format('SELECT o.%1$I::pg_catalog.text AS customer_id, '
 	              '@extschema@.purchase_summary(o.%2$I::pg_catalog.timestamptz, o.%3$I::pg_catalog.numeric, $1, $2) AS s '
-	              'FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL GROUP BY 1',
-	              customer_column, at_column, amount_column, orders)
+	              'FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL AND (%5$s) GROUP BY 1',
+	              customer_column, at_column, amount_column, orders, @extschema@.churn_purchases_sql(orders))
 $$;
 COMMENT ON FUNCTION @extschema@.churn_summary_sql(pg_catalog.regclass, pg_catalog.name, pg_catalog.name,
                                                   pg_catalog.name) IS
@@ -470,8 +487,8 @@ BEGIN
 	               count(*) FILTER (WHERE r.amount IS NULL AND r.at <= calibration_end) AS skipped
 	          FROM @extschema@.read_as_owner(orders, format(
 	                 'SELECT o.%1$I::pg_catalog.text, o.%2$I::pg_catalog.timestamptz, o.%3$I::pg_catalog.numeric
-	                    FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL',
-	                 customer_column, at_column, amount_column, orders), NULL, NULL)
+	                    FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL AND (%5$s)',
+	                 customer_column, at_column, amount_column, orders, @extschema@.churn_purchases_sql(orders)), NULL, NULL)
 	               AS r(c text, at timestamptz, amount numeric)
 	         GROUP BY r.c) s;
 	bg := fit.bg;

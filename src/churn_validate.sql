@@ -67,7 +67,7 @@ BEGIN
 		'h AS (SELECT o.%5$I::pg_catalog.text AS customer_id, '
 		'             count(DISTINCT o.%6$I::pg_catalog.timestamptz::pg_catalog.date) AS y '
 		'        FROM %4$s o WHERE o.%5$I IS NOT NULL AND o.%6$I::pg_catalog.timestamptz > $1 '
-		'         AND o.%6$I::pg_catalog.timestamptz <= $4 GROUP BY 1), '
+		'         AND o.%6$I::pg_catalog.timestamptz <= $4 AND (%8$s) GROUP BY 1), '
 		'c AS (SELECT LEAST((s.s).x, 7) AS b, COALESCE(h.y, 0)::float8 AS y, '
 		'             %3$s AS pa, %7$s AS ep '
 		'        FROM s CROSS JOIN m LEFT JOIN h ON h.customer_id = s.customer_id WHERE s.s IS NOT NULL), '
@@ -83,7 +83,8 @@ BEGIN
 		'  FROM pg_catalog.generate_series(0, 8) g(b) '
 		'  LEFT JOIN c ON c.b = g.b OR g.b = 8 '
 		' GROUP BY g.b ORDER BY g.b',
-		summary_sql, fit_expr, alive_expr, orders, customer_column, at_column, expected_expr)
+		summary_sql, fit_expr, alive_expr, orders, customer_column, at_column, expected_expr,
+		@extschema@.churn_purchases_sql(orders))
 	USING calibration_end, time_unit, periods, holdout_end;
 END
 $$;

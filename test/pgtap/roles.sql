@@ -214,6 +214,8 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	-- internal helpers of churn_scores, which runs with the caller's rights (so granted with it)
 	('tagscrm.churn_check_source(regclass,name,name,name,boolean)', 'reader',
 	 $$SELECT tagscrm.churn_check_source('public.orders', 'customer_id', 'paid_at', 'amount', false)$$, NULL, NULL),
+	('tagscrm.churn_purchases_sql(regclass)', 'reader',
+	 $$SELECT tagscrm.churn_purchases_sql('public.orders')$$, NULL, NULL),
 	('tagscrm.churn_summary_sql(regclass,name,name,name)', 'reader',
 	 $$SELECT tagscrm.churn_summary_sql('public.orders', 'customer_id', 'paid_at', 'amount')$$, NULL, NULL),
 
