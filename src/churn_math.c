@@ -438,6 +438,14 @@ churn_log_hyp2f1(double a, double b, double c, double z, int *sign, int *ok)
 	{
 		double		w = z / (z - 1.0);
 
+		/* F is symmetric in a, b: keep c - b the larger, so fewer terms alternate */
+		if (a < b)
+		{
+			double		t = a;
+
+			a = b;
+			b = t;
+		}
 		l = churn_log_hyp2f1(a, c - b, c, w, sign, ok);
 		return l - a * log1p(-z);
 	}
