@@ -180,8 +180,8 @@ LogAddSigned(double l1, int s1, double l2, int s2, int *sign)
  * or c + k crossing zero), so the loop stops only once no later ratio can
  * exceed a bound U < 1 and the tail, at most |term| U / (1 - U), is below
  * double precision: from index k on, with a + k, b + k, c + k > 0, each ratio
- * is z (1 + (a-1)/(k+1)) (1 + (b-c)/(c+k)) and both factors move
- * monotonically towards 1.  *loss is log(largest |term| / |sum|), the digits
+ * is z (a+k)/(k+1) (b+k)/(c+k), or z (a+k)/(c+k) (b+k)/(k+1), and each
+ * factor moves monotonically towards 1 (the tighter pairing is used).  *loss is log(largest |term| / |sum|), the digits
  * lost to cancellation.  *ok is cleared if the series does not converge
  * within HYP_MAX_TERMS terms.
  */
@@ -212,8 +212,9 @@ LogHypSeries(double a, double b, double c, double z, int *sign, int *ok, double 
 		}
 		if (a + k + 1.0 > 0.0 && b + k + 1.0 > 0.0 && c + k + 1.0 > 0.0)
 		{
-			double		u = fabs(z) * fmax(1.0, (a + k + 1.0) / (k + 2.0))
-				* fmax(1.0, (b + k + 1.0) / (c + k + 1.0));
+			double		n = k + 1.0;
+			double		u = fabs(z) * fmin(fmax(1.0, (a + n) / (n + 1.0)) * fmax(1.0, (b + n) / (c + n)),
+										   fmax(1.0, (a + n) / (c + n)) * fmax(1.0, (b + n) / (n + 1.0)));
 
 			if (u < 1.0 && fabs(term) * u / (1.0 - u) <= 1e-17 * fabs(sum))
 				break;
