@@ -152,3 +152,32 @@ SELECT count(*) AS cases, count(*) FILTER (WHERE e = 'NaN' OR e < 0 OR e = 'Infi
        count(*) FILTER (WHERE NOT grows) AS not_growing
   FROM (SELECT *, coalesce(e >= lag(e) OVER (PARTITION BY r, alpha, a, b, x, tx, t ORDER BY h) - 1e-9 * abs(e), true) AS grows
           FROM g) s;
+
+-- Issue 13, defect 1: 2F1 for 0.5 < z < 1 with |c - a - b| large.  True values
+-- from mpmath at 50 digits (E[Y(t)] from FHL 2005 eq. 10 written out with mpmath's
+-- hyp2f1); relative tolerance 1e-10.
+SELECT abs(tagscrm.bgnbd_expected_purchases(ROW(0.243,4.414,0.793,2.426,NULL,NULL)::tagscrm.bgnbd_model, 52, 35, 38, 39) / 29.101751059573013 - 1) < 1e-10 AS frequent,
+       abs(tagscrm.bgnbd_expected_purchases(ROW(0.1037,1.1485,2.2183,8.3457,NULL,NULL)::tagscrm.bgnbd_model, 52, 120, 38.29, 38.29) / 65.004941778975263 - 1) < 1e-10 AS x_120,
+       abs(tagscrm.bgnbd_expected_purchases(ROW(0.39,0.475,345.9,826.7,NULL,NULL)::tagscrm.bgnbd_model, 52, 0, 0, 25.4) / 0.56290657352695817 - 1) < 1e-10 AS large_a_b,
+       abs(tagscrm.hyp2f1(0.39, 826.7, 1171.6, 0.726) / 1.3233014167068151 - 1) < 1e-10 AS hyp2f1;
+
+-- 2F1 against mpmath at 50 digits over a grid (test/fixtures/hyp2f1_ref.py writes
+-- test/fixtures/hyp2f1_ref.csv): a, b, c from 0.1 to 1e4 with z from 0.3 to 0.999
+-- and negative z, and the forecast's 2F1(r+x, b+x; a+b+x-1; z) for x up to 500.
+-- Relative tolerance 1e-10; a point where hyp2f1 errors counts as refused.
+CREATE TEMP TABLE hyp_ref (a float8, b float8, c float8, z float8, v float8);
+\copy hyp_ref FROM 'test/fixtures/hyp2f1_ref.csv' WITH (FORMAT csv)
+CREATE FUNCTION pg_temp.try_hyp2f1(a float8, b float8, c float8, z float8) RETURNS float8
+	LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN tagscrm.hyp2f1(a, b, c, z);
+EXCEPTION WHEN numeric_value_out_of_range THEN
+	RETURN NULL;
+END $$;
+CREATE TEMP TABLE hyp_got AS SELECT *, pg_temp.try_hyp2f1(a, b, c, z) AS h FROM hyp_ref;
+SELECT count(*) > 500 AS grid, count(*) FILTER (WHERE z > 0.5) > 400 AS above_half,
+       count(*) FILTER (WHERE z < 0) > 50 AS negative, count(*) FILTER (WHERE z = 0.999) > 100 AS z_0999,
+       count(*) FILTER (WHERE h IS NULL) AS refused,
+       count(*) FILTER (WHERE abs(h / v - 1) >= 1e-10) AS wrong
+  FROM hyp_got;
+SELECT a, b, c, z, v, h FROM hyp_got WHERE h IS NULL OR abs(h / v - 1) >= 1e-10 ORDER BY a, b, c, z;

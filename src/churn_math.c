@@ -18,6 +18,7 @@
 #define LN_SQRT_2PI		0.918938533204672741780329736406
 #define HYP_MAX_TERMS	200000
 #define HYP_NEAR_INT	1e-4	/* c - a - b closer than this to an integer is interpolated */
+#define HYP_MAX_LOSS	11.5	/* log(1e5): at most 5 of 16 digits lost to cancellation */
 
 #define FIT_MAX_DIM		4
 #define FIT_MAX_ITER	1000
@@ -175,49 +176,65 @@ LogAddSigned(double l1, int s1, double l2, int s2, int *sign)
 /*
  * The hypergeometric series sum_k (a)_k (b)_k / ((c)_k k!) z^k as a log
  * magnitude and a sign.  The partial sum is rescaled as it grows so that it
- * never overflows; the loop stops when the remaining tail, bounded by a
- * geometric series, is below double precision.  *ok is cleared if that does
- * not happen within HYP_MAX_TERMS terms.
+ * never overflows.  Terms may shrink and then grow again (a small ratio early,
+ * or c + k crossing zero), so the loop stops only once no later ratio can
+ * exceed a bound U < 1 and the tail, at most |term| U / (1 - U), is below
+ * double precision: from index k on, with a + k, b + k, c + k > 0, each ratio
+ * is z (a+k)/(k+1) (b+k)/(c+k), or z (a+k)/(c+k) (b+k)/(k+1), and each
+ * factor moves monotonically towards 1 (the tighter pairing is used).  *loss is log(largest |term| / |sum|), the digits
+ * lost to cancellation.  *ok is cleared if the series does not converge
+ * within HYP_MAX_TERMS terms.
  */
 static double
-LogHypSeries(double a, double b, double c, double z, int *sign, int *ok)
+LogHypSeries(double a, double b, double c, double z, int *sign, int *ok, double *loss)
 {
 	double		term = 1.0;
 	double		sum = 1.0;
+	double		big = 1.0;		/* largest |term| so far, same scale as sum */
 	double		logscale = 0.0;
 	int			k;
 
 	for (k = 0; k < HYP_MAX_TERMS; k++)
 	{
 		double		ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
-		double		rmax;
 
 		term *= ratio;
 		sum += term;
+		big = fmax(big, fabs(term));
 		if (term == 0.0)
 			break;				/* a or b is a non-positive integer: a polynomial */
-		if (fabs(sum) > 1e250 || fabs(term) > 1e250)
+		if (fabs(sum) > 1e250 || big > 1e250)
 		{
 			sum *= 1e-250;
 			term *= 1e-250;
+			big *= 1e-250;
 			logscale += 250.0 * M_LN10;
 		}
-		rmax = fmax(fabs(ratio), fabs(z));
-		if (rmax < 1.0 && fabs(term) * rmax / (1.0 - rmax) <= 1e-17 * fabs(sum))
-			break;
+		if (a + k + 1.0 > 0.0 && b + k + 1.0 > 0.0 && c + k + 1.0 > 0.0)
+		{
+			double		n = k + 1.0;
+			double		u = fabs(z) * fmin(fmax(1.0, (a + n) / (n + 1.0)) * fmax(1.0, (b + n) / (c + n)),
+										   fmax(1.0, (a + n) / (c + n)) * fmax(1.0, (b + n) / (n + 1.0)));
+
+			if (u < 1.0 && fabs(term) * u / (1.0 - u) <= 1e-17 * fabs(sum))
+				break;
+		}
 	}
 	if (k >= HYP_MAX_TERMS || !isfinite(sum))
 	{
 		*ok = 0;
 		*sign = 1;
+		*loss = INFINITY;
 		return NAN;
 	}
 	if (sum == 0.0)
 	{
 		*sign = 0;
+		*loss = INFINITY;
 		return -INFINITY;
 	}
 	*sign = (sum > 0.0) ? 1 : -1;
+	*loss = log(big / fabs(sum));
 	return log(fabs(sum)) + logscale;
 }
 
@@ -229,7 +246,7 @@ LogHypSeries(double a, double b, double c, double z, int *sign, int *ok)
  * Both series then converge at least as fast as 0.5^k.
  */
 static double
-LogHypNearOne(double a, double b, double c, double z, int *sign, int *ok)
+LogHypNearOne(double a, double b, double c, double z, int *sign, int *ok, double *loss)
 {
 	/*
 	 * The gamma-function coefficients depend on (a, b, c) only; a forecast
@@ -251,7 +268,10 @@ LogHypNearOne(double a, double b, double c, double z, int *sign, int *ok)
 	int			s1 = 0,
 				s2 = 0;
 	int			ss;
-	double		ls;
+	double		ls,
+				loss1 = -INFINITY,
+				loss2 = -INFINITY,
+				l;
 
 	if (a != last_a || b != last_b || c != last_c)
 	{
@@ -288,57 +308,36 @@ LogHypNearOne(double a, double b, double c, double z, int *sign, int *ok)
 	}
 	if (use1)
 	{
-		ls = LogHypSeries(a, b, 1.0 - d, 1.0 - z, &ss, ok);
+		ls = LogHypSeries(a, b, 1.0 - d, 1.0 - z, &ss, ok, &loss1);
 		l1 = lg1 + ls;
 		s1 = sg1 * ss;
 	}
 	if (use2)
 	{
-		ls = LogHypSeries(c - a, c - b, 1.0 + d, 1.0 - z, &ss, ok);
+		ls = LogHypSeries(c - a, c - b, 1.0 + d, 1.0 - z, &ss, ok, &loss2);
 		l2 = d * log1p(-z) + lg2 + ls;
 		s2 = sg2 * ss;
 	}
 	if (!*ok)
 		return NAN;
-	return LogAddSigned(l1, s1, l2, s2, sign);
+	l = LogAddSigned(l1, s1, l2, s2, sign);
+	/* the two terms may be huge and cancel (large |c - a - b|): count that loss */
+	*loss = (*sign == 0) ? INFINITY :
+		fmax(s1 ? l1 + loss1 : -INFINITY, s2 ? l2 + loss2 : -INFINITY) - l;
+	return l;
 }
 
 /*
- * log |2F1(a, b; c; z)| and its sign, for real z < 1 and c not a
- * non-positive integer.  z < 0 goes through Pfaff's transformation to
- * z/(z-1) in (0, 1); 0 <= z <= 0.5 sums the series directly; z > 0.5 uses
- * the transformation to 1 - z.  Where c - a - b is within 1e-4 of an
- * integer (where that transformation has a removable singularity), the
- * value is interpolated in c from four points around it, accurate to about
- * 1e-11 relative.  *ok is cleared (and NaN returned) for
- * arguments outside the domain or a series that does not converge.
+ * The 1 - z transformation for 0.5 < z < 1.  Where c - a - b is within 1e-4
+ * of an integer (a removable singularity of the transformation), the value
+ * is interpolated in c from four points around it, accurate to about 1e-11
+ * relative.  *loss as for LogHypSeries.
  */
-double
-churn_log_hyp2f1(double a, double b, double c, double z, int *sign, int *ok)
+static double
+LogHypOneMinus(double a, double b, double c, double z, int *sign, int *ok, double *loss)
 {
 	double		d,
 				nearest;
-
-	*ok = 1;
-	*sign = 1;
-	if (!isfinite(a) || !isfinite(b) || !isfinite(c) || !isfinite(z) || !(z < 1.0) ||
-		(c <= 0.0 && floor(c) == c))
-	{
-		*ok = 0;
-		return NAN;
-	}
-	if (z == 0.0 || a == 0.0 || b == 0.0)
-		return 0.0;
-	if (z < 0.0)
-	{
-		double		w = z / (z - 1.0);
-		double		l = churn_log_hyp2f1(a, c - b, c, w, sign, ok);
-
-		return l - a * log1p(-z);
-	}
-	/* direct series near 0, and for polynomials (a or b a non-positive integer) */
-	if (z <= 0.5 || (a < 0.0 && a == floor(a)) || (b < 0.0 && b == floor(b)))
-		return LogHypSeries(a, b, c, z, sign, ok);
 
 	d = c - a - b;
 	nearest = round(d);
@@ -354,6 +353,8 @@ churn_log_hyp2f1(double a, double b, double c, double z, int *sign, int *ok)
 		double		c0 = c - (d - nearest);
 		double		u = (d - nearest) / HYP_NEAR_INT;	/* in (-1, 1) */
 		double		l[4],
+					li,
+					lossmax = -INFINITY,
 					lmax = -INFINITY,
 					acc = 0.0;
 		int			s[4],
@@ -362,15 +363,18 @@ churn_log_hyp2f1(double a, double b, double c, double z, int *sign, int *ok)
 
 		for (i = 0; i < 4; i++)
 		{
-			l[i] = LogHypNearOne(a, b, c0 + nodes[i] * HYP_NEAR_INT, z, &s[i], ok);
+			l[i] = LogHypNearOne(a, b, c0 + nodes[i] * HYP_NEAR_INT, z, &s[i], ok, &li);
 			if (!*ok)
 				return NAN;
+			if (s[i] != 0)
+				lossmax = fmax(lossmax, l[i] + li);
 			if (s[i] != 0)
 				lmax = fmax(lmax, l[i]);
 		}
 		if (lmax == -INFINITY)
 		{
 			*sign = 0;
+			*loss = INFINITY;
 			return -INFINITY;
 		}
 		for (i = 0; i < 4; i++)
@@ -386,12 +390,101 @@ churn_log_hyp2f1(double a, double b, double c, double z, int *sign, int *ok)
 		if (acc == 0.0)
 		{
 			*sign = 0;
+			*loss = INFINITY;
 			return -INFINITY;
 		}
 		*sign = (acc > 0.0) ? 1 : -1;
+		*loss = lossmax - (lmax + log(fabs(acc)));
 		return lmax + log(fabs(acc));
 	}
-	return LogHypNearOne(a, b, c, z, sign, ok);
+	return LogHypNearOne(a, b, c, z, sign, ok, loss);
+}
+
+
+/*
+ * log |2F1(a, b; c; z)| and its sign, for real z < 1 and c not a
+ * non-positive integer.  z < 0 goes through Pfaff's transformation to
+ * z/(z-1) in (0, 1); 0 <= z <= 0.5 sums the series directly.  For z > 0.5
+ * the series in z is summed as is when c - a - b >= 0, else after Euler's
+ * transformation (1-z)^(c-a-b) F(c-a, c-b; c; z), so that its terms
+ * eventually fall at least like z^k; when that would take too many terms or
+ * cancels, the 1 - z transformation is used (it cancels badly when
+ * |c - a - b| is large: two terms of 1e276 for a value of 1.3).  A result
+ * that lost more than HYP_MAX_LOSS to cancellation is not returned: *ok is
+ * cleared (and NaN returned), as for arguments outside the domain or a
+ * series that does not converge.
+ */
+double
+churn_log_hyp2f1(double a, double b, double c, double z, int *sign, int *ok)
+{
+	double		d,
+				l,
+				loss,
+				A,
+				B,
+				q,
+				kpeak;
+
+	*ok = 1;
+	*sign = 1;
+	if (!isfinite(a) || !isfinite(b) || !isfinite(c) || !isfinite(z) || !(z < 1.0) ||
+		(c <= 0.0 && floor(c) == c))
+	{
+		*ok = 0;
+		return NAN;
+	}
+	if (z == 0.0 || a == 0.0 || b == 0.0)
+		return 0.0;
+	if (z < 0.0)
+	{
+		double		w = z / (z - 1.0);
+
+		/* F is symmetric in a, b: keep c - b the larger, so fewer terms alternate */
+		if (a < b)
+		{
+			double		t = a;
+
+			a = b;
+			b = t;
+		}
+		l = churn_log_hyp2f1(a, c - b, c, w, sign, ok);
+		return l - a * log1p(-z);
+	}
+	/* direct series near 0, and for polynomials (a or b a non-positive integer) */
+	if (z <= 0.5 || (a < 0.0 && a == floor(a)) || (b < 0.0 && b == floor(b)))
+	{
+		l = LogHypSeries(a, b, c, z, sign, ok, &loss);
+		goto checked;
+	}
+
+	d = c - a - b;
+	A = (d >= 0.0) ? a : c - a;
+	B = (d >= 0.0) ? b : c - b;
+
+	/*
+	 * The terms grow while their ratio exceeds 1, up to the positive root of
+	 * (1-z) k^2 - ((A+B) z - c - 1) k - (A B z - c); past it they fall about
+	 * like z^k.  Sum the series only if that fits well within HYP_MAX_TERMS.
+	 */
+	q = (A + B) * z - c - 1.0;
+	kpeak = (q + sqrt(fmax(0.0, q * q + 4.0 * (1.0 - z) * (A * B * z - c)))) / (2.0 * (1.0 - z));
+	if (kpeak + 40.0 / (1.0 - z) < HYP_MAX_TERMS / 2)
+	{
+		l = LogHypSeries(A, B, c, z, sign, ok, &loss);
+		if (*ok && loss <= HYP_MAX_LOSS)
+			return (d >= 0.0) ? l : l + d * log1p(-z);
+		*ok = 1;
+	}
+	l = LogHypOneMinus(a, b, c, z, sign, ok, &loss);
+
+checked:
+	if (!*ok || loss > HYP_MAX_LOSS)
+	{
+		*ok = 0;
+		*sign = 1;
+		return NAN;
+	}
+	return l;
 }
 
 /* 2F1(a, b; c; z) itself; may overflow to +-Inf where the log form would not. */
