@@ -943,9 +943,17 @@ CheckPeriods(double t, const char *what)
 	return t;
 }
 
-/* SQL: bgnbd_p_alive(model, x, t_x, t) */
-Datum
-bgnbd_p_alive(PG_FUNCTION_ARGS)
+/*
+ * The scoring calls shared by BG/NBD and MBG/NBD: the same model composite,
+ * the same checks, only the formula differs.
+ */
+typedef double (*PAliveFn) (const BgnbdParams *m, double x, double t_x, double T);
+typedef double (*ExpectedFn) (const BgnbdParams *m, double t, double x, double t_x, double T, int *ok);
+typedef double (*ExpectedNewFn) (const BgnbdParams *m, double t, int *ok);
+
+/* (model, x, t_x, t) -> P(alive) */
+static Datum
+ScorePAlive(FunctionCallInfo fcinfo, PAliveFn fn)
 {
 	BgnbdParams m;
 	double		x = PG_GETARG_FLOAT8(1),
@@ -954,85 +962,81 @@ bgnbd_p_alive(PG_FUNCTION_ARGS)
 
 	ReadBgnbd(fcinfo, 0, &m);
 	CheckBgnbdPoint(x, t_x, T);
-	PG_RETURN_FLOAT8(CheckScore(bgnbd_p_alive_value(&m, x, t_x, T), 1, "p_alive"));
+	PG_RETURN_FLOAT8(CheckScore(fn(&m, x, t_x, T), 1, "p_alive"));
+}
+
+/* (model, periods, x, t_x, t) -> expected purchases in the next periods */
+static Datum
+ScoreExpected(FunctionCallInfo fcinfo, ExpectedFn fn)
+{
+	BgnbdParams m;
+	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
+	double		x = PG_GETARG_FLOAT8(2),
+				t_x = PG_GETARG_FLOAT8(3),
+				T = PG_GETARG_FLOAT8(4);
+	double		v;
+	int			ok;
+
+	ReadBgnbd(fcinfo, 0, &m);
+	CheckBgnbdPoint(x, t_x, T);
+	v = fn(&m, t, x, t_x, T, &ok);
+	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+}
+
+/* (model, periods) -> a new customer's expected repeat purchases */
+static Datum
+ScoreExpectedNew(FunctionCallInfo fcinfo, ExpectedNewFn fn)
+{
+	BgnbdParams m;
+	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
+	double		v;
+	int			ok;
+
+	ReadBgnbd(fcinfo, 0, &m);
+	v = fn(&m, t, &ok);
+	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+}
+
+/* SQL: bgnbd_p_alive(model, x, t_x, t) */
+Datum
+bgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	return ScorePAlive(fcinfo, bgnbd_p_alive_value);
 }
 
 /* SQL: bgnbd_expected_purchases(model, periods, x, t_x, t), conditional */
 Datum
 bgnbd_expected_purchases(PG_FUNCTION_ARGS)
 {
-	BgnbdParams m;
-	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
-	double		x = PG_GETARG_FLOAT8(2),
-				t_x = PG_GETARG_FLOAT8(3),
-				T = PG_GETARG_FLOAT8(4);
-	double		v;
-	int			ok;
-
-	ReadBgnbd(fcinfo, 0, &m);
-	CheckBgnbdPoint(x, t_x, T);
-	v = bgnbd_expected_value(&m, t, x, t_x, T, &ok);
-	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+	return ScoreExpected(fcinfo, bgnbd_expected_value);
 }
 
 /* SQL: bgnbd_expected_purchases(model, periods), for a new customer */
 Datum
 bgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
 {
-	BgnbdParams m;
-	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
-	double		v;
-	int			ok;
-
-	ReadBgnbd(fcinfo, 0, &m);
-	v = bgnbd_unconditional_value(&m, t, &ok);
-	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+	return ScoreExpectedNew(fcinfo, bgnbd_unconditional_value);
 }
 
 /* SQL: mbgnbd_p_alive(model, x, t_x, t); the model is a bgnbd_model holding MBG/NBD parameters */
 Datum
 mbgnbd_p_alive(PG_FUNCTION_ARGS)
 {
-	BgnbdParams m;
-	double		x = PG_GETARG_FLOAT8(1),
-				t_x = PG_GETARG_FLOAT8(2),
-				T = PG_GETARG_FLOAT8(3);
-
-	ReadBgnbd(fcinfo, 0, &m);
-	CheckBgnbdPoint(x, t_x, T);
-	PG_RETURN_FLOAT8(CheckScore(mbgnbd_p_alive_value(&m, x, t_x, T), 1, "p_alive"));
+	return ScorePAlive(fcinfo, mbgnbd_p_alive_value);
 }
 
 /* SQL: mbgnbd_expected_purchases(model, periods, x, t_x, t), conditional */
 Datum
 mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
 {
-	BgnbdParams m;
-	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
-	double		x = PG_GETARG_FLOAT8(2),
-				t_x = PG_GETARG_FLOAT8(3),
-				T = PG_GETARG_FLOAT8(4);
-	double		v;
-	int			ok;
-
-	ReadBgnbd(fcinfo, 0, &m);
-	CheckBgnbdPoint(x, t_x, T);
-	v = mbgnbd_expected_value(&m, t, x, t_x, T, &ok);
-	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+	return ScoreExpected(fcinfo, mbgnbd_expected_value);
 }
 
 /* SQL: mbgnbd_expected_purchases(model, periods), for a new customer */
 Datum
 mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
 {
-	BgnbdParams m;
-	double		t = CheckPeriods(PG_GETARG_FLOAT8(1), "periods");
-	double		v;
-	int			ok;
-
-	ReadBgnbd(fcinfo, 0, &m);
-	v = mbgnbd_unconditional_value(&m, t, &ok);
-	PG_RETURN_FLOAT8(CheckScore(v, ok, "expected purchases"));
+	return ScoreExpectedNew(fcinfo, mbgnbd_unconditional_value);
 }
 
 /* Checks (x, zbar) for spend scoring. */
