@@ -293,6 +293,8 @@ COMMENT ON FUNCTION @extschema@.hyp2f1(pg_catalog.float8, pg_catalog.float8, pg_
 
 CREATE TABLE @extschema@.churn_model (
 	name                 text PRIMARY KEY CHECK (name <> '' AND length(name) <= 128),
+	-- the purchase model r, alpha, a and b belong to: BG/NBD or MBG/NBD
+	kind                 text NOT NULL DEFAULT 'bgnbd' CHECK (kind IN ('bgnbd', 'mbgnbd')),
 	r                    float8 NOT NULL CHECK (r > 0 AND r < 'Infinity'),
 	alpha                float8 NOT NULL CHECK (alpha > 0 AND alpha < 'Infinity'),
 	a                    float8 NOT NULL CHECK (a > 0 AND a < 'Infinity'),
