@@ -25,8 +25,8 @@ SELECT tagscrm.purchase_summary(at, amount, '2024-01-29') FROM (VALUES ('2024-01
 SELECT tagscrm.purchase_summary(at, amount, '2024-01-29') FROM (VALUES
 	('2024-01-01 09:00'::timestamptz, 10::numeric), ('2024-01-01 18:00', 5), ('2024-01-08 00:00', 20),
 	('2024-01-08 23:00', 1), ('2024-01-22 00:00', 30), ('2024-01-29 00:00', 9), ('2024-02-05', 100)) v(at, amount);
--- a repeat purchase is dated by its day's earliest order: first at 12:00,
--- repeat day starts 06:00 the next day -> t_x = 18 h in days = 0.75
+-- t_x runs to the last purchase (as the facts' last_order_at does): first at
+-- 12:00, the repeat day's orders at 06:00 and 20:00 -> t_x = 32 h = 1.333 days
 SELECT tagscrm.purchase_summary(at, amount, '2024-01-03', '1 day') FROM (VALUES
 	('2024-01-01 12:00'::timestamptz, 1::numeric), ('2024-01-02 20:00', 1), ('2024-01-02 06:00', 1)) v(at, amount);
 -- days are calendar days of the session time zone

@@ -76,7 +76,8 @@ SELECT cust, count(*) FILTER (WHERE purchase) AS n, min(at) FILTER (WHERE purcha
        COALESCE(sum(CASE WHEN purchase THEN amount ELSE -abs(amount) END), 0) AS total
   FROM ref_rows GROUP BY cust;
 CREATE VIEW ref_days AS
-SELECT cust, (at AT TIME ZONE (SELECT s.time_zone FROM tagscrm.settings s))::date AS day, count(*) AS n
+SELECT cust, (at AT TIME ZONE (SELECT s.time_zone FROM tagscrm.settings s))::date AS day, count(*) AS n,
+       COALESCE(sum(amount), 0) AS amount
   FROM ref_rows WHERE purchase GROUP BY 1, 2;
 -- rows of customer_fact / customer_day that differ from the definition
 CREATE VIEW mismatches AS
@@ -91,11 +92,13 @@ SELECT count(*) AS n FROM (
 	 EXCEPT ALL
 	 SELECT cust, n, first_at, last_at, total FROM ref_facts WHERE n <> 0 OR total <> 0)
 	UNION ALL
-	(SELECT cust, n, NULL::timestamptz, NULL::timestamptz, day - '2000-01-01' FROM ref_days
-	 EXCEPT ALL SELECT customer_id, orders, NULL, NULL, day - '2000-01-01' FROM tagscrm.customer_day WHERE orders <> 0)
+	(SELECT cust, n, NULL::timestamptz, NULL::timestamptz, (day - '2000-01-01') * 1e6 + amount FROM ref_days
+	 EXCEPT ALL SELECT customer_id, orders, NULL, NULL, (day - '2000-01-01') * 1e6 + amount FROM tagscrm.customer_day
+	             WHERE orders <> 0 OR amount <> 0)
 	UNION ALL
-	(SELECT customer_id, orders, NULL, NULL, day - '2000-01-01' FROM tagscrm.customer_day WHERE orders <> 0
-	 EXCEPT ALL SELECT cust, n, NULL::timestamptz, NULL::timestamptz, day - '2000-01-01' FROM ref_days)) d;
+	(SELECT customer_id, orders, NULL, NULL, (day - '2000-01-01') * 1e6 + amount FROM tagscrm.customer_day
+	  WHERE orders <> 0 OR amount <> 0
+	 EXCEPT ALL SELECT cust, n, NULL::timestamptz, NULL::timestamptz, (day - '2000-01-01') * 1e6 + amount FROM ref_days)) d;
 
 -- a random mix of statements (inserts of several rows, updates of status,
 -- amount, time or customer, deletes), each checked against the definition;

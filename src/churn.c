@@ -545,11 +545,14 @@ purchase_summary_finalfn(PG_FUNCTION_ARGS)
 		if (d != day)
 		{
 			day = d;
-			last = st->rows[i].at;
 			x++;
 		}
+		/* t_x runs to the last purchase, as the facts' last_order_at does */
 		if (x > 0)
+		{
+			last = st->rows[i].at;
 			repeat_total += st->rows[i].amount;
+		}
 	}
 	if (x > PG_INT32_MAX)
 		ereport(ERROR,

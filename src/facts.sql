@@ -33,15 +33,19 @@ COMMENT ON TABLE @extschema@.customer_fact IS
 	'Per-customer facts from the watched tables; next_change_at says when time alone may change a tag';
 
 -- Orders and events per customer and calendar day (in settings.time_zone);
--- a day with either counts as an active day.
+-- a day with either counts as an active day.  amount is the value of the
+-- day's purchases (refunds not included): the churn models' spend is the
+-- mean value of the repeat purchase days, the first day and same-day orders
+-- merged as the fit merges them.
 CREATE TABLE @extschema@.customer_day (
 	customer_id text NOT NULL,
 	day         date NOT NULL,
 	orders      bigint NOT NULL DEFAULT 0,
 	events      bigint NOT NULL DEFAULT 0,
+	amount      numeric NOT NULL DEFAULT 0,
 	PRIMARY KEY (customer_id, day)
 );
-COMMENT ON TABLE @extschema@.customer_day IS 'Orders and events per customer and day: active days';
+COMMENT ON TABLE @extschema@.customer_day IS 'Orders and events per customer and day: active days, and the day''s purchase value';
 
 CREATE TABLE @extschema@.customer_event_fact (
 	customer_id text NOT NULL,
@@ -119,20 +123,24 @@ COMMENT ON FUNCTION @extschema@.lock_free_facts(text[]) IS
 	'Internal: locks the fact rows no other transaction holds, without waiting; returns their customers';
 
 -- Delta for the days of inserted orders or events (counts: 'orders' or
--- 'events'); one static statement, so its plan is cached.
-CREATE FUNCTION @extschema@.add_days(customers text[], ats timestamptz[], counts text, tz text) RETURNS void
+-- 'events'; amounts: the orders' amounts, NULL for events); one static
+-- statement, so its plan is cached.
+CREATE FUNCTION @extschema@.add_days(customers text[], ats timestamptz[], amounts numeric[], counts text, tz text)
+RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders, events)
+	INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders, events, amount)
 	SELECT u.c, (u.a AT TIME ZONE tz)::date,
-	       count(*) FILTER (WHERE counts = 'orders'), count(*) FILTER (WHERE counts = 'events')
-	  FROM unnest(customers, ats) AS u(c, a)
+	       count(*) FILTER (WHERE counts = 'orders'), count(*) FILTER (WHERE counts = 'events'),
+	       COALESCE(sum(u.m) FILTER (WHERE counts = 'orders'), 0)
+	  FROM unnest(customers, ats, amounts) AS u(c, a, m)
 	 WHERE u.c IS NOT NULL AND u.a IS NOT NULL
 	 GROUP BY 1, 2 ORDER BY 1, 2
-	ON CONFLICT (customer_id, day) DO UPDATE SET orders = d.orders + EXCLUDED.orders, events = d.events + EXCLUDED.events;
+	ON CONFLICT (customer_id, day) DO UPDATE
+	   SET orders = d.orders + EXCLUDED.orders, events = d.events + EXCLUDED.events, amount = d.amount + EXCLUDED.amount;
 END;
-COMMENT ON FUNCTION @extschema@.add_days(text[], timestamptz[], text, text) IS
+COMMENT ON FUNCTION @extschema@.add_days(text[], timestamptz[], numeric[], text, text) IS
 	'Internal: applies inserted orders or events to the per-day counts as deltas';
 
 -- Delta for inserted orders.  Returns the customers touched.
@@ -160,7 +168,7 @@ BEGIN
 		RETURNING f.customer_id)
 	SELECT array_agg(customer_id) INTO touched FROM upserted;
 
-	PERFORM @extschema@.add_days(customers, ats, 'orders', tz);
+	PERFORM @extschema@.add_days(customers, ats, amounts, 'orders', tz);
 	RETURN touched;
 END
 $$;
@@ -201,7 +209,7 @@ BEGIN
 	       first_at = LEAST(e.first_at, EXCLUDED.first_at),
 	       last_at = GREATEST(e.last_at, EXCLUDED.last_at);
 
-	PERFORM @extschema@.add_days(customers, ats, 'events', tz);
+	PERFORM @extschema@.add_days(customers, ats, NULL, 'events', tz);
 	RETURN touched;
 END
 $$;
@@ -269,8 +277,9 @@ BEGIN
 		ON CONFLICT (customer_id) DO UPDATE
 		   SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
 		       order_count = EXCLUDED.order_count, order_total = EXCLUDED.order_total;
-		INSERT INTO @extschema@.customer_day (customer_id, day, orders)
-		SELECT r.* FROM @extschema@.read_as_owner(o.relid, @extschema@.days_sql(o, NULL), NULL, tz) AS r(c text, day date, n bigint);
+		INSERT INTO @extschema@.customer_day (customer_id, day, orders, amount)
+		SELECT r.* FROM @extschema@.read_as_owner(o.relid, @extschema@.days_sql(o, NULL), NULL, tz)
+			AS r(c text, day date, n bigint, amount numeric);
 	END IF;
 
 	IF e.relid IS NOT NULL THEN
@@ -286,7 +295,8 @@ BEGIN
 		   SET first_event_at = EXCLUDED.first_event_at, last_event_at = EXCLUDED.last_event_at,
 		       event_count = EXCLUDED.event_count;
 		INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
-		SELECT r.* FROM @extschema@.read_as_owner(e.relid, @extschema@.days_sql(e, NULL), NULL, tz) AS r(c text, day date, n bigint)
+		SELECT r.c, r.day, r.n FROM @extschema@.read_as_owner(e.relid, @extschema@.days_sql(e, NULL), NULL, tz)
+			AS r(c text, day date, n bigint, amount numeric)
 		 ORDER BY 1, 2
 		ON CONFLICT (customer_id, day) DO UPDATE SET events = EXCLUDED.events;
 	END IF;
@@ -332,12 +342,14 @@ CREATE FUNCTION @extschema@.days_sql(w @extschema@.watched_table, customers text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN format($q$
-	SELECT %1$I::pg_catalog.text, (%2$s AT TIME ZONE $2)::pg_catalog.date, count(*)
+	SELECT %1$I::pg_catalog.text, (%2$s AT TIME ZONE $2)::pg_catalog.date, count(*), %5$s
 	  FROM %3$s AND %2$s IS NOT NULL AND %4$s GROUP BY 1, 2$q$,
 	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), @extschema@.usable_rows_sql(w, customers),
-	@extschema@.purchase_sql(w));
+	@extschema@.purchase_sql(w),
+	CASE WHEN w.amount_column IS NULL THEN '0::pg_catalog.numeric'
+	     ELSE format('COALESCE(sum(%I::pg_catalog.numeric), 0)', w.amount_column) END);
 COMMENT ON FUNCTION @extschema@.days_sql(@extschema@.watched_table, text[]) IS
-	'Internal: SQL text reading rows per customer and day of a watched table';
+	'Internal: SQL text reading rows (and, of orders, the purchase value) per customer and day of a watched table';
 
 CREATE FUNCTION @extschema@.event_kinds_sql(w @extschema@.watched_table, customers text[]) RETURNS text
 LANGUAGE sql STABLE
@@ -351,32 +363,38 @@ COMMENT ON FUNCTION @extschema@.event_kinds_sql(@extschema@.watched_table, text[
 
 -- The order or event counts (counts: 'orders' or 'events', the column of
 -- customer_day) per day of listed customers, recomputed from the watched
--- table w, writing only the days that differ (after a bulk insert, most of
--- a customer's days are unchanged).  Days left with no orders and no events
--- are deleted by recompute_facts.
+-- table w, with the purchase value of the day for orders, writing only the
+-- days that differ (after a bulk insert, most of a customer's days are
+-- unchanged).  Days left with no orders and no events are deleted by
+-- recompute_facts.
 CREATE FUNCTION @extschema@.recompute_days(customers text[], w @extschema@.watched_table, tz text, counts name)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- the value column goes with the order counts; events leave it alone
+	amount text := CASE counts WHEN 'orders' THEN 'amount' END;
 BEGIN
 	IF w.relid IS NULL THEN
-		EXECUTE format('UPDATE @extschema@.customer_day d SET %1$I = 0 WHERE d.customer_id = ANY ($1) AND d.%1$I <> 0',
-		               counts) USING customers;
+		EXECUTE format('UPDATE @extschema@.customer_day d SET %1$I = 0%2$s WHERE d.customer_id = ANY ($1) AND d.%1$I <> 0',
+		               counts, CASE WHEN amount IS NOT NULL THEN ', amount = 0' ELSE '' END) USING customers;
 		RETURN;
 	END IF;
 	EXECUTE format($q$
 		WITH new AS (
-			SELECT * FROM @extschema@.read_as_owner($3, $4, $1, $2) AS r(c text, day date, n bigint)),
+			SELECT * FROM @extschema@.read_as_owner($3, $4, $1, $2) AS r(c text, day date, n bigint, m numeric)),
 		old AS (
-			SELECT d.customer_id AS c, d.day, d.%1$I AS n FROM @extschema@.customer_day d
+			SELECT d.customer_id AS c, d.day, d.%1$I AS n, %2$s AS m FROM @extschema@.customer_day d
 			 WHERE d.customer_id = ANY ($1) AND d.%1$I <> 0)
-		INSERT INTO @extschema@.customer_day AS d (customer_id, day, %1$I)
-		SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0)
+		INSERT INTO @extschema@.customer_day AS d (customer_id, day, %1$I, amount)
+		SELECT COALESCE(new.c, old.c), COALESCE(new.day, old.day), COALESCE(new.n, 0), COALESCE(new.m, 0)
 		  FROM new FULL JOIN old ON old.c = new.c AND old.day = new.day
-		 WHERE new.n IS DISTINCT FROM old.n
+		 WHERE (new.n, new.m) IS DISTINCT FROM (old.n, old.m)
 		 ORDER BY 1, 2
-		ON CONFLICT (customer_id, day) DO UPDATE SET %1$I = EXCLUDED.%1$I$q$, counts)
+		ON CONFLICT (customer_id, day) DO UPDATE SET %1$I = EXCLUDED.%1$I%3$s$q$,
+		counts, CASE WHEN amount IS NOT NULL THEN 'd.amount' ELSE '0::pg_catalog.numeric' END,
+		CASE WHEN amount IS NOT NULL THEN ', amount = EXCLUDED.amount' ELSE '' END)
 	USING customers, tz, w.relid, @extschema@.days_sql(w, customers);
 END
 $$;

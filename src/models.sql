@@ -151,32 +151,15 @@ RETURN CASE
 COMMENT ON FUNCTION @extschema@.age_band(integer, integer[]) IS
 	'The age band of an age: "under 18", "18-24", ..., "65+" for bands {18,25,...,65}';
 
--- A customer's BG/NBD churn figures under the model named in the settings,
--- from the facts: repeat purchases x (order days - 1, same-day orders merged),
--- t_x and T in the model's time unit from the first order.  NULL without a
--- model or an order.
+-- A customer's churn figures under the model named in the settings (see
+-- churn_predict): NULL without a model or an order.
 CREATE FUNCTION @extschema@.customer_churn(customer text,
 	OUT p_alive float8, OUT churn_probability float8, OUT expected_value float8)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT p.p, 1 - p.p, @extschema@.gamma_gamma_expected_value(@extschema@.churn_model_gamma_gamma(m), d.x,
-	                                                           COALESCE(f.order_total / f.order_count, 0)::float8)
-	  FROM @extschema@.customer_fact f
-	  JOIN @extschema@.settings s ON true
-	  JOIN @extschema@.churn_model m ON m.name = s.churn_model
-	  CROSS JOIN LATERAL (SELECT count(*) - 1 AS x FROM @extschema@.customer_day d
-	                       WHERE d.customer_id = f.customer_id AND d.orders > 0) n   -- repeat purchase days
-	  CROSS JOIN LATERAL (
-		SELECT n.x,
-		       -- with no repeat purchase day there is no last repeat purchase: t_x = 0
-		       CASE WHEN n.x > 0
-		            THEN extract(epoch FROM f.last_order_at - f.first_order_at) / extract(epoch FROM m.time_unit)
-		            ELSE 0 END AS t_x,
-		       extract(epoch FROM @extschema@.now() - f.first_order_at) / extract(epoch FROM m.time_unit) AS t) d
-	  CROSS JOIN LATERAL (SELECT @extschema@.bgnbd_p_alive(@extschema@.churn_model_bgnbd(m), d.x::float8,
-	                                                       d.t_x::float8, GREATEST(d.t, d.t_x)::float8) AS p) p
-	 WHERE f.customer_id = customer AND f.order_count > 0 AND f.first_order_at IS NOT NULL
+	SELECT c.p_alive, c.churn_probability, c.expected_value
+	  FROM @extschema@.churn_predict(ARRAY[customer], NULL, NULL) c
 $$;
 COMMENT ON FUNCTION @extschema@.customer_churn(text) IS
 	'P(alive), churn probability and expected order value of a customer under the model named in settings.churn_model';
@@ -248,14 +231,10 @@ SELECT f.customer_id, 'level',
  WHERE f.order_count > 0 OR f.event_count > 0
 UNION ALL
 -- churn risk: P(alive) falls as time passes without orders; re-checked daily
-SELECT f.customer_id, 'churn_risk',
-       CASE WHEN c.churn_probability >= s.churn_high THEN 'high'
-            WHEN c.churn_probability >= s.churn_medium THEN 'medium' ELSE 'low' END,
-       f.at + interval '1 day'
-  FROM f, s, LATERAL @extschema@.customer_churn(f.customer_id) c
- -- a one-time test: without a model, customer_churn is not called at all
- WHERE (SELECT x.churn_model FROM @extschema@.settings x) IS NOT NULL
-   AND f.order_count > 0 AND c.churn_probability IS NOT NULL
+SELECT c.customer_id, 'churn_risk', c.risk, @extschema@.now() + interval '1 day'
+  FROM @extschema@.churn_predict(customers, NULL, NULL) c
+ -- a one-time test: without a model, churn_predict is not called at all
+ WHERE (SELECT x.churn_model FROM @extschema@.settings x) IS NOT NULL AND c.risk IS NOT NULL
 UNION ALL
 SELECT f.customer_id, 'attr:' || a.key, a.value, NULL
   FROM f, jsonb_each_text(f.attributes) a

@@ -26,7 +26,7 @@ BEGIN
 		                           'purchase_summary', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_p_alive',
 		                           'bgnbd_expected_purchases', 'mbgnbd_p_alive', 'mbgnbd_expected_purchases',
 		                           'gamma_gamma_expected_value', 'clv', 'hyp2f1',
-		                           'churn_scores', 'churn_validate', 'churn_model_bgnbd', 'churn_model_gamma_gamma',
+		                           'churn_scores', 'churn_predict', 'churn_validate', 'churn_model_bgnbd', 'churn_model_gamma_gamma',
 		                           'churn_check_source', 'churn_purchases_sql', 'churn_summary_sql']),
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'import_tag_rows', 'expire_tags', 'review_tag',
 		                           'release_review', 'preview_tag_rule']),

@@ -24,7 +24,7 @@ typedef enum BatchWay
 	WAY_REGISTRATION,			/* customer.first_seen_at */
 	WAY_MODEL,					/* value of a model tag */
 	WAY_RFM_SCORE,				/* live RFM score */
-	WAY_CHURN,					/* customer_churn() */
+	WAY_CHURN,					/* churn_predict() */
 	WAY_TAG						/* has_tag */
 } BatchWay;
 

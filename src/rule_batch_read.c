@@ -578,9 +578,8 @@ RuleBatchRead(Batch *b)
 	/* the columns are CHURN_COLUMN_PROBABILITY, _P_ALIVE and _EXPECTED_VALUE */
 	if (Needs(b, WAY_CHURN))
 		ScanSlots(b, WAY_CHURN,
-				  psprintf("SELECT f.customer_id, c.churn_probability, c.p_alive, c.expected_value "
-						   "FROM %s.customer_fact f, LATERAL %s.customer_churn(f.customer_id) c%s",
-						   s, s, OnlyListed(b, "f.customer_id", false)), 0, NULL, NULL);
+				  psprintf("SELECT c.customer_id, c.churn_probability, c.p_alive, c.expected_value "
+						   "FROM %s.churn_predict($1, NULL, NULL) c", s), 0, NULL, NULL);
 	if (Needs(b, WAY_TAG))
 	{
 		const char **names = palloc(sizeof(char *) * b->nmeasures);

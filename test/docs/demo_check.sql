@@ -25,9 +25,6 @@ WITH ids AS (SELECT id::text AS customer_id FROM customers
 o AS (SELECT customer_id::text AS customer_id, count(*) AS orders, sum(amount) AS paid, min(paid_at) AS first_at,
              max(paid_at) AS last_at, count(DISTINCT (paid_at AT TIME ZONE 'UTC')::date) AS order_days
         FROM orders GROUP BY 1),
--- the earliest order of the last order day (purchase_summary dates a day by it)
-l AS (SELECT DISTINCT ON (customer_id) customer_id::text AS customer_id, paid_at AS last_day_at
-        FROM orders ORDER BY customer_id, (paid_at AT TIME ZONE 'UTC')::date DESC, paid_at),
 e AS (SELECT customer_id::text AS customer_id, count(*) AS events, max(at) AS last_at,
              count(*) FILTER (WHERE kind = 'review') AS reviews,
              bool_or(kind = 'read' AND object = 'wardrobe-guide' AND seconds > 30) AS wardrobe
@@ -35,13 +32,13 @@ e AS (SELECT customer_id::text AS customer_id, count(*) AS events, max(at) AS la
 d AS (SELECT customer_id, count(DISTINCT day) AS active_days
         FROM (SELECT customer_id::text, (paid_at AT TIME ZONE 'UTC')::date AS day FROM orders
               UNION SELECT customer_id::text, (at AT TIME ZONE 'UTC')::date FROM events) x GROUP BY 1)
-SELECT i.customer_id, COALESCE(o.orders, 0) AS orders, COALESCE(o.paid, 0) AS paid, o.first_at, o.last_at, l.last_day_at,
+SELECT i.customer_id, COALESCE(o.orders, 0) AS orders, COALESCE(o.paid, 0) AS paid, o.first_at, o.last_at,
        o.order_days, COALESCE(e.events, 0) AS events, COALESCE(e.reviews, 0) AS reviews,
        COALESCE(e.wardrobe, false) AS wardrobe, COALESCE(d.active_days, 0) AS active_days,
        floor(extract(epoch FROM timestamptz '2026-06-01 00:00+00' - o.last_at) / 86400)::int AS recency,
        -- status counts orders only (settings.status_event_kinds is empty in the demo)
        floor(extract(epoch FROM timestamptz '2026-06-01 00:00+00' - o.last_at) / 86400)::int AS silent_days
-  FROM ids i LEFT JOIN o USING (customer_id) LEFT JOIN l USING (customer_id) LEFT JOIN e USING (customer_id)
+  FROM ids i LEFT JOIN o USING (customer_id) LEFT JOIN e USING (customer_id)
   LEFT JOIN d USING (customer_id);
 
 -- RFM: quintile cut points (percentile_disc) and means over customers with an order
@@ -52,11 +49,10 @@ SELECT percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY recency) AS
        avg(recency) AS r_mean, avg(orders) AS f_mean, avg(paid) AS m_mean
   FROM plain WHERE orders > 0;
 
--- BG/NBD summary per customer in weeks, and P(alive) (Fader, Hardie & Lee 2005, eq. 13); the
--- tags take t_x to the latest order (customer_churn), the fit to the earliest order of its day
+-- BG/NBD summary per customer in weeks (t_x runs to the latest order, for the fit and the tags
+-- alike), and P(alive) (Fader, Hardie & Lee 2005, eq. 13)
 CREATE TEMP TABLE churn AS
 SELECT p.customer_id, s.x, s.t_x, s.t,
-       CASE WHEN p.order_days > 1 THEN extract(epoch FROM p.last_day_at - p.first_at) / 604800 ELSE 0 END AS fit_t_x,
        1 - 1 / (1 + CASE WHEN s.x = 0 THEN 0
                          ELSE m.a / (m.b + s.x - 1) * ((m.alpha + s.t) / (m.alpha + s.t_x)) ^ (m.r + s.x) END) AS churn
   FROM plain p, tagscrm.churn_model m,
@@ -110,10 +106,10 @@ SELECT 'BG/NBD summary (x, t_x, T) of every buyer',
        NOT EXISTS (SELECT FROM churn c
                      JOIN (SELECT customer_id::text, tagscrm.purchase_summary(paid_at, amount, '2026-06-01 00:00+00') s
                              FROM orders GROUP BY 1) s USING (customer_id)
-                    WHERE (s.s).x <> c.x OR abs((s.s).t_x - c.fit_t_x) > 1e-9 OR abs((s.s).t - c.t) > 1e-9);
+                    WHERE (s.s).x <> c.x OR abs((s.s).t_x - c.t_x) > 1e-9 OR abs((s.s).t - c.t) > 1e-9);
 
 -- check: the BG/NBD log-likelihood in plain SQL equals the stored one, and moving any parameter 1 % lowers it
-WITH s AS (SELECT x, fit_t_x AS t_x, t FROM churn),
+WITH s AS (SELECT x, t_x, t FROM churn),
 ll AS (SELECT k, sum(pg_temp.lgamma(pr + x) - pg_temp.lgamma(pr) + pr * ln(pal)
                      + pg_temp.lgamma(pa + pb) + pg_temp.lgamma(pb + x) - pg_temp.lgamma(pb) - pg_temp.lgamma(pa + pb + x)
                      + ln((pal + t) ^ (-(pr + x))

@@ -205,6 +205,8 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.hyp2f1(float8,float8,float8,float8)', 'reader', $$SELECT tagscrm.hyp2f1(1, 1, 2, 0.5)$$, NULL, NULL),
 	('tagscrm.churn_scores(text,timestamptz,interval,float8)', 'reader',
 	 $$SELECT * FROM tagscrm.churn_scores('shop', horizon => '26 weeks', annual_discount_rate => 0.1)$$, NULL, NULL),
+	('tagscrm.churn_predict(text[],text,interval)', 'reader',
+	 $$SELECT * FROM tagscrm.churn_predict(ARRAY['1', '2'], 'shop', '26 weeks')$$, NULL, NULL),
 	('tagscrm.churn_validate(regclass,name,name,name,timestamptz,timestamptz,interval,text)', 'reader',
 	 $$SELECT * FROM tagscrm.churn_validate('public.orders', 'customer_id', 'paid_at', 'amount', now() - interval '26 weeks', now())$$, NULL, NULL),
 	('tagscrm.churn_model_bgnbd(tagscrm.churn_model)', 'reader',

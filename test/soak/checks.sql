@@ -36,13 +36,14 @@ SELECT customer_id, kind, events, first_at, last_at FROM tagscrm.customer_event_
 
 CREATE VIEW soak_check.truth_day AS
 WITH tz AS (SELECT time_zone FROM tagscrm.settings),
-     d AS (SELECT customer::text AS customer_id, (paid_at AT TIME ZONE tz.time_zone)::date AS day, 1 AS o, 0 AS e
+     d AS (SELECT customer::text AS customer_id, (paid_at AT TIME ZONE tz.time_zone)::date AS day, 1 AS o, 0 AS e,
+                  COALESCE(amount::numeric, 0) AS amount
              FROM orders, tz WHERE customer IS NOT NULL AND paid_at IS NOT NULL
            UNION ALL
-           SELECT customer::text, (at AT TIME ZONE tz.time_zone)::date, 0, 1
+           SELECT customer::text, (at AT TIME ZONE tz.time_zone)::date, 0, 1, 0
              FROM soak_check.all_events, tz WHERE customer IS NOT NULL AND at IS NOT NULL)
-SELECT customer_id, day, sum(o)::bigint AS orders, sum(e)::bigint AS events FROM d GROUP BY 1, 2;
-CREATE VIEW soak_check.have_day AS SELECT customer_id, day, orders, events FROM tagscrm.customer_day;
+SELECT customer_id, day, sum(o)::bigint AS orders, sum(e)::bigint AS events, sum(amount) AS amount FROM d GROUP BY 1, 2;
+CREATE VIEW soak_check.have_day AS SELECT customer_id, day, orders, events, amount FROM tagscrm.customer_day;
 
 -- the state to compare with a rebuild: tags, and every column of the facts
 -- but the two moments of the next time-driven change (compared apart: an
@@ -55,7 +56,7 @@ SELECT 'fact' AS tbl, customer_id, jsonb_build_object('first_order_at', first_or
        'last_event_at', last_event_at, 'event_count', event_count, 'in_customers', in_customers,
        'attributes', attributes, 'birth_date', birth_date)::text AS v
   FROM tagscrm.customer_fact
-UNION ALL SELECT 'day', customer_id, jsonb_build_object('day', day, 'orders', orders, 'events', events)::text FROM tagscrm.customer_day
+UNION ALL SELECT 'day', customer_id, jsonb_build_object('day', day, 'orders', orders, 'events', events, 'amount', amount)::text FROM tagscrm.customer_day
 UNION ALL SELECT 'event_fact', customer_id, jsonb_build_object('kind', kind, 'events', events, 'first_at', first_at, 'last_at', last_at)::text
   FROM tagscrm.customer_event_fact;
 CREATE VIEW soak_check.next_change AS
