@@ -12,7 +12,7 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 SQL_PARTS  = src/tagscrm.sql src/library.sql \
              src/watch.sql src/triggers.sql src/pending.sql src/maintain.sql \
              src/facts.sql \
-             src/rfm.sql src/churn.sql src/churn_validate.sql src/settings.sql src/models.sql \
+             src/rfm.sql src/churn.sql src/churn_validate.sql src/settings.sql src/churn_predict.sql src/models.sql \
              src/rule.sql src/rule_values.sql src/tag_rules.sql \
              src/tags.sql \
              src/views.sql \

@@ -221,10 +221,11 @@ SELECT 'the profile shown: top payer, city, gender, age band',
 -- check: the calibration/holdout table and AUC of churn_validate (calibration to 2025-12-01, holdout to 2026-06-01):
 -- summaries rebuilt from the orders, E[Y(t)] (FHL 2005 eq. 10) with 2F1 summed as its series, the AUC by counting pairs
 WITH d AS (
-	SELECT customer_id, paid_at::date AS day, min(paid_at) AS at FROM orders WHERE paid_at <= '2025-12-01 00:00+00' GROUP BY 1, 2
+	SELECT customer_id, paid_at::date AS day, min(paid_at) AS at, max(paid_at) AS last_at
+	  FROM orders WHERE paid_at <= '2025-12-01 00:00+00' GROUP BY 1, 2
 ), s AS (
 	SELECT customer_id, count(*) - 1 AS x,
-	       extract(epoch FROM max(at) - min(at)) / 604800 AS t_x,
+	       CASE WHEN count(*) > 1 THEN extract(epoch FROM max(last_at) - min(at)) / 604800 ELSE 0 END AS t_x,
 	       extract(epoch FROM '2025-12-01 00:00+00' - min(at)) / 604800 AS t
 	  FROM d GROUP BY 1
 ), m AS (
