@@ -166,11 +166,19 @@ COMMENT ON FUNCTION @extschema@.customer_churn(text) IS
 
 -- What every model says of the given customers (NULL: everyone) at tagscrm.now():
 -- one row per customer and model, with the moment time alone may change it.
+-- PL/pgSQL rather than SQL so that its plan is kept for the session (a SQL
+-- function is planned again on every call: most of a single-row write's
+-- time), generic because the two branches of "customers" are decided at run
+-- time by one-time filters.
 CREATE FUNCTION @extschema@.model_values(customers text[])
 RETURNS TABLE (customer_id text, model text, value text, changes_at timestamptz)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH s AS (SELECT * FROM @extschema@.settings),
 bp AS (SELECT r.breakpoints AS bp FROM @extschema@.rfm_state r),
 f AS (
@@ -245,7 +253,8 @@ SELECT f.customer_id, 'age_band', @extschema@.age_band(x.age, s.age_bands),
        (SELECT (f.birth_date + make_interval(years => b)) AT TIME ZONE s.time_zone
           FROM unnest(s.age_bands) b WHERE b > x.age ORDER BY b LIMIT 1)
   FROM f, s, LATERAL (SELECT date_part('year', age((f.at AT TIME ZONE s.time_zone)::date, f.birth_date))::integer AS age) x
- WHERE f.birth_date IS NOT NULL AND f.birth_date <= (f.at AT TIME ZONE s.time_zone)::date
+ WHERE f.birth_date IS NOT NULL AND f.birth_date <= (f.at AT TIME ZONE s.time_zone)::date;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.model_values(text[]) IS
 	'What each model says of the customers now, and when time alone may change it';
