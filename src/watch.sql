@@ -61,7 +61,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	kind "char";
-	col name;
 BEGIN
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'table must not be null' USING ERRCODE = '22004', HINT = 'Name the table to watch.';
