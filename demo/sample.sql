@@ -11,7 +11,8 @@ CREATE EXTENSION tagscrm;
 \o /dev/null
 
 CREATE TABLE customers (id bigint PRIMARY KEY, city text, gender text, born date);
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint, paid_at timestamptz, amount numeric(10,2));
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint, paid_at timestamptz, amount numeric(10,2),
+                     status text NOT NULL DEFAULT 'paid');
 CREATE TABLE events (id bigserial PRIMARY KEY, customer_id bigint, at timestamptz, kind text, object text, seconds integer);
 CREATE INDEX ON orders (customer_id);
 CREATE INDEX ON events (customer_id);
@@ -46,6 +47,13 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- as in a real shop, some orders are cancelled (every 23rd) and some paid
+-- ones partly refunded later (every 31st: half its amount, 5 days on, a row
+-- of its own with status 'refunded')
+UPDATE orders SET status = 'cancelled' WHERE id % 23 = 0;
+INSERT INTO orders (customer_id, paid_at, amount, status)
+SELECT customer_id, paid_at + interval '5 days', round(amount / 2, 2), 'refunded'
+  FROM orders WHERE id % 31 = 0 AND status = 'paid' AND paid_at + interval '5 days' < '2026-06-01' ORDER BY id;
 -- 20,000 behaviour events of the 2,000 customers over the last 120 days
 INSERT INTO events (customer_id, at, kind, object, seconds)
 SELECT 1 + floor(random() * 2000), '2026-06-01'::timestamptz - random() * interval '120 days',
@@ -56,7 +64,9 @@ SELECT 1 + floor(random() * 2000), '2026-06-01'::timestamptz - random() * interv
 -- "now" is the end of the data, so the demo prints the same every day
 SET tagscrm.clock_override = '2026-06-01 00:00:00+00';
 SELECT tagscrm.watch_customers('customers', customer => 'id', attributes => ARRAY['city', 'gender'], birth_date => 'born');
-SELECT tagscrm.watch_orders('orders', customer => 'customer_id', at => 'paid_at', amount => 'amount');
+-- paid orders count; a refund subtracts from the amount paid; cancelled ones are ignored
+SELECT tagscrm.watch_orders('orders', customer => 'customer_id', at => 'paid_at', amount => 'amount',
+                            status_column => 'status', counted_statuses => '{paid}', refund_statuses => '{refunded}');
 SELECT tagscrm.watch_events('events', customer => 'customer_id', at => 'at', kind => 'kind', object => 'object', duration => 'seconds');
 SELECT tagscrm.churn_fit('shop', 'orders', 'customer_id', 'paid_at', 'amount', calibration_end => '2026-06-01');
 UPDATE tagscrm.settings SET churn_model = 'shop';
@@ -78,6 +88,15 @@ SELECT tagscrm.tag_customer(customer_id, 'vip', reason => 'one of the 20 custome
 SELECT count(*) AS customers, count(*) FILTER (WHERE orders > 0) AS "with an order",
        sum(orders) AS orders, sum(events) AS events
   FROM tagscrm.customer_overview;
+
+\echo
+\echo '== Which orders count: tagscrm.watch_orders(..., status_column => ''status'', counted_statuses => ''{paid}'', refund_statuses => ''{refunded}'')'
+\echo 'Paid orders are purchases; a refund row subtracts its amount from the amount paid but is no purchase; cancelled orders are ignored.'
+SELECT status, count(*) AS rows, sum(amount) AS amount,
+       CASE status WHEN 'paid' THEN 'purchases: counted, amount added' WHEN 'refunded' THEN 'refunds: amount subtracted'
+                   ELSE 'ignored' END AS "what tagscrm does"
+  FROM orders GROUP BY status ORDER BY status DESC;
+SELECT sum(orders) AS "orders counted", sum(total_paid) AS "amount paid (net of refunds)" FROM tagscrm.customer_overview;
 
 \echo
 \echo '== The churn model fitted on the orders (periods of one week)'
@@ -134,6 +153,15 @@ SELECT s.group_name, s.tag, s.customers,
 SELECT status, churn_risk, count(*) AS customers
   FROM tagscrm.customer_overview WHERE orders > 0
  GROUP BY 1, 2 ORDER BY 1, 2;
+
+\echo
+\echo '== Whom to win back: tagscrm.churn_predict() for every buyer, the five at high risk who would spend the most in the next year'
+\echo 'p_alive: the chance the customer still buys; purchases and spend: what to expect over the next year if nothing is done'
+\echo '(spend = purchases times the expected value of one purchase, the mean of their repeat purchase days shrunk towards the shop''s).'
+SELECT customer_id, x AS repeat_days, round(p_alive::numeric, 3) AS p_alive,
+       round(expected_purchases::numeric, 2) AS purchases_next_year, round(expected_value::numeric, 2) AS value_per_purchase,
+       round(expected_spend::numeric, 2) AS spend_next_year, risk
+  FROM tagscrm.churn_predict() WHERE risk = 'high' ORDER BY expected_spend DESC, customer_id LIMIT 5;
 
 \echo
 \echo '== Ten customers, as a BI tool reads them (tagscrm.customer_overview)'
