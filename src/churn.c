@@ -5,8 +5,8 @@
  *   purchase_summary(at, amount, calibration_end [, time_unit]) per customer:
  *     (x, t_x, t, zbar) as Fader, Hardie & Lee build them (same-day purchases
  *     merged, repeat purchases only, times in time units).
- *   bgnbd_fit(x, t_x, t) and gamma_gamma_fit(x, zbar): maximum-likelihood
- *     fits.  Their state is the data points, compressed (identical points are
+ *   bgnbd_fit(x, t_x, t), mbgnbd_fit(x, t_x, t) and gamma_gamma_fit(x, zbar):
+ *     maximum-likelihood fits (the two purchase models share one state).  Their state is the data points, compressed (identical points are
  *     kept once with a count), so that the optimiser's passes over the data
  *     cost one evaluation per distinct point.  All three are PARALLEL SAFE
  *     with combine, serialize and deserialize functions.
@@ -39,6 +39,7 @@ PG_FUNCTION_INFO_V1(churn_points_combinefn);
 PG_FUNCTION_INFO_V1(churn_points_serialfn);
 PG_FUNCTION_INFO_V1(churn_points_deserialfn);
 PG_FUNCTION_INFO_V1(bgnbd_fit_finalfn);
+PG_FUNCTION_INFO_V1(mbgnbd_fit_finalfn);
 PG_FUNCTION_INFO_V1(gamma_gamma_fit_finalfn);
 PG_FUNCTION_INFO_V1(bgnbd_p_alive);
 PG_FUNCTION_INFO_V1(bgnbd_expected_purchases);
@@ -662,7 +663,7 @@ PointAdd(PointState *st, double v0, double v1, double v2, double n)
 	st->n++;
 }
 
-/* SQL: transition function of bgnbd_fit(x, t_x, t); rows with a NULL are skipped */
+/* SQL: transition function of bgnbd_fit and mbgnbd_fit(x, t_x, t); rows with a NULL are skipped */
 Datum
 bgnbd_fit_transfn(PG_FUNCTION_ARGS)
 {
@@ -721,7 +722,7 @@ gamma_gamma_fit_transfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* SQL: combine function of bgnbd_fit and gamma_gamma_fit */
+/* SQL: combine function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit */
 Datum
 churn_points_combinefn(PG_FUNCTION_ARGS)
 {
@@ -744,7 +745,7 @@ churn_points_combinefn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-/* SQL: serialize function of bgnbd_fit and gamma_gamma_fit (compresses first) */
+/* SQL: serialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit (compresses first) */
 Datum
 churn_points_serialfn(PG_FUNCTION_ARGS)
 {
@@ -766,7 +767,7 @@ churn_points_serialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* SQL: deserialize function of bgnbd_fit and gamma_gamma_fit (validates) */
+/* SQL: deserialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit (validates) */
 Datum
 churn_points_deserialfn(PG_FUNCTION_ARGS)
 {
@@ -827,9 +828,17 @@ ReportFitFailure(ChurnFitResult res, const char *model, const char *const *names
 				 errhint("Fit on more customers, or over a longer calibration period.")));
 }
 
-/* SQL: final function of bgnbd_fit -> tagscrm.bgnbd_model */
-Datum
-bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+/* The fit of one purchase model (BG/NBD or MBG/NBD) as SQL. */
+typedef ChurnFitResult (*PurchaseFitFn) (BgnbdPoint *pts, size_t npts, BgnbdParams *out,
+										 ChurnInterruptFn interrupt);
+
+/*
+ * The final function shared by bgnbd_fit and mbgnbd_fit: the same state, the
+ * same checks, the same bgnbd_model result; only the likelihood (inside fn)
+ * differs.  model names the model in messages, a_model with its article.
+ */
+static Datum
+PurchaseFitFinal(FunctionCallInfo fcinfo, PurchaseFitFn fn, const char *model, const char *a_model)
 {
 	static const char *const names[] = {"r", "alpha", "a", "b"};
 	PointState *st = PG_ARGISNULL(0) ? NULL : (PointState *) PG_GETARG_POINTER(0);
@@ -855,20 +864,20 @@ bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	if (repeaters == 0.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit a bg/nbd model without repeat purchases"),
+				 errmsg("cannot fit %s model without repeat purchases", a_model),
 				 errdetail("All %.0f customers have x = 0.", customers),
 				 errhint("Extend the calibration period, or wait until some customers buy again.")));
 	if (maxT == 0.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit a bg/nbd model when every customer has t = 0")));
+				 errmsg("cannot fit %s model when every customer has t = 0", a_model)));
 
-	res = bgnbd_fit_points(st->pts, st->n, &m, ChurnInterrupt);
-	ReportFitFailure(res, "bg/nbd", names);
+	res = fn(st->pts, st->n, &m, ChurnInterrupt);
+	ReportFitFailure(res, model, names);
 	if (!isfinite(res.log_likelihood))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("bg/nbd log-likelihood is not finite at the fitted parameters")));
+				 errmsg("%s log-likelihood is not finite at the fitted parameters", model)));
 
 	values[0] = Float8GetDatum(m.r);
 	values[1] = Float8GetDatum(m.alpha);
@@ -877,6 +886,20 @@ bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	values[4] = Float8GetDatum(res.log_likelihood);
 	values[5] = Int64GetDatum((int64) customers);
 	PG_RETURN_DATUM(MakeRow(fcinfo, values, nulls));
+}
+
+/* SQL: final function of bgnbd_fit -> tagscrm.bgnbd_model */
+Datum
+bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	return PurchaseFitFinal(fcinfo, bgnbd_fit_points, "bg/nbd", "a bg/nbd");
+}
+
+/* SQL: final function of mbgnbd_fit -> tagscrm.bgnbd_model holding MBG/NBD parameters */
+Datum
+mbgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	return PurchaseFitFinal(fcinfo, mbgnbd_fit_points, "mbg/nbd", "an mbg/nbd");
 }
 
 /* SQL: final function of gamma_gamma_fit -> tagscrm.gamma_gamma_model */

@@ -126,7 +126,7 @@ CREATE FUNCTION @extschema@.bgnbd_fit_transfn(internal, pg_catalog.float8, pg_ca
 	AS 'MODULE_PATHNAME', 'bgnbd_fit_transfn'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.bgnbd_fit_transfn(internal, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8) IS
-	'Internal: transition function of bgnbd_fit';
+	'Internal: transition function of bgnbd_fit and mbgnbd_fit';
 
 CREATE FUNCTION @extschema@.gamma_gamma_fit_transfn(internal, pg_catalog.float8, pg_catalog.float8)
 	RETURNS internal
@@ -140,21 +140,21 @@ CREATE FUNCTION @extschema@.churn_points_combinefn(internal, internal)
 	AS 'MODULE_PATHNAME', 'churn_points_combinefn'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.churn_points_combinefn(internal, internal) IS
-	'Internal: combine function of bgnbd_fit and gamma_gamma_fit';
+	'Internal: combine function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit';
 
 CREATE FUNCTION @extschema@.churn_points_serialfn(internal)
 	RETURNS pg_catalog.bytea
 	AS 'MODULE_PATHNAME', 'churn_points_serialfn'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.churn_points_serialfn(internal) IS
-	'Internal: serialize function of bgnbd_fit and gamma_gamma_fit';
+	'Internal: serialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit';
 
 CREATE FUNCTION @extschema@.churn_points_deserialfn(pg_catalog.bytea, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'churn_points_deserialfn'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.churn_points_deserialfn(pg_catalog.bytea, internal) IS
-	'Internal: deserialize function of bgnbd_fit and gamma_gamma_fit';
+	'Internal: deserialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit';
 
 CREATE FUNCTION @extschema@.bgnbd_fit_finalfn(internal)
 	RETURNS @extschema@.bgnbd_model
@@ -182,6 +182,28 @@ CREATE AGGREGATE @extschema@.bgnbd_fit(x pg_catalog.float8, t_x pg_catalog.float
 );
 COMMENT ON AGGREGATE @extschema@.bgnbd_fit(pg_catalog.float8, pg_catalog.float8, pg_catalog.float8) IS
 	'Maximum-likelihood BG/NBD fit over customers'' (x, t_x, t); rows with a NULL are skipped; NULL for no rows';
+
+-- MBG/NBD: the same data points and state as bgnbd_fit, the same four
+-- parameters (so the same bgnbd_model result); only the likelihood differs.
+CREATE FUNCTION @extschema@.mbgnbd_fit_finalfn(internal)
+	RETURNS @extschema@.bgnbd_model
+	AS 'MODULE_PATHNAME', 'mbgnbd_fit_finalfn'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_fit_finalfn(internal) IS
+	'Internal: final function of mbgnbd_fit (the maximum-likelihood fit)';
+
+CREATE AGGREGATE @extschema@.mbgnbd_fit(x pg_catalog.float8, t_x pg_catalog.float8, t pg_catalog.float8) (
+	SFUNC = @extschema@.bgnbd_fit_transfn,
+	STYPE = internal,
+	FINALFUNC = @extschema@.mbgnbd_fit_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE,
+	COMBINEFUNC = @extschema@.churn_points_combinefn,
+	SERIALFUNC = @extschema@.churn_points_serialfn,
+	DESERIALFUNC = @extschema@.churn_points_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.mbgnbd_fit(pg_catalog.float8, pg_catalog.float8, pg_catalog.float8) IS
+	'Maximum-likelihood MBG/NBD fit over customers'' (x, t_x, t), as a bgnbd_model holding MBG/NBD parameters; rows with a NULL are skipped; NULL for no rows';
 
 CREATE AGGREGATE @extschema@.gamma_gamma_fit(x pg_catalog.float8, zbar pg_catalog.float8) (
 	SFUNC = @extschema@.gamma_gamma_fit_transfn,

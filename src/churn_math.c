@@ -703,22 +703,28 @@ Bfgs(ObjectiveFn fn, void *arg, int n, double *theta, ChurnInterruptFn interrupt
  * ------------------------------------------------------------------------ */
 
 /*
- * Log-likelihood of the BG/NBD model (FHL 2005, equation 6) summed over the
- * points, each weighted by its count, as
- *   lgamma(r+x) - lgamma(r) + r log(alpha) + lbeta(a, b+x) - lbeta(a, b)
- *   + log( (alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x) )
- * with the last term summed in log space.  With grad non-NULL, also the
- * gradient with respect to (log r, log alpha, log a, log b).  Points sorted by
- * x share the x-dependent gamma and digamma terms.
+ * Log-likelihood of the BG/NBD model (FHL 2005, equation 6) or, with mbg
+ * set, of the MBG/NBD model (Batislam, Denizel & Filiztekin 2007, as
+ * lifetimes' ModifiedBetaGeoFitter), summed over the points, each weighted by
+ * its count.  With s = 0 (BG/NBD) or 1 (MBG/NBD):
+ *   lgamma(r+x) - lgamma(r) + r log(alpha) + lbeta(a, b+x+s) - lbeta(a, b)
+ *   + log( (alpha+T)^-(r+x) + [x>0 or s=1] a/(b+x+s-1) (alpha+t_x)^-(r+x) )
+ * with the last term summed in log space (log1p of the smaller over the
+ * larger).  MBG/NBD's customer may die at every purchase, the first one
+ * included, hence the extra survival factor (b+x)/(a+b+x) and the dropout
+ * term also at x = 0.  With grad non-NULL, also the gradient with respect to
+ * (log r, log alpha, log a, log b).  Points sorted by x share the
+ * x-dependent gamma and digamma terms.
  */
-double
-bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
-					 ChurnInterruptFn interrupt)
+static double
+PurchaseLogLikelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
+					  ChurnInterruptFn interrupt, int mbg)
 {
 	const double r = m->r,
 				alpha = m->alpha,
 				a = m->a,
 				b = m->b;
+	const double s = mbg ? 1.0 : 0.0;
 	const double log_alpha = log(alpha),
 				lbeta_ab = churn_lbeta(a, b);
 	double		ll = 0.0;
@@ -742,32 +748,34 @@ bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, d
 		double		A3 = -(r + x) * la;
 		double		L,
 					w = 0.0;
+		int			dropout = (x > 0.0 || mbg);	/* the dropout term is present */
 
 		if (interrupt && (i % INTERRUPT_EVERY) == INTERRUPT_EVERY - 1)
 			interrupt();
 		if (x != cur_x)
 		{
 			cur_x = x;
-			if (x > 0.0)
+			/* x + s = 0 (BG/NBD, x = 0): every x-dependent term is 0 */
+			if (x + s > 0.0)
 			{
-				cx = lgamma(r + x) - lgamma(r) + churn_lbeta(a, b + x) - lbeta_ab;
-				log_bx1 = log(b + x - 1.0);
+				cx = lgamma(r + x) - lgamma(r) + churn_lbeta(a, b + x + s) - lbeta_ab;
+				log_bx1 = log(b + x + s - 1.0);
 			}
 			else
 				cx = 0.0;
 			if (grad)
 			{
-				if (x > 0.0)
+				dr_x = (x > 0.0) ? DigammaDiff(r, x) : 0.0;
+				if (x + s > 0.0)
 				{
-					dr_x = DigammaDiff(r, x);
-					da_x = -DigammaDiff(a + b, x);
-					db_x = DigammaDiff(b, x) - DigammaDiff(a + b, x);
+					da_x = -DigammaDiff(a + b, x + s);
+					db_x = DigammaDiff(b, x + s) - DigammaDiff(a + b, x + s);
 				}
 				else
-					dr_x = da_x = db_x = 0.0;
+					da_x = db_x = 0.0;
 			}
 		}
-		if (x > 0.0)
+		if (dropout)
 		{
 			double		lt = log(alpha + p->t_x);
 			double		A4 = log(a) - log_bx1 - (r + x) * lt;
@@ -787,7 +795,7 @@ bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, d
 				gr += p->n * (dr_x + log_alpha - (1.0 - w) * la - w * lt);
 				galpha += p->n * (r / alpha - (r + x) * ((1.0 - w) / (alpha + p->T) + w / (alpha + p->t_x)));
 				ga += p->n * (da_x + w / a);
-				gb += p->n * (db_x - w / (b + x - 1.0));
+				gb += p->n * (db_x - w / (b + x + s - 1.0));
 			}
 		}
 		else
@@ -812,11 +820,26 @@ bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, d
 	return ll;
 }
 
+double
+bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
+					 ChurnInterruptFn interrupt)
+{
+	return PurchaseLogLikelihood(m, pts, npts, grad, interrupt, 0);
+}
+
+double
+mbgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
+					  ChurnInterruptFn interrupt)
+{
+	return PurchaseLogLikelihood(m, pts, npts, grad, interrupt, 1);
+}
+
 typedef struct BgnbdObjective
 {
 	const BgnbdPoint *pts;
 	size_t		npts;
 	double		total;
+	int			mbg;			/* MBG/NBD instead of BG/NBD */
 	ChurnInterruptFn interrupt;
 } BgnbdObjective;
 
@@ -832,7 +855,7 @@ BgnbdObjectiveFn(const double *theta, double *grad, void *arg)
 	m.alpha = exp(theta[1]);
 	m.a = exp(theta[2]);
 	m.b = exp(theta[3]);
-	ll = bgnbd_log_likelihood(&m, o->pts, o->npts, grad, o->interrupt);
+	ll = PurchaseLogLikelihood(&m, o->pts, o->npts, grad, o->interrupt, o->mbg);
 	if (!isfinite(ll))
 		return INFINITY;
 	for (i = 0; i < 4; i++)
@@ -845,14 +868,15 @@ BgnbdObjectiveFn(const double *theta, double *grad, void *arg)
 }
 
 /*
- * Maximum-likelihood BG/NBD fit: from (1, 1, 1, 1) in rescaled units, and
- * only if that does not converge, from a second starting point near typical
- * published fits; the best converged one is kept.  pts should be sorted by x (the x-dependent terms are then
- * computed once per x); their times are rescaled in place during the fit and
- * restored (to rounding) before returning.
+ * Maximum-likelihood BG/NBD (or, with mbg set, MBG/NBD) fit: from (1, 1, 1,
+ * 1) in rescaled units, and only if that does not converge, from a second
+ * starting point near typical published fits; the best converged one is kept.
+ * pts should be sorted by x (the x-dependent terms are then computed once per
+ * x); their times are rescaled in place during the fit and restored (to
+ * rounding) before returning.
  */
-ChurnFitResult
-bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt)
+static ChurnFitResult
+PurchaseFitPoints(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt, int mbg)
 {
 	/* starting points in rescaled units (mean T = 1): r, alpha, a, b */
 	static const double starts[][4] = {{1.0, 1.0, 1.0, 1.0}, {0.25, 0.1, 0.8, 2.5}};
@@ -885,6 +909,7 @@ bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptF
 	obj.pts = pts;
 	obj.npts = npts;
 	obj.total = total;
+	obj.mbg = mbg;
 	obj.interrupt = interrupt;
 
 	for (s = 0; s < (int) (sizeof(starts) / sizeof(starts[0])); s++)
@@ -916,8 +941,20 @@ bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptF
 		pts[i].t_x *= scale;
 	}
 	if (best.status == CHURN_FIT_OK)
-		best.log_likelihood = bgnbd_log_likelihood(out, pts, npts, NULL, interrupt);
+		best.log_likelihood = PurchaseLogLikelihood(out, pts, npts, NULL, interrupt, mbg);
 	return best;
+}
+
+ChurnFitResult
+bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt)
+{
+	return PurchaseFitPoints(pts, npts, out, interrupt, 0);
+}
+
+ChurnFitResult
+mbgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt)
+{
+	return PurchaseFitPoints(pts, npts, out, interrupt, 1);
 }
 
 /*

@@ -81,6 +81,10 @@ extern double bgnbd_expected_value(const BgnbdParams *m, double t, double x, dou
 extern double bgnbd_unconditional_value(const BgnbdParams *m, double t, int *ok);
 
 /* MBG/NBD: same parameters as BG/NBD */
+extern double mbgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts,
+									double *grad, ChurnInterruptFn interrupt);
+extern ChurnFitResult mbgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out,
+										ChurnInterruptFn interrupt);
 extern double mbgnbd_p_alive_value(const BgnbdParams *m, double x, double t_x, double T);
 extern double mbgnbd_expected_value(const BgnbdParams *m, double t, double x, double t_x, double T,
 									int *ok);

@@ -23,7 +23,7 @@ BEGIN
 		                           'rfm_breakpoints', 'rfm_score',
 		                           'rfm_segment', 'rfm_classify', 'rfm_segments', 'rule_check', 'rule_explain', 'rule_vocabulary',
 		                           'rule_measures', 'rule_eval_values', 'tag_rule_eval', 'rule_values',
-		                           'purchase_summary', 'bgnbd_fit', 'gamma_gamma_fit', 'bgnbd_p_alive',
+		                           'purchase_summary', 'bgnbd_fit', 'mbgnbd_fit', 'gamma_gamma_fit', 'bgnbd_p_alive',
 		                           'bgnbd_expected_purchases', 'mbgnbd_p_alive', 'mbgnbd_expected_purchases',
 		                           'gamma_gamma_expected_value', 'clv', 'hyp2f1',
 		                           'churn_scores', 'churn_validate', 'churn_model_bgnbd', 'churn_model_gamma_gamma',

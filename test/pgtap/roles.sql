@@ -184,6 +184,8 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	   ('2026-02-10', 35.5), ('2026-04-01', 12)) o(at, amount)$$, NULL, NULL),
 	('tagscrm.bgnbd_fit(float8,float8,float8)', 'reader',
 	 format('SELECT tagscrm.bgnbd_fit((q.s).x, (q.s).t_x, (q.s).t) FROM %s', :'summaries'), NULL, NULL),
+	('tagscrm.mbgnbd_fit(float8,float8,float8)', 'reader',
+	 format('SELECT tagscrm.mbgnbd_fit((q.s).x, (q.s).t_x, (q.s).t) FROM %s', :'summaries'), NULL, NULL),
 	('tagscrm.gamma_gamma_fit(float8,float8)', 'reader',
 	 format('SELECT tagscrm.gamma_gamma_fit((q.s).x, (q.s).zbar) FROM %s', :'summaries'), NULL, NULL),
 	('tagscrm.bgnbd_p_alive(tagscrm.bgnbd_model,float8,float8,float8)', 'reader',
