@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(mbgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(mbgnbd_expected_purchases_new);
 PG_FUNCTION_INFO_V1(gamma_gamma_expected_value);
 PG_FUNCTION_INFO_V1(churn_clv);
+PG_FUNCTION_INFO_V1(mbgnbd_clv);
 PG_FUNCTION_INFO_V1(churn_hyp2f1_sql);
 
 /* Version byte of every serialized state; bump when a layout changes. */
@@ -1093,9 +1094,12 @@ gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(CheckScore(gg_expected_value(&m, x, zbar), 1, "expected value"));
 }
 
-/* SQL: clv(bgnbd, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) */
-Datum
-churn_clv(PG_FUNCTION_ARGS)
+/*
+ * (purchase model, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) ->
+ * CLV, with expected the purchase model's forecast.
+ */
+static Datum
+ScoreClv(FunctionCallInfo fcinfo, ChurnExpectedFn expected)
 {
 	BgnbdParams bg;
 	GgParams	gg;
@@ -1124,8 +1128,22 @@ churn_clv(PG_FUNCTION_ARGS)
 				 errmsg("horizon must be at most %.0f periods, got %g", CLV_MAX_HORIZON, horizon)));
 	if (!GgValueExists(&gg, x))
 		PG_RETURN_NULL();
-	v = churn_clv_value(&bg, &gg, x, t_x, T, zbar, horizon, d, &ok);
+	v = churn_clv_value_of(expected, &bg, &gg, x, t_x, T, zbar, horizon, d, &ok);
 	PG_RETURN_FLOAT8(CheckScore(v, ok, "clv"));
+}
+
+/* SQL: clv(bgnbd, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) */
+Datum
+churn_clv(PG_FUNCTION_ARGS)
+{
+	return ScoreClv(fcinfo, bgnbd_expected_value);
+}
+
+/* SQL: mbgnbd_clv(mbgnbd, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) */
+Datum
+mbgnbd_clv(PG_FUNCTION_ARGS)
+{
+	return ScoreClv(fcinfo, mbgnbd_expected_value);
 }
 
 /* SQL: hyp2f1(a, b, c, z), the Gaussian hypergeometric function for z < 1 */

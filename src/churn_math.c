@@ -1258,10 +1258,11 @@ gg_expected_value(const GgParams *m, double x, double zbar)
  * t_k = min(k, horizon), k = 1 .. ceil(horizon): the purchases expected in
  * each period, valued at the expected spend and discounted from the period's
  * end.  Without discounting the sum is E[Y(horizon)], computed at once.
+ * expected is E[Y(t) | x, t_x, T] of the purchase model (BG/NBD or MBG/NBD).
  */
 double
-churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x, double T,
-				double zbar, double horizon, double discount_rate, int *ok)
+churn_clv_value_of(ChurnExpectedFn expected, const BgnbdParams *bg, const GgParams *gg, double x,
+				   double t_x, double T, double zbar, double horizon, double discount_rate, int *ok)
 {
 	double		value = gg_expected_value(gg, x, zbar);
 	double		total = 0.0,
@@ -1272,14 +1273,14 @@ churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x,
 	if (discount_rate == 0.0)
 	{
 		/* undiscounted, the per-period increments telescope to E[Y(horizon)] */
-		double		e = bgnbd_expected_value(bg, horizon, x, t_x, T, ok);
+		double		e = expected(bg, horizon, x, t_x, T, ok);
 
 		return *ok ? value * e : NAN;
 	}
 	for (k = 1.0; k - 1.0 < horizon; k += 1.0)
 	{
 		double		tk = fmin(k, horizon);
-		double		e = bgnbd_expected_value(bg, tk, x, t_x, T, ok);
+		double		e = expected(bg, tk, x, t_x, T, ok);
 
 		if (!*ok)
 			return NAN;
@@ -1287,4 +1288,12 @@ churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x,
 		prev = e;
 	}
 	return value * total;
+}
+
+/* CLV with the BG/NBD forecast. */
+double
+churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x, double T,
+				double zbar, double horizon, double discount_rate, int *ok)
+{
+	return churn_clv_value_of(bgnbd_expected_value, bg, gg, x, t_x, T, zbar, horizon, discount_rate, ok);
 }

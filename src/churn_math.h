@@ -96,6 +96,11 @@ extern double gg_log_likelihood(const GgParams *m, const GgPoint *pts, size_t np
 extern ChurnFitResult gg_fit_points(GgPoint *pts, size_t npts, GgParams *out,
 									ChurnInterruptFn interrupt);
 extern double gg_expected_value(const GgParams *m, double x, double zbar);
+/* E[Y(t) | x, t_x, T] of a purchase model: bgnbd_expected_value or mbgnbd_expected_value */
+typedef double (*ChurnExpectedFn) (const BgnbdParams *m, double t, double x, double t_x, double T, int *ok);
+extern double churn_clv_value_of(ChurnExpectedFn expected, const BgnbdParams *bg, const GgParams *gg,
+								 double x, double t_x, double T, double zbar, double horizon,
+								 double discount_rate, int *ok);
 extern double churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x,
 							  double T, double zbar, double horizon, double discount_rate, int *ok);
 

@@ -151,7 +151,7 @@ RETURN CASE
 COMMENT ON FUNCTION @extschema@.age_band(integer, integer[]) IS
 	'The age band of an age: "under 18", "18-24", ..., "65+" for bands {18,25,...,65}';
 
--- A customer's BG/NBD churn figures under the model named in the settings,
+-- A customer's churn figures under the model named in the settings (BG/NBD or MBG/NBD),
 -- from the facts: repeat purchases x (order days - 1, same-day orders merged),
 -- t_x and T in the model's time unit from the first order.  NULL without a
 -- model or an order.
@@ -174,8 +174,12 @@ AS $$
 		            THEN extract(epoch FROM f.last_order_at - f.first_order_at) / extract(epoch FROM m.time_unit)
 		            ELSE 0 END AS t_x,
 		       extract(epoch FROM @extschema@.now() - f.first_order_at) / extract(epoch FROM m.time_unit) AS t) d
-	  CROSS JOIN LATERAL (SELECT @extschema@.bgnbd_p_alive(@extschema@.churn_model_bgnbd(m), d.x::float8,
-	                                                       d.t_x::float8, GREATEST(d.t, d.t_x)::float8) AS p) p
+	  -- P(alive) of the stored model's kind
+	  CROSS JOIN LATERAL (SELECT CASE m.kind
+	                             WHEN 'mbgnbd' THEN @extschema@.mbgnbd_p_alive(@extschema@.churn_model_bgnbd(m), d.x::float8,
+	                                                                           d.t_x::float8, GREATEST(d.t, d.t_x)::float8)
+	                             ELSE @extschema@.bgnbd_p_alive(@extschema@.churn_model_bgnbd(m), d.x::float8,
+	                                                            d.t_x::float8, GREATEST(d.t, d.t_x)::float8) END AS p) p
 	 WHERE f.customer_id = customer AND f.order_count > 0 AND f.first_order_at IS NOT NULL
 $$;
 COMMENT ON FUNCTION @extschema@.customer_churn(text) IS

@@ -25,7 +25,7 @@ BEGIN
 		                           'rule_measures', 'rule_eval_values', 'tag_rule_eval', 'rule_values',
 		                           'purchase_summary', 'bgnbd_fit', 'mbgnbd_fit', 'gamma_gamma_fit', 'bgnbd_p_alive',
 		                           'bgnbd_expected_purchases', 'mbgnbd_p_alive', 'mbgnbd_expected_purchases',
-		                           'gamma_gamma_expected_value', 'clv', 'hyp2f1',
+		                           'gamma_gamma_expected_value', 'clv', 'mbgnbd_clv', 'hyp2f1',
 		                           'churn_scores', 'churn_validate', 'churn_model_bgnbd', 'churn_model_gamma_gamma',
 		                           'churn_check_source', 'churn_purchases_sql', 'churn_summary_sql']),
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'import_tag_rows', 'expire_tags', 'review_tag',
