@@ -820,6 +820,14 @@ ReportFitFailure(ChurnFitResult res, const char *model, const char *const *names
 						names[res.diverged_param]),
 				 errdetail("The data do not determine the model; this happens with very few customers or when all customers look alike."),
 				 errhint("Fit on more customers, or over a longer calibration period.")));
+	if (res.status == CHURN_FIT_NO_DROPOUT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s fit did not converge: parameters a and b are not determined, the fit is no better than the boundary where nobody drops out",
+						model),
+				 errdetail("Log-likelihood %.4f against %.4f without dropout (a / (a + b) -> 0); the fit has a / (a + b) = %.3g and expects %.3g dropouts among the calibration purchases.",
+						   res.log_likelihood, res.limit_log_likelihood, res.dropout_mean, res.expected_dropouts),
+				 errhint("Fit over a longer calibration period, so that the data show customers who stopped buying.")));
 	if (res.status != CHURN_FIT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

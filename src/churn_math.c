@@ -26,6 +26,13 @@
 #define FIT_DIVERGED	13.8	/* |log-parameter| beyond this (1e6) at the end means divergence */
 #define FIT_GTOL		1e-7	/* largest gradient entry accepted as converged */
 
+/*
+ * The no-dropout boundary of BG/NBD and MBG/NBD (see NoDropoutBoundary): a
+ * fit is refused when its log-likelihood is within NO_DROPOUT_GAIN of the
+ * no-dropout model's.
+ */
+#define NO_DROPOUT_GAIN		0.5
+
 #define INTERRUPT_EVERY 65536
 
 /* ------------------------------------------------------------------------
@@ -868,9 +875,108 @@ BgnbdObjectiveFn(const double *theta, double *grad, void *arg)
 }
 
 /*
+ * The no-dropout limit of both models (a/(a+b) -> 0: nobody ever drops out)
+ * is the NBD model of Poisson purchases at a Gamma(r, alpha) rate:
+ *   lgamma(r+x) - lgamma(r) + r log(alpha) - (r+x) log(alpha+T)
+ * per customer (the purchase times given x add nothing that depends on r or
+ * alpha).  Its log-likelihood and the gradient in (log r, log alpha).
+ */
+static double
+NbdLogLikelihood(double r, double alpha, const BgnbdPoint *pts, size_t npts, double *grad,
+				 ChurnInterruptFn interrupt)
+{
+	const double log_alpha = log(alpha);
+	double		ll = 0.0,
+				gr = 0.0,
+				galpha = 0.0,
+				cur_x = -1.0,
+				cx = 0.0,
+				dr_x = 0.0;
+	size_t		i;
+
+	for (i = 0; i < npts; i++)
+	{
+		const BgnbdPoint *p = &pts[i];
+		double		x = p->x;
+		double		la = log(alpha + p->T);
+
+		if (interrupt && (i % INTERRUPT_EVERY) == INTERRUPT_EVERY - 1)
+			interrupt();
+		if (x != cur_x)
+		{
+			cur_x = x;
+			cx = (x > 0.0) ? lgamma(r + x) - lgamma(r) : 0.0;
+			dr_x = (x > 0.0 && grad) ? DigammaDiff(r, x) : 0.0;
+		}
+		ll += p->n * (cx + r * log_alpha - (r + x) * la);
+		if (grad)
+		{
+			gr += p->n * (dr_x + log_alpha - la);
+			galpha += p->n * (r / alpha - (r + x) / (alpha + p->T));
+		}
+	}
+	if (grad)
+	{
+		grad[0] = gr * r;
+		grad[1] = galpha * alpha;
+	}
+	return ll;
+}
+
+static double
+NbdObjectiveFn(const double *theta, double *grad, void *arg)
+{
+	BgnbdObjective *o = (BgnbdObjective *) arg;
+	double		ll = NbdLogLikelihood(exp(theta[0]), exp(theta[1]), o->pts, o->npts, grad, o->interrupt);
+
+	if (!isfinite(ll))
+		return INFINITY;
+	grad[0] = -grad[0] / o->total;
+	grad[1] = -grad[1] / o->total;
+	if (!isfinite(grad[0]) || !isfinite(grad[1]))
+		return INFINITY;
+	return -ll / o->total;
+}
+
+/*
+ * Whether a BG/NBD or MBG/NBD fit m (rescaled units, objective o, log-
+ * likelihood ll) leaves the dropout part undetermined: its log-likelihood is
+ * within NO_DROPOUT_GAIN of the limiting no-dropout (NBD) model fitted on its
+ * own.  The likelihood then has no maximum inside the parameter space that
+ * the data single out: BFGS stops anywhere on a flat ridge towards
+ * a/(a+b) -> 0 (a two-week calibration gave a = 1.7e-5, b = 273,039: nobody
+ * ever drops out), or at an interior point the data cannot tell from it.
+ * 0.5 is well below the 2.3 by which two extra parameters must raise the
+ * log-likelihood to reject the boundary at the 10 % level.  The figures go
+ * into res for the message, among them the dropouts the fit expects among
+ * the purchases after which a customer may drop out (the repeat purchases;
+ * for MBG/NBD the first ones too).
+ */
+static int
+NoDropoutBoundary(const BgnbdParams *m, BgnbdObjective *o, double ll, ChurnFitResult *res,
+				  ChurnInterruptFn interrupt)
+{
+	double		theta[2] = {log(m->r), log(m->alpha)};
+	double		chances = 0.0;
+	ChurnFitResult lim;
+	size_t		i;
+
+	for (i = 0; i < o->npts; i++)
+		chances += o->pts[i].n * (o->pts[i].x + (o->mbg ? 1.0 : 0.0));
+	res->dropout_mean = m->a / (m->a + m->b);
+	res->expected_dropouts = res->dropout_mean * chances;
+	lim = Bfgs(NbdObjectiveFn, o, 2, theta, interrupt);
+	/* the better of the limit's fit and the fit's own (r, alpha) without dropout */
+	res->limit_log_likelihood = fmax(lim.log_likelihood * o->total,
+									 NbdLogLikelihood(m->r, m->alpha, o->pts, o->npts, NULL, interrupt));
+	return ll - res->limit_log_likelihood < NO_DROPOUT_GAIN;
+}
+
+/*
  * Maximum-likelihood BG/NBD (or, with mbg set, MBG/NBD) fit: from (1, 1, 1,
  * 1) in rescaled units, and only if that does not converge, from a second
- * starting point near typical published fits; the best converged one is kept.
+ * starting point near typical published fits; the best converged one is kept,
+ * unless it is on the no-dropout boundary (CHURN_FIT_NO_DROPOUT).
  * pts should be sorted by x (the x-dependent terms are then computed once per
  * x); their times are rescaled in place during the fit and restored (to
  * rounding) before returning.
@@ -884,7 +990,9 @@ PurchaseFitPoints(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterrupt
 	BgnbdObjective obj;
 	double		total = 0.0,
 				sumT = 0.0,
-				scale;
+				scale,
+				ll_scaled = 0.0;
+	int			at_boundary = 0;
 	size_t		i;
 	int			s;
 
@@ -935,13 +1043,31 @@ PurchaseFitPoints(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterrupt
 		}
 	}
 
+	/* a converged fit, or a or b that ran away: both may be the boundary */
+	if (best.status == CHURN_FIT_OK || (best.status == CHURN_FIT_DIVERGED && best.diverged_param >= 2))
+	{
+		BgnbdParams scaled = *out;
+
+		scaled.alpha /= scale;
+		ll_scaled = PurchaseLogLikelihood(&scaled, pts, npts, NULL, interrupt, mbg);
+		at_boundary = NoDropoutBoundary(&scaled, &obj, ll_scaled, &best, interrupt);
+	}
+
 	for (i = 0; i < npts; i++)
 	{
 		pts[i].T *= scale;
 		pts[i].t_x *= scale;
 	}
-	if (best.status == CHURN_FIT_OK)
+	if (best.status == CHURN_FIT_OK || at_boundary)
+	{
 		best.log_likelihood = PurchaseLogLikelihood(out, pts, npts, NULL, interrupt, mbg);
+		if (at_boundary)
+		{
+			/* rescaling the times shifts both log-likelihoods alike */
+			best.limit_log_likelihood += best.log_likelihood - ll_scaled;
+			best.status = CHURN_FIT_NO_DROPOUT;
+		}
+	}
 	return best;
 }
 

@@ -50,7 +50,8 @@ typedef enum ChurnFitStatus
 {
 	CHURN_FIT_OK = 0,
 	CHURN_FIT_DIVERGED,			/* a parameter ran to 0 or infinity */
-	CHURN_FIT_NO_CONVERGENCE	/* iteration limit reached */
+	CHURN_FIT_NO_CONVERGENCE,	/* iteration limit reached */
+	CHURN_FIT_NO_DROPOUT		/* BG/NBD, MBG/NBD: at the no-dropout boundary (a/(a+b) -> 0) */
 } ChurnFitStatus;
 
 typedef struct ChurnFitResult
@@ -59,6 +60,10 @@ typedef struct ChurnFitResult
 	double		log_likelihood;
 	int			iterations;
 	int			diverged_param; /* index of the parameter that diverged */
+	/* CHURN_FIT_NO_DROPOUT: what the check saw */
+	double		dropout_mean;	/* a/(a+b) of the fit */
+	double		expected_dropouts;	/* dropouts the fit expects among the calibration purchases */
+	double		limit_log_likelihood;	/* log-likelihood of the fitted no-dropout (NBD) model */
 } ChurnFitResult;
 
 /* Called often during long loops; may longjmp out (query cancel). */
