@@ -6,10 +6,11 @@
  *     (x, t_x, t, zbar) as Fader, Hardie & Lee build them (same-day purchases
  *     merged, repeat purchases only, times in time units).
  *   bgnbd_fit(x, t_x, t), mbgnbd_fit(x, t_x, t) and gamma_gamma_fit(x, zbar):
- *     maximum-likelihood fits (the two purchase models share one state).  Their state is the data points, compressed (identical points are
- *     kept once with a count), so that the optimiser's passes over the data
- *     cost one evaluation per distinct point.  All three are PARALLEL SAFE
- *     with combine, serialize and deserialize functions.
+ *     maximum-likelihood fits.  Their state is the data points, compressed
+ *     (identical points are kept once with a count), so that the optimiser's
+ *     passes over the data cost one evaluation per distinct point; the two
+ *     purchase models share it.  All four are PARALLEL SAFE with combine,
+ *     serialize and deserialize functions.
  * Scoring functions read the model composites; the numerical work is in
  * churn_math.c.
  */

@@ -1,5 +1,5 @@
 /*
- * churn_math.c: BG/NBD and Gamma-Gamma numerics, with no PostgreSQL
+ * churn_math.c: BG/NBD, MBG/NBD and Gamma-Gamma numerics, with no PostgreSQL
  * dependency (see churn_math.h).
  *
  * Conventions: every likelihood is computed in log space; fits maximise the

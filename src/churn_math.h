@@ -1,9 +1,10 @@
 /*
  * churn_math.h: the numerical core of the churn model, free of PostgreSQL.
  *
- * BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way")
- * and Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value
- * curves"): log-likelihoods with analytic gradients, a BFGS maximiser on
+ * BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way"),
+ * MBG/NBD (Batislam, Denizel & Filiztekin 2007) and Gamma-Gamma (Fader,
+ * Hardie & Lee 2005, "RFM and CLV: using iso-value curves"):
+ * log-likelihoods with analytic gradients, a BFGS maximiser on
  * log-parameters, the Gaussian hypergeometric function 2F1, and the scoring
  * formulas.  Nothing here allocates; an optional callback lets the caller
  * cancel long loops (the backend passes one that runs CHECK_FOR_INTERRUPTS).
