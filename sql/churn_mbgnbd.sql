@@ -26,3 +26,16 @@ SELECT tagscrm.mbgnbd_p_alive(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL)::tagsc
 -- errors
 SELECT tagscrm.mbgnbd_expected_purchases(ROW(1.5, 10, 2.5, 3, NULL, NULL)::tagscrm.bgnbd_model, -1);
 SELECT tagscrm.mbgnbd_p_alive(ROW(1.5, 10, 2.5, 3, NULL, NULL)::tagscrm.bgnbd_model, 1.5, 2, 3);
+-- mbgnbd_clv: undiscounted, E[Z] * E[Y(H)] of MBG/NBD; discounted, the
+-- per-period increments of mbgnbd_expected_purchases discounted in SQL
+SELECT abs(tagscrm.mbgnbd_clv(bg, gg, 2, 30.43, 38.86, 35, 52)
+           / (tagscrm.gamma_gamma_expected_value(gg, 2, 35) * tagscrm.mbgnbd_expected_purchases(bg, 52, 2, 30.43, 38.86)) - 1)
+         < 1e-12 AS undiscounted_ok,
+       abs(tagscrm.mbgnbd_clv(bg, gg, 2, 30.43, 38.86, 35, 10.5, 0.01)
+           / (tagscrm.gamma_gamma_expected_value(gg, 2, 35)
+              * (SELECT sum((tagscrm.mbgnbd_expected_purchases(bg, least(k, 10.5), 2, 30.43, 38.86)
+                             - tagscrm.mbgnbd_expected_purchases(bg, k - 1, 2, 30.43, 38.86)) / 1.01 ^ least(k, 10.5))
+                   FROM generate_series(1, 11) k)) - 1) < 1e-12 AS discounted_ok,
+       tagscrm.mbgnbd_clv(bg, gg, 2, 30.43, 38.86, 35, 52) <> tagscrm.clv(bg, gg, 2, 30.43, 38.86, 35, 52) AS not_bgnbd
+  FROM (SELECT ROW(1.5, 10, 2.5, 3, NULL, NULL)::tagscrm.bgnbd_model AS bg,
+               ROW(6.25, 3.74, 15.44, NULL, NULL)::tagscrm.gamma_gamma_model AS gg) m;

@@ -65,6 +65,14 @@ CREATE FUNCTION predict_vs_scores(horizon interval) RETURNS TABLE (customers big
 $$;
 SELECT * FROM predict_vs_scores('1 year');
 SELECT * FROM predict_vs_scores('26 weeks');
+-- the same parameters read as an MBG/NBD model: P(alive) and the forecast of that kind
+UPDATE tagscrm.churn_model SET kind = 'mbgnbd' WHERE name = 'cdnow';
+SELECT * FROM predict_vs_scores('1 year');
+SELECT count(*) FILTER (WHERE abs(p.p_alive - tagscrm.mbgnbd_p_alive(m, p.x, p.t_x, p.t)) > 1e-12) AS mbgnbd_differs,
+       count(*) FILTER (WHERE p.x = 0 AND p.p_alive < 1) > 0 AS one_time_buyers_may_be_gone
+  FROM tagscrm.churn_predict(NULL, 'cdnow') p,
+       (SELECT tagscrm.churn_model_bgnbd(cm) AS m FROM tagscrm.churn_model cm WHERE name = 'cdnow') mm(m);
+UPDATE tagscrm.churn_model SET kind = 'bgnbd' WHERE name = 'cdnow';
 -- listed customers give the same rows as everyone
 SELECT count(*) AS differ FROM (
 	(SELECT * FROM tagscrm.churn_predict(NULL, 'cdnow') WHERE customer_id IN ('1', '150', '151', '399')

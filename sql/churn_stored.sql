@@ -1,7 +1,8 @@
 -- Stored churn models: churn_fit() fits both models on an orders table and
 -- stores them by name; churn_scores() scores every customer.  Checked against
 -- the aggregates and scoring functions called directly, the published CDNOW
--- figures, and the permission model.
+-- figures, and the permission model.  BG/NBD (kind => 'bgnbd') first, for the
+-- published figures; then MBG/NBD, the default kind.
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
 SET tagscrm.clock_override = '2026-01-31 12:00:00+00';
@@ -16,7 +17,8 @@ SELECT name, round(r::numeric, 3) AS r, round(alpha::numeric, 3) AS alpha, round
        round(b::numeric, 3) AS b, round(bgnbd_log_likelihood::numeric, 1) AS bgnbd_ll, bgnbd_customers,
        round(p::numeric, 2) AS p, round(q::numeric, 2) AS q, round(gamma::numeric, 1) AS gamma, gg_customers,
        time_unit, calibration_end, source_table, source, fitted_at, fitted_by
-  FROM tagscrm.churn_fit('cdnow', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', '7 days');
+  FROM tagscrm.churn_fit('cdnow', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', '7 days', 'bgnbd');
+SELECT kind FROM tagscrm.churn_model WHERE name = 'cdnow';
 
 -- the stored parameters are exactly those of the aggregates
 SELECT m.r = (f.bg).r AND m.alpha = (f.bg).alpha AND m.a = (f.bg).a AND m.b = (f.bg).b
@@ -58,10 +60,50 @@ SELECT count(*) AS customers FROM tagscrm.churn_scores('cdnow', as_of => '1996-0
 
 -- refitting under the same name replaces the model
 SELECT round(r::numeric, 3) AS r, calibration_end
-  FROM tagscrm.churn_fit('cdnow', 'churn_orders', 'customer', 'day', 'amount', '1998-06-30');
+  FROM tagscrm.churn_fit('cdnow', 'churn_orders', 'customer', 'day', 'amount', '1998-06-30', kind => 'bgnbd');
 SELECT count(*) AS models FROM tagscrm.churn_model;
 -- the default calibration end is tagscrm.now()
 SELECT calibration_end FROM tagscrm.churn_fit('cdnow-now', 'churn_orders', 'customer', 'day', 'amount');
+
+-- MBG/NBD, the default kind: the stored model is mbgnbd_fit's, kind says so
+SELECT name, kind, round(r::numeric, 3) AS r, round(alpha::numeric, 3) AS alpha, round(a::numeric, 3) AS a,
+       round(b::numeric, 3) AS b, round(bgnbd_log_likelihood::numeric, 1) AS purchase_ll, bgnbd_customers
+  FROM tagscrm.churn_fit('cdnow-mbg', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30');
+SELECT m.r = (f.bg).r AND m.alpha = (f.bg).alpha AND m.a = (f.bg).a AND m.b = (f.bg).b
+       AND m.bgnbd_log_likelihood = (f.bg).log_likelihood AND m.bgnbd_customers = (f.bg).customers
+       AND m.p = (f.gg).p AND m.q = (f.gg).q AND m.gamma = (f.gg).gamma AS same_as_aggregates
+  FROM tagscrm.churn_model m,
+       (SELECT tagscrm.mbgnbd_fit((s).x, (s).t_x, (s).t) AS bg, tagscrm.gamma_gamma_fit((s).x, (s).zbar) AS gg
+          FROM (SELECT tagscrm.purchase_summary(day, amount, '1997-09-30') AS s FROM churn_orders GROUP BY customer) q) f
+ WHERE m.name = 'cdnow-mbg';
+-- churn_scores scores with the MBG/NBD functions: equal to them by hand, and
+-- P(alive) equal to 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) in plain SQL
+CREATE TEMP TABLE mbg_scores AS
+SELECT * FROM tagscrm.churn_scores('cdnow-mbg', horizon => '39 weeks', annual_discount_rate => 0.1);
+SELECT count(*) AS checked,
+       bool_and(s.p_alive = tagscrm.mbgnbd_p_alive(bg, h.x, h.t_x, h.t)
+            AND s.expected_purchases = tagscrm.mbgnbd_expected_purchases(bg, 39, h.x, h.t_x, h.t)
+            AND s.expected_value = tagscrm.gamma_gamma_expected_value(gg, h.x, h.zbar)
+            AND abs(s.clv / nullif(tagscrm.mbgnbd_clv(bg, gg, h.x, h.t_x, h.t, h.zbar, 39, 1.1 ^ (7 / 365.25) - 1), 0) - 1) < 1e-12
+            AND s.x = h.x AND s.t_x = h.t_x AND s.t = h.t) AS equal_by_hand,
+       max(abs(s.p_alive - 1 / (1 + (bg).a / ((bg).b + h.x) * (((bg).alpha + h.t) / ((bg).alpha + h.t_x)) ^ ((bg).r + h.x))))
+         < 1e-12 AS p_alive_is_formula,
+       -- one-time buyers are no longer certainly alive
+       max(s.p_alive) FILTER (WHERE h.x = 0) < 1 AS one_time_below_1,
+       bool_and(s.p_alive <> tagscrm.bgnbd_p_alive(bg, h.x, h.t_x, h.t)) AS differs_from_bgnbd_formula
+  FROM mbg_scores s
+  JOIN (SELECT customer::text AS customer_id, (tagscrm.purchase_summary(day, amount, '1997-09-30')).*
+          FROM churn_orders GROUP BY customer) h USING (customer_id),
+       (SELECT tagscrm.churn_model_bgnbd(m) AS bg, tagscrm.churn_model_gamma_gamma(m) AS gg
+          FROM tagscrm.churn_model m WHERE name = 'cdnow-mbg') m;
+SELECT customer_id, x, round(p_alive::numeric, 4) AS p_alive, round(expected_purchases::numeric, 3) AS next_39_weeks
+  FROM mbg_scores WHERE customer_id IN ('1', '3') ORDER BY customer_id;
+-- refitting with the other kind replaces the kind too
+SELECT kind, round(r::numeric, 3) AS r
+  FROM tagscrm.churn_fit('cdnow-mbg', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', kind => 'bgnbd');
+SELECT kind, round(r::numeric, 3) AS r
+  FROM tagscrm.churn_fit('cdnow-mbg', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', kind => 'mbgnbd');
+SELECT tagscrm.drop_churn_model('cdnow-mbg');
 
 -- the model table is dumped with the data
 SELECT 'tagscrm.churn_model'::regclass = ANY (extconfig) AS dumped FROM pg_extension WHERE extname = 'tagscrm';
@@ -94,6 +136,8 @@ SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', NULL, 'customer', 'day', 'amo
 SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders', 'customer', 'day', 'amount', NULL)$$);
 SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders', 'customer', 'day', 'amount', 'infinity')$$);
 SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', '0 days')$$);
+SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', kind => 'pareto')$$);
+SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', kind => NULL)$$);
 SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders', 'customer', 'no_such_column', 'amount', '1997-09-30')$$);
 SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders_view', 'customer', 'day', 'amount', '1997-09-30')$$);
 SELECT pg_temp.err($$SELECT tagscrm.churn_fit('x', 'churn_orders_rls', 'customer', 'day', 'amount', '1997-09-30')$$);
@@ -119,7 +163,7 @@ RESET ROLE;
 GRANT SELECT (amount) ON churn_orders TO churn_test_admin;
 SET ROLE churn_test_admin;
 SELECT name, fitted_by, round(r::numeric, 3) AS r
-  FROM tagscrm.churn_fit('by-admin', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30');
+  FROM tagscrm.churn_fit('by-admin', 'churn_orders', 'customer', 'day', 'amount', '1997-09-30', kind => 'bgnbd');
 RESET ROLE;
 SET ROLE churn_test_reader;
 SELECT name, fitted_by FROM tagscrm.churn_model ORDER BY name;

@@ -1,7 +1,8 @@
--- Predictive tags: with a stored BG/NBD model named in the settings, every
--- customer with an order holds "churn risk high / medium / low", kept current
--- like the other model tags, and rules can use churn_probability.  Each
--- figure is checked against the paper's P(alive) formula written in SQL.
+-- Predictive tags: with a stored BG/NBD or MBG/NBD model named in the
+-- settings, every customer with an order holds "churn risk high / medium /
+-- low", kept current like the other model tags, and rules can use
+-- churn_probability.  Each figure is checked against the papers' P(alive)
+-- formulas written in SQL.
 DROP EXTENSION tagscrm CASCADE;
 DROP SCHEMA tagscrm;
 CREATE EXTENSION tagscrm;
@@ -37,7 +38,8 @@ END
 $$;
 SELECT tagscrm.watch_orders('c_orders', 'cust', 'paid_at', 'amount');
 SELECT tagscrm.churn_fit('shop', 'c_orders', 'cust', 'paid_at', 'amount',
-                         calibration_end => '2026-06-01 00:00:00+00', time_unit => '7 days') IS NOT NULL AS fitted;
+                         calibration_end => '2026-06-01 00:00:00+00', time_unit => '7 days',
+                         kind => 'bgnbd') IS NOT NULL AS fitted;
 
 -- no model named yet: no churn risk tags, NULL churn probability
 SELECT count(*) AS churn_tags FROM tagscrm.customer_tags WHERE group_name = 'churn risk';
@@ -46,8 +48,9 @@ SELECT count(*) FILTER (WHERE churn_probability IS NOT NULL) AS with_probability
 UPDATE tagscrm.settings SET churn_model = 'shop', churn_high = 0.6, churn_medium = 0.3;
 SELECT tagscrm.refresh(quiet => true, all_models => true) > 0 AS refreshed;
 
--- the paper's formula in plain SQL (log space), with the stored parameters
-CREATE FUNCTION expected_risk() RETURNS TABLE (customer_id text, p_alive float8, tag text) LANGUAGE sql AS $$
+-- the papers' formulas in plain SQL (log space), with the stored parameters:
+-- BG/NBD (x = 0 is alive) or MBG/NBD (a/(b+x) for every x), by the model's kind
+CREATE FUNCTION expected_risk() RETURNS TABLE (customer_id text, p_alive float8, tag text, x bigint) LANGUAGE sql AS $$
 	WITH m AS (SELECT * FROM tagscrm.churn_model WHERE name = 'shop'),
 	s AS (SELECT o.cust::text AS customer_id,
 	             count(DISTINCT (o.paid_at AT TIME ZONE 'UTC')::date) - 1 AS x,
@@ -55,13 +58,15 @@ CREATE FUNCTION expected_risk() RETURNS TABLE (customer_id text, p_alive float8,
 	                  THEN extract(epoch FROM max(o.paid_at) - min(o.paid_at)) / (7 * 86400) ELSE 0 END AS t_x,
 	             extract(epoch FROM tagscrm.now() - min(o.paid_at)) / (7 * 86400) AS t
 	        FROM c_orders o GROUP BY 1),
-	p AS (SELECT s.customer_id,
-	             CASE WHEN s.x = 0 THEN 1
+	p AS (SELECT s.customer_id, s.x,
+	             CASE WHEN m.kind = 'mbgnbd'
+	                  THEN 1 / (1 + exp(ln(m.a) - ln(m.b + s.x) + (m.r + s.x) * (ln(m.alpha + s.t) - ln(m.alpha + s.t_x))))
+	                  WHEN s.x = 0 THEN 1
 	                  ELSE 1 / (1 + exp(ln(m.a) - ln(m.b + s.x - 1) + (m.r + s.x) * (ln(m.alpha + s.t) - ln(m.alpha + s.t_x)))) END AS p_alive
 	        FROM s, m)
 	SELECT p.customer_id, p.p_alive,
 	       CASE WHEN 1 - p.p_alive >= 0.6 THEN 'churn risk high' WHEN 1 - p.p_alive >= 0.3 THEN 'churn risk medium'
-	            ELSE 'churn risk low' END
+	            ELSE 'churn risk low' END, p.x
 	  FROM p
 $$;
 CREATE FUNCTION check_risk() RETURNS text LANGUAGE sql AS $$
@@ -93,6 +98,23 @@ SELECT check_risk() AS after_sweep;
 SELECT count(*) FILTER (WHERE tagscrm.tag_rule_eval('churn_probability > 0.6', e.customer_id) IS TRUE) AS by_rule,
        count(*) FILTER (WHERE 1 - e.p_alive > 0.6) AS by_hand
   FROM expected_risk() e;
+
+-- the same shop with MBG/NBD (the default kind): the tags follow MBG/NBD's
+-- P(alive); a one-time buyer silent for long is now at risk (BG/NBD: all low)
+SELECT e.tag, count(*) AS one_time_buyers_bgnbd
+  FROM expected_risk() e WHERE e.x = 0 GROUP BY 1 ORDER BY 1;
+SELECT kind FROM tagscrm.churn_fit('shop', 'c_orders', 'cust', 'paid_at', 'amount',
+                                   calibration_end => '2026-06-01 00:00:00+00');
+SELECT tagscrm.refresh(quiet => true, all_models => true) > 0 AS refreshed;
+SELECT check_risk() AS mbgnbd_after_refresh;
+SELECT max(abs(o.churn_probability - (1 - e.p_alive))) < 1e-9 AS probability_matches,
+       max(abs(c.p_alive - e.p_alive)) < 1e-9 AS customer_churn_matches
+  FROM tagscrm.customer_overview o JOIN expected_risk() e USING (customer_id),
+       LATERAL tagscrm.customer_churn(e.customer_id) c;
+SELECT t.tag, count(*) AS one_time_buyers_mbgnbd,
+       round(min(e.p_alive)::numeric, 3) AS min_p_alive, round(max(e.p_alive)::numeric, 3) AS max_p_alive
+  FROM tagscrm.customer_tags t JOIN expected_risk() e USING (customer_id)
+ WHERE t.group_name = 'churn risk' AND e.x = 0 GROUP BY 1 ORDER BY 1;
 
 -- bad thresholds are refused; dropping the model switches the tags off at the next refresh
 \set VERBOSITY sqlstate

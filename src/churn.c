@@ -5,11 +5,12 @@
  *   purchase_summary(at, amount, calibration_end [, time_unit]) per customer:
  *     (x, t_x, t, zbar) as Fader, Hardie & Lee build them (same-day purchases
  *     merged, repeat purchases only, times in time units).
- *   bgnbd_fit(x, t_x, t) and gamma_gamma_fit(x, zbar): maximum-likelihood
- *     fits.  Their state is the data points, compressed (identical points are
- *     kept once with a count), so that the optimiser's passes over the data
- *     cost one evaluation per distinct point.  All three are PARALLEL SAFE
- *     with combine, serialize and deserialize functions.
+ *   bgnbd_fit(x, t_x, t), mbgnbd_fit(x, t_x, t) and gamma_gamma_fit(x, zbar):
+ *     maximum-likelihood fits.  Their state is the data points, compressed
+ *     (identical points are kept once with a count), so that the optimiser's
+ *     passes over the data cost one evaluation per distinct point; the two
+ *     purchase models share it.  All four are PARALLEL SAFE with combine,
+ *     serialize and deserialize functions.
  * Scoring functions read the model composites; the numerical work is in
  * churn_math.c.
  */
@@ -39,6 +40,7 @@ PG_FUNCTION_INFO_V1(churn_points_combinefn);
 PG_FUNCTION_INFO_V1(churn_points_serialfn);
 PG_FUNCTION_INFO_V1(churn_points_deserialfn);
 PG_FUNCTION_INFO_V1(bgnbd_fit_finalfn);
+PG_FUNCTION_INFO_V1(mbgnbd_fit_finalfn);
 PG_FUNCTION_INFO_V1(gamma_gamma_fit_finalfn);
 PG_FUNCTION_INFO_V1(bgnbd_p_alive);
 PG_FUNCTION_INFO_V1(bgnbd_expected_purchases);
@@ -48,6 +50,7 @@ PG_FUNCTION_INFO_V1(mbgnbd_expected_purchases);
 PG_FUNCTION_INFO_V1(mbgnbd_expected_purchases_new);
 PG_FUNCTION_INFO_V1(gamma_gamma_expected_value);
 PG_FUNCTION_INFO_V1(churn_clv);
+PG_FUNCTION_INFO_V1(mbgnbd_clv);
 PG_FUNCTION_INFO_V1(churn_hyp2f1_sql);
 
 /* Version byte of every serialized state; bump when a layout changes. */
@@ -665,7 +668,7 @@ PointAdd(PointState *st, double v0, double v1, double v2, double n)
 	st->n++;
 }
 
-/* SQL: transition function of bgnbd_fit(x, t_x, t); rows with a NULL are skipped */
+/* SQL: transition function of bgnbd_fit and mbgnbd_fit(x, t_x, t); rows with a NULL are skipped */
 Datum
 bgnbd_fit_transfn(PG_FUNCTION_ARGS)
 {
@@ -724,7 +727,7 @@ gamma_gamma_fit_transfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* SQL: combine function of bgnbd_fit and gamma_gamma_fit */
+/* SQL: combine function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit */
 Datum
 churn_points_combinefn(PG_FUNCTION_ARGS)
 {
@@ -747,7 +750,7 @@ churn_points_combinefn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-/* SQL: serialize function of bgnbd_fit and gamma_gamma_fit (compresses first) */
+/* SQL: serialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit (compresses first) */
 Datum
 churn_points_serialfn(PG_FUNCTION_ARGS)
 {
@@ -769,7 +772,7 @@ churn_points_serialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* SQL: deserialize function of bgnbd_fit and gamma_gamma_fit (validates) */
+/* SQL: deserialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit (validates) */
 Datum
 churn_points_deserialfn(PG_FUNCTION_ARGS)
 {
@@ -821,6 +824,14 @@ ReportFitFailure(ChurnFitResult res, const char *model, const char *const *names
 						names[res.diverged_param]),
 				 errdetail("The data do not determine the model; this happens with very few customers or when all customers look alike."),
 				 errhint("Fit on more customers, or over a longer calibration period.")));
+	if (res.status == CHURN_FIT_NO_DROPOUT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s fit did not converge: parameters a and b are not determined, the fit is no better than the boundary where nobody drops out",
+						model),
+				 errdetail("Log-likelihood %.4f against %.4f without dropout (a / (a + b) -> 0); the fit has a / (a + b) = %.3g and expects %.3g dropouts among the calibration purchases.",
+						   res.log_likelihood, res.limit_log_likelihood, res.dropout_mean, res.expected_dropouts),
+				 errhint("Fit over a longer calibration period, so that the data show customers who stopped buying.")));
 	if (res.status != CHURN_FIT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -830,9 +841,17 @@ ReportFitFailure(ChurnFitResult res, const char *model, const char *const *names
 				 errhint("Fit on more customers, or over a longer calibration period.")));
 }
 
-/* SQL: final function of bgnbd_fit -> tagscrm.bgnbd_model */
-Datum
-bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+/* The fit of one purchase model (BG/NBD or MBG/NBD) as SQL. */
+typedef ChurnFitResult (*PurchaseFitFn) (BgnbdPoint *pts, size_t npts, BgnbdParams *out,
+										 ChurnInterruptFn interrupt);
+
+/*
+ * The final function shared by bgnbd_fit and mbgnbd_fit: the same state, the
+ * same checks, the same bgnbd_model result; only the likelihood (inside fn)
+ * differs.  model names the model in messages, a_model with its article.
+ */
+static Datum
+PurchaseFitFinal(FunctionCallInfo fcinfo, PurchaseFitFn fn, const char *model, const char *a_model)
 {
 	static const char *const names[] = {"r", "alpha", "a", "b"};
 	PointState *st = PG_ARGISNULL(0) ? NULL : (PointState *) PG_GETARG_POINTER(0);
@@ -858,20 +877,20 @@ bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	if (repeaters == 0.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit a bg/nbd model without repeat purchases"),
+				 errmsg("cannot fit %s model without repeat purchases", a_model),
 				 errdetail("All %.0f customers have x = 0.", customers),
 				 errhint("Extend the calibration period, or wait until some customers buy again.")));
 	if (maxT == 0.0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit a bg/nbd model when every customer has t = 0")));
+				 errmsg("cannot fit %s model when every customer has t = 0", a_model)));
 
-	res = bgnbd_fit_points(st->pts, st->n, &m, ChurnInterrupt);
-	ReportFitFailure(res, "bg/nbd", names);
+	res = fn(st->pts, st->n, &m, ChurnInterrupt);
+	ReportFitFailure(res, model, names);
 	if (!isfinite(res.log_likelihood))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("bg/nbd log-likelihood is not finite at the fitted parameters")));
+				 errmsg("%s log-likelihood is not finite at the fitted parameters", model)));
 
 	values[0] = Float8GetDatum(m.r);
 	values[1] = Float8GetDatum(m.alpha);
@@ -880,6 +899,20 @@ bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
 	values[4] = Float8GetDatum(res.log_likelihood);
 	values[5] = Int64GetDatum((int64) customers);
 	PG_RETURN_DATUM(MakeRow(fcinfo, values, nulls));
+}
+
+/* SQL: final function of bgnbd_fit -> tagscrm.bgnbd_model */
+Datum
+bgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	return PurchaseFitFinal(fcinfo, bgnbd_fit_points, "bg/nbd", "a bg/nbd");
+}
+
+/* SQL: final function of mbgnbd_fit -> tagscrm.bgnbd_model holding MBG/NBD parameters */
+Datum
+mbgnbd_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	return PurchaseFitFinal(fcinfo, mbgnbd_fit_points, "mbg/nbd", "an mbg/nbd");
 }
 
 /* SQL: final function of gamma_gamma_fit -> tagscrm.gamma_gamma_model */
@@ -1073,9 +1106,12 @@ gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(CheckScore(gg_expected_value(&m, x, zbar), 1, "expected value"));
 }
 
-/* SQL: clv(bgnbd, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) */
-Datum
-churn_clv(PG_FUNCTION_ARGS)
+/*
+ * (purchase model, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) ->
+ * CLV, with expected the purchase model's forecast.
+ */
+static Datum
+ScoreClv(FunctionCallInfo fcinfo, ChurnExpectedFn expected)
 {
 	BgnbdParams bg;
 	GgParams	gg;
@@ -1104,8 +1140,22 @@ churn_clv(PG_FUNCTION_ARGS)
 				 errmsg("horizon must be at most %.0f periods, got %g", CLV_MAX_HORIZON, horizon)));
 	if (!GgValueExists(&gg, x))
 		PG_RETURN_NULL();
-	v = churn_clv_value(&bg, &gg, x, t_x, T, zbar, horizon, d, &ok);
+	v = churn_clv_value_of(expected, &bg, &gg, x, t_x, T, zbar, horizon, d, &ok);
 	PG_RETURN_FLOAT8(CheckScore(v, ok, "clv"));
+}
+
+/* SQL: clv(bgnbd, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) */
+Datum
+churn_clv(PG_FUNCTION_ARGS)
+{
+	return ScoreClv(fcinfo, bgnbd_expected_value);
+}
+
+/* SQL: mbgnbd_clv(mbgnbd, gamma_gamma, x, t_x, t, zbar, horizon, discount_rate) */
+Datum
+mbgnbd_clv(PG_FUNCTION_ARGS)
+{
+	return ScoreClv(fcinfo, mbgnbd_expected_value);
 }
 
 /* SQL: hyp2f1(a, b, c, z), the Gaussian hypergeometric function for z < 1 */

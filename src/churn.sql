@@ -126,7 +126,7 @@ CREATE FUNCTION @extschema@.bgnbd_fit_transfn(internal, pg_catalog.float8, pg_ca
 	AS 'MODULE_PATHNAME', 'bgnbd_fit_transfn'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.bgnbd_fit_transfn(internal, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8) IS
-	'Internal: transition function of bgnbd_fit';
+	'Internal: transition function of bgnbd_fit and mbgnbd_fit';
 
 CREATE FUNCTION @extschema@.gamma_gamma_fit_transfn(internal, pg_catalog.float8, pg_catalog.float8)
 	RETURNS internal
@@ -140,21 +140,21 @@ CREATE FUNCTION @extschema@.churn_points_combinefn(internal, internal)
 	AS 'MODULE_PATHNAME', 'churn_points_combinefn'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.churn_points_combinefn(internal, internal) IS
-	'Internal: combine function of bgnbd_fit and gamma_gamma_fit';
+	'Internal: combine function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit';
 
 CREATE FUNCTION @extschema@.churn_points_serialfn(internal)
 	RETURNS pg_catalog.bytea
 	AS 'MODULE_PATHNAME', 'churn_points_serialfn'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.churn_points_serialfn(internal) IS
-	'Internal: serialize function of bgnbd_fit and gamma_gamma_fit';
+	'Internal: serialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit';
 
 CREATE FUNCTION @extschema@.churn_points_deserialfn(pg_catalog.bytea, internal)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'churn_points_deserialfn'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.churn_points_deserialfn(pg_catalog.bytea, internal) IS
-	'Internal: deserialize function of bgnbd_fit and gamma_gamma_fit';
+	'Internal: deserialize function of bgnbd_fit, mbgnbd_fit and gamma_gamma_fit';
 
 CREATE FUNCTION @extschema@.bgnbd_fit_finalfn(internal)
 	RETURNS @extschema@.bgnbd_model
@@ -182,6 +182,28 @@ CREATE AGGREGATE @extschema@.bgnbd_fit(x pg_catalog.float8, t_x pg_catalog.float
 );
 COMMENT ON AGGREGATE @extschema@.bgnbd_fit(pg_catalog.float8, pg_catalog.float8, pg_catalog.float8) IS
 	'Maximum-likelihood BG/NBD fit over customers'' (x, t_x, t); rows with a NULL are skipped; NULL for no rows';
+
+-- MBG/NBD: the same data points and state as bgnbd_fit, the same four
+-- parameters (so the same bgnbd_model result); only the likelihood differs.
+CREATE FUNCTION @extschema@.mbgnbd_fit_finalfn(internal)
+	RETURNS @extschema@.bgnbd_model
+	AS 'MODULE_PATHNAME', 'mbgnbd_fit_finalfn'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_fit_finalfn(internal) IS
+	'Internal: final function of mbgnbd_fit (the maximum-likelihood fit)';
+
+CREATE AGGREGATE @extschema@.mbgnbd_fit(x pg_catalog.float8, t_x pg_catalog.float8, t pg_catalog.float8) (
+	SFUNC = @extschema@.bgnbd_fit_transfn,
+	STYPE = internal,
+	FINALFUNC = @extschema@.mbgnbd_fit_finalfn,
+	FINALFUNC_MODIFY = READ_WRITE,
+	COMBINEFUNC = @extschema@.churn_points_combinefn,
+	SERIALFUNC = @extschema@.churn_points_serialfn,
+	DESERIALFUNC = @extschema@.churn_points_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.mbgnbd_fit(pg_catalog.float8, pg_catalog.float8, pg_catalog.float8) IS
+	'Maximum-likelihood MBG/NBD fit over customers'' (x, t_x, t), as a bgnbd_model holding MBG/NBD parameters; rows with a NULL are skipped; NULL for no rows';
 
 CREATE AGGREGATE @extschema@.gamma_gamma_fit(x pg_catalog.float8, zbar pg_catalog.float8) (
 	SFUNC = @extschema@.gamma_gamma_fit_transfn,
@@ -280,6 +302,19 @@ COMMENT ON FUNCTION @extschema@.clv(@extschema@.bgnbd_model, @extschema@.gamma_g
                                     pg_catalog.float8) IS
 	'Customer lifetime value over horizon periods: expected value x expected purchases per period, discounted per period';
 
+CREATE FUNCTION @extschema@.mbgnbd_clv(mbgnbd @extschema@.bgnbd_model, gamma_gamma @extschema@.gamma_gamma_model,
+                                       x pg_catalog.float8, t_x pg_catalog.float8, t pg_catalog.float8,
+                                       zbar pg_catalog.float8, horizon pg_catalog.float8,
+                                       discount_rate pg_catalog.float8 DEFAULT 0)
+	RETURNS pg_catalog.float8
+	AS 'MODULE_PATHNAME', 'mbgnbd_clv'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+	COST 2000;  -- a 2F1 evaluation per period when discounted
+COMMENT ON FUNCTION @extschema@.mbgnbd_clv(@extschema@.bgnbd_model, @extschema@.gamma_gamma_model, pg_catalog.float8,
+                                           pg_catalog.float8, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8,
+                                           pg_catalog.float8) IS
+	'Customer lifetime value as clv(), with the MBG/NBD forecast (the model holds MBG/NBD parameters)';
+
 CREATE FUNCTION @extschema@.hyp2f1(a pg_catalog.float8, b pg_catalog.float8, c pg_catalog.float8,
                                    z pg_catalog.float8)
 	RETURNS pg_catalog.float8
@@ -293,7 +328,8 @@ COMMENT ON FUNCTION @extschema@.hyp2f1(pg_catalog.float8, pg_catalog.float8, pg_
 
 CREATE TABLE @extschema@.churn_model (
 	name                 text PRIMARY KEY CHECK (name <> '' AND length(name) <= 128),
-	-- the purchase model r, alpha, a and b belong to: BG/NBD or MBG/NBD
+	-- the purchase model r, alpha, a and b belong to: BG/NBD or MBG/NBD (the
+	-- bgnbd_* columns below hold that model's figures, whichever it is)
 	kind                 text NOT NULL DEFAULT 'bgnbd' CHECK (kind IN ('bgnbd', 'mbgnbd')),
 	r                    float8 NOT NULL CHECK (r > 0 AND r < 'Infinity'),
 	alpha                float8 NOT NULL CHECK (alpha > 0 AND alpha < 'Infinity'),
@@ -317,16 +353,21 @@ CREATE TABLE @extschema@.churn_model (
 	fitted_by            text NOT NULL
 );
 COMMENT ON TABLE @extschema@.churn_model IS
-	'Stored churn models by name: BG/NBD and Gamma-Gamma parameters, the data they were fitted on, when and by whom';
+	'Stored churn models by name: purchase model (kind: BG/NBD or MBG/NBD) and Gamma-Gamma parameters, the data they were fitted on, when and by whom; bgnbd_log_likelihood and bgnbd_customers are those of the purchase model of either kind';
+COMMENT ON COLUMN @extschema@.churn_model.bgnbd_log_likelihood IS
+	'Log-likelihood of the purchase model (BG/NBD or MBG/NBD, as kind says) at r, alpha, a, b';
+COMMENT ON COLUMN @extschema@.churn_model.bgnbd_customers IS
+	'Customers the purchase model (BG/NBD or MBG/NBD, as kind says) was fitted on';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.churn_model', '');
 
--- The model columns of a stored model as the composites the scoring functions take.
+-- The model columns of a stored model as the composites the scoring functions
+-- take; the purchase model's composite is a bgnbd_model of either kind.
 CREATE FUNCTION @extschema@.churn_model_bgnbd(m @extschema@.churn_model) RETURNS @extschema@.bgnbd_model
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(m.r, m.alpha, m.a, m.b, m.bgnbd_log_likelihood, m.bgnbd_customers)::@extschema@.bgnbd_model $$;
 COMMENT ON FUNCTION @extschema@.churn_model_bgnbd(@extschema@.churn_model) IS
-	'The BG/NBD part of a stored churn model, as tagscrm.bgnbd_model';
+	'The purchase model part (BG/NBD or MBG/NBD, as its kind says) of a stored churn model, as tagscrm.bgnbd_model';
 
 CREATE FUNCTION @extschema@.churn_model_gamma_gamma(m @extschema@.churn_model) RETURNS @extschema@.gamma_gamma_model
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -452,7 +493,8 @@ COMMENT ON FUNCTION @extschema@.churn_summary_sql(pg_catalog.regclass, pg_catalo
 CREATE FUNCTION @extschema@.churn_fit(name text, orders pg_catalog.regclass, customer_column pg_catalog.name,
                                       at_column pg_catalog.name, amount_column pg_catalog.name,
                                       calibration_end pg_catalog.timestamptz DEFAULT @extschema@.now(),
-                                      time_unit pg_catalog.interval DEFAULT '7 days')
+                                      time_unit pg_catalog.interval DEFAULT '7 days',
+                                      kind text DEFAULT 'mbgnbd')
 RETURNS @extschema@.churn_model
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -467,11 +509,16 @@ BEGIN
 		RAISE EXCEPTION 'churn model name must be a non-empty text of at most 128 characters'
 			USING ERRCODE = '22023', HINT = 'Name the model, such as ''shop-weekly''.';
 	END IF;
-	IF calibration_end IS NULL OR time_unit IS NULL THEN
-		RAISE EXCEPTION 'calibration_end and time_unit must not be null' USING ERRCODE = '22004';
+	IF calibration_end IS NULL OR time_unit IS NULL OR kind IS NULL THEN
+		RAISE EXCEPTION 'calibration_end, time_unit and kind must not be null' USING ERRCODE = '22004';
 	END IF;
 	IF NOT isfinite(calibration_end) THEN
 		RAISE EXCEPTION 'calibration_end must be finite' USING ERRCODE = '22008';
+	END IF;
+	IF kind NOT IN ('mbgnbd', 'bgnbd') THEN
+		RAISE EXCEPTION 'unknown churn model kind "%"', kind
+			USING ERRCODE = '22023',
+			      HINT = 'Use kind => ''mbgnbd'' (the default: a customer may drop out after any purchase) or ''bgnbd'' (only after a repeat purchase).';
 	END IF;
 	PERFORM @extschema@.churn_check_source(orders, customer_column, at_column, amount_column, true);
 
@@ -480,7 +527,10 @@ BEGIN
 	-- extension owner's rights
 	-- orders without an amount are skipped (and counted): an unknown amount
 	-- says nothing about spend, and a customer's other orders still count
-	SELECT @extschema@.bgnbd_fit((s.s).x, (s.s).t_x, (s.s).t) AS bg,
+	-- only the aggregate of the chosen kind sees rows (the other one, with
+	-- no row, is NULL without fitting)
+	SELECT COALESCE(@extschema@.mbgnbd_fit((s.s).x, (s.s).t_x, (s.s).t) FILTER (WHERE churn_fit.kind = 'mbgnbd'),
+	                @extschema@.bgnbd_fit((s.s).x, (s.s).t_x, (s.s).t) FILTER (WHERE churn_fit.kind = 'bgnbd')) AS bg,
 	       @extschema@.gamma_gamma_fit((s.s).x, (s.s).zbar) FILTER (WHERE (s.s).zbar > 0) AS gg,
 	       coalesce(sum(s.skipped), 0) AS skipped
 	  INTO fit
@@ -514,16 +564,16 @@ BEGIN
 	END IF;
 
 	INSERT INTO @extschema@.churn_model AS m
-	       (name, r, alpha, a, b, bgnbd_log_likelihood, bgnbd_customers, p, q, gamma, gg_log_likelihood,
+	       (name, kind, r, alpha, a, b, bgnbd_log_likelihood, bgnbd_customers, p, q, gamma, gg_log_likelihood,
 	        gg_customers, time_unit, calibration_end, source_table, customer_column, at_column, amount_column,
 	        source, fitted_at, fitted_by)
-	VALUES (churn_fit.name, bg.r, bg.alpha, bg.a, bg.b, bg.log_likelihood, bg.customers, gg.p, gg.q, gg.gamma,
+	VALUES (churn_fit.name, churn_fit.kind, bg.r, bg.alpha, bg.a, bg.b, bg.log_likelihood, bg.customers, gg.p, gg.q, gg.gamma,
 	        gg.log_likelihood, gg.customers, churn_fit.time_unit, churn_fit.calibration_end, orders,
 	        customer_column, at_column, amount_column,
 	        format('%s (customer %I, time %I, amount %I)', orders, customer_column, at_column, amount_column),
 	        @extschema@.now(), @extschema@.acting_role())
 	ON CONFLICT ON CONSTRAINT churn_model_pkey DO UPDATE
-	   SET r = EXCLUDED.r, alpha = EXCLUDED.alpha, a = EXCLUDED.a, b = EXCLUDED.b,
+	   SET kind = EXCLUDED.kind, r = EXCLUDED.r, alpha = EXCLUDED.alpha, a = EXCLUDED.a, b = EXCLUDED.b,
 	       bgnbd_log_likelihood = EXCLUDED.bgnbd_log_likelihood, bgnbd_customers = EXCLUDED.bgnbd_customers,
 	       p = EXCLUDED.p, q = EXCLUDED.q, gamma = EXCLUDED.gamma, gg_log_likelihood = EXCLUDED.gg_log_likelihood,
 	       gg_customers = EXCLUDED.gg_customers, time_unit = EXCLUDED.time_unit,
@@ -536,8 +586,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.churn_fit(text, pg_catalog.regclass, pg_catalog.name, pg_catalog.name, pg_catalog.name,
-                                          pg_catalog.timestamptz, pg_catalog.interval) IS
-	'Fits BG/NBD and Gamma-Gamma on an orders table up to calibration_end and stores them under name (replacing a model of that name)';
+                                          pg_catalog.timestamptz, pg_catalog.interval, text) IS
+	'Fits a purchase model (kind: MBG/NBD, the default, or BG/NBD) and Gamma-Gamma on an orders table up to calibration_end and stores them under name (replacing a model of that name)';
 
 CREATE FUNCTION @extschema@.churn_scores(name text, as_of pg_catalog.timestamptz DEFAULT NULL,
                                          horizon pg_catalog.interval DEFAULT '1 year',
@@ -581,20 +631,24 @@ BEGIN
 	              extract(epoch FROM m.time_unit)::float8 / extract(epoch FROM interval '1 year')::float8) - 1;
 	PERFORM @extschema@.churn_check_source(m.source_table, m.customer_column, m.at_column, m.amount_column, false);
 
+	-- the scoring functions of the stored model's kind: bgnbd_* or mbgnbd_*
+	-- (clv or mbgnbd_clv), chosen here, not per row
 	RETURN QUERY EXECUTE format(
 		'SELECT s.customer_id, (s.s).x, (s.s).t_x, (s.s).t, v.pa, 1 - v.pa, v.ep, v.ev, v.clv '
-		'FROM (%s) s CROSS JOIN LATERAL ('
-		'  SELECT @extschema@.bgnbd_p_alive($3, (s.s).x, (s.s).t_x, (s.s).t) AS pa, '
-		'         @extschema@.bgnbd_expected_purchases($3, $5, (s.s).x, (s.s).t_x, (s.s).t) AS ep, '
+		'FROM (%1$s) s CROSS JOIN LATERAL ('
+		'  SELECT @extschema@.%2$s_p_alive($3, (s.s).x, (s.s).t_x, (s.s).t) AS pa, '
+		'         @extschema@.%2$s_expected_purchases($3, $5, (s.s).x, (s.s).t_x, (s.s).t) AS ep, '
 		'         @extschema@.gamma_gamma_expected_value($4, (s.s).x, (s.s).zbar) AS ev, '
-		'         @extschema@.clv($3, $4, (s.s).x, (s.s).t_x, (s.s).t, (s.s).zbar, $5, $6) AS clv) v '
+		'         @extschema@.%3$s($3, $4, (s.s).x, (s.s).t_x, (s.s).t, (s.s).zbar, $5, $6) AS clv) v '
 		'WHERE s.s IS NOT NULL',
-		@extschema@.churn_summary_sql(m.source_table, m.customer_column, m.at_column, m.amount_column))
+		@extschema@.churn_summary_sql(m.source_table, m.customer_column, m.at_column, m.amount_column),
+		CASE m.kind WHEN 'mbgnbd' THEN 'mbgnbd' ELSE 'bgnbd' END,
+		CASE m.kind WHEN 'mbgnbd' THEN 'mbgnbd_clv' ELSE 'clv' END)
 	USING as_of, m.time_unit, @extschema@.churn_model_bgnbd(m), @extschema@.churn_model_gamma_gamma(m), periods, rate;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.churn_scores(text, pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.float8) IS
-	'Scores every customer of a stored model''s orders table as of a time (default: its calibration end): P(alive), churn, purchases, value and CLV over horizon';
+	'Scores every customer of a stored model''s orders table as of a time (default: its calibration end) with the model''s kind (BG/NBD or MBG/NBD): P(alive), churn, purchases, value and CLV over horizon';
 
 CREATE FUNCTION @extschema@.drop_churn_model(name text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -1,5 +1,5 @@
 /*
- * churn_math.c: BG/NBD and Gamma-Gamma numerics, with no PostgreSQL
+ * churn_math.c: BG/NBD, MBG/NBD and Gamma-Gamma numerics, with no PostgreSQL
  * dependency (see churn_math.h).
  *
  * Conventions: every likelihood is computed in log space; fits maximise the
@@ -25,6 +25,13 @@
 #define FIT_BOUND		30.0	/* |log-parameter| beyond this is infeasible */
 #define FIT_DIVERGED	13.8	/* |log-parameter| beyond this (1e6) at the end means divergence */
 #define FIT_GTOL		1e-7	/* largest gradient entry accepted as converged */
+
+/*
+ * The no-dropout boundary of BG/NBD and MBG/NBD (see NoDropoutBoundary): a
+ * fit is refused when its log-likelihood is within NO_DROPOUT_GAIN of the
+ * no-dropout model's.
+ */
+#define NO_DROPOUT_GAIN		0.5
 
 #define INTERRUPT_EVERY 65536
 
@@ -703,22 +710,28 @@ Bfgs(ObjectiveFn fn, void *arg, int n, double *theta, ChurnInterruptFn interrupt
  * ------------------------------------------------------------------------ */
 
 /*
- * Log-likelihood of the BG/NBD model (FHL 2005, equation 6) summed over the
- * points, each weighted by its count, as
- *   lgamma(r+x) - lgamma(r) + r log(alpha) + lbeta(a, b+x) - lbeta(a, b)
- *   + log( (alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x) )
- * with the last term summed in log space.  With grad non-NULL, also the
- * gradient with respect to (log r, log alpha, log a, log b).  Points sorted by
- * x share the x-dependent gamma and digamma terms.
+ * Log-likelihood of the BG/NBD model (FHL 2005, equation 6) or, with mbg
+ * set, of the MBG/NBD model (Batislam, Denizel & Filiztekin 2007, as
+ * lifetimes' ModifiedBetaGeoFitter), summed over the points, each weighted by
+ * its count.  With s = 0 (BG/NBD) or 1 (MBG/NBD):
+ *   lgamma(r+x) - lgamma(r) + r log(alpha) + lbeta(a, b+x+s) - lbeta(a, b)
+ *   + log( (alpha+T)^-(r+x) + [x>0 or s=1] a/(b+x+s-1) (alpha+t_x)^-(r+x) )
+ * with the last term summed in log space (log1p of the smaller over the
+ * larger).  MBG/NBD's customer may die at every purchase, the first one
+ * included, hence the extra survival factor (b+x)/(a+b+x) and the dropout
+ * term also at x = 0.  With grad non-NULL, also the gradient with respect to
+ * (log r, log alpha, log a, log b).  Points sorted by x share the
+ * x-dependent gamma and digamma terms.
  */
-double
-bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
-					 ChurnInterruptFn interrupt)
+static double
+PurchaseLogLikelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
+					  ChurnInterruptFn interrupt, int mbg)
 {
 	const double r = m->r,
 				alpha = m->alpha,
 				a = m->a,
 				b = m->b;
+	const double s = mbg ? 1.0 : 0.0;
 	const double log_alpha = log(alpha),
 				lbeta_ab = churn_lbeta(a, b);
 	double		ll = 0.0;
@@ -742,32 +755,34 @@ bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, d
 		double		A3 = -(r + x) * la;
 		double		L,
 					w = 0.0;
+		int			dropout = (x > 0.0 || mbg);	/* the dropout term is present */
 
 		if (interrupt && (i % INTERRUPT_EVERY) == INTERRUPT_EVERY - 1)
 			interrupt();
 		if (x != cur_x)
 		{
 			cur_x = x;
-			if (x > 0.0)
+			/* x + s = 0 (BG/NBD, x = 0): every x-dependent term is 0 */
+			if (x + s > 0.0)
 			{
-				cx = lgamma(r + x) - lgamma(r) + churn_lbeta(a, b + x) - lbeta_ab;
-				log_bx1 = log(b + x - 1.0);
+				cx = lgamma(r + x) - lgamma(r) + churn_lbeta(a, b + x + s) - lbeta_ab;
+				log_bx1 = log(b + x + s - 1.0);
 			}
 			else
 				cx = 0.0;
 			if (grad)
 			{
-				if (x > 0.0)
+				dr_x = (x > 0.0) ? DigammaDiff(r, x) : 0.0;
+				if (x + s > 0.0)
 				{
-					dr_x = DigammaDiff(r, x);
-					da_x = -DigammaDiff(a + b, x);
-					db_x = DigammaDiff(b, x) - DigammaDiff(a + b, x);
+					da_x = -DigammaDiff(a + b, x + s);
+					db_x = DigammaDiff(b, x + s) - DigammaDiff(a + b, x + s);
 				}
 				else
-					dr_x = da_x = db_x = 0.0;
+					da_x = db_x = 0.0;
 			}
 		}
-		if (x > 0.0)
+		if (dropout)
 		{
 			double		lt = log(alpha + p->t_x);
 			double		A4 = log(a) - log_bx1 - (r + x) * lt;
@@ -787,7 +802,7 @@ bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, d
 				gr += p->n * (dr_x + log_alpha - (1.0 - w) * la - w * lt);
 				galpha += p->n * (r / alpha - (r + x) * ((1.0 - w) / (alpha + p->T) + w / (alpha + p->t_x)));
 				ga += p->n * (da_x + w / a);
-				gb += p->n * (db_x - w / (b + x - 1.0));
+				gb += p->n * (db_x - w / (b + x + s - 1.0));
 			}
 		}
 		else
@@ -812,11 +827,26 @@ bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, d
 	return ll;
 }
 
+double
+bgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
+					 ChurnInterruptFn interrupt)
+{
+	return PurchaseLogLikelihood(m, pts, npts, grad, interrupt, 0);
+}
+
+double
+mbgnbd_log_likelihood(const BgnbdParams *m, const BgnbdPoint *pts, size_t npts, double *grad,
+					  ChurnInterruptFn interrupt)
+{
+	return PurchaseLogLikelihood(m, pts, npts, grad, interrupt, 1);
+}
+
 typedef struct BgnbdObjective
 {
 	const BgnbdPoint *pts;
 	size_t		npts;
 	double		total;
+	int			mbg;			/* MBG/NBD instead of BG/NBD */
 	ChurnInterruptFn interrupt;
 } BgnbdObjective;
 
@@ -832,7 +862,7 @@ BgnbdObjectiveFn(const double *theta, double *grad, void *arg)
 	m.alpha = exp(theta[1]);
 	m.a = exp(theta[2]);
 	m.b = exp(theta[3]);
-	ll = bgnbd_log_likelihood(&m, o->pts, o->npts, grad, o->interrupt);
+	ll = PurchaseLogLikelihood(&m, o->pts, o->npts, grad, o->interrupt, o->mbg);
 	if (!isfinite(ll))
 		return INFINITY;
 	for (i = 0; i < 4; i++)
@@ -845,14 +875,114 @@ BgnbdObjectiveFn(const double *theta, double *grad, void *arg)
 }
 
 /*
- * Maximum-likelihood BG/NBD fit: from (1, 1, 1, 1) in rescaled units, and
- * only if that does not converge, from a second starting point near typical
- * published fits; the best converged one is kept.  pts should be sorted by x (the x-dependent terms are then
- * computed once per x); their times are rescaled in place during the fit and
- * restored (to rounding) before returning.
+ * The no-dropout limit of both models (a/(a+b) -> 0: nobody ever drops out)
+ * is the NBD model of Poisson purchases at a Gamma(r, alpha) rate:
+ *   lgamma(r+x) - lgamma(r) + r log(alpha) - (r+x) log(alpha+T)
+ * per customer (the purchase times given x add nothing that depends on r or
+ * alpha).  Its log-likelihood and the gradient in (log r, log alpha).
  */
-ChurnFitResult
-bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt)
+static double
+NbdLogLikelihood(double r, double alpha, const BgnbdPoint *pts, size_t npts, double *grad,
+				 ChurnInterruptFn interrupt)
+{
+	const double log_alpha = log(alpha);
+	double		ll = 0.0,
+				gr = 0.0,
+				galpha = 0.0,
+				cur_x = -1.0,
+				cx = 0.0,
+				dr_x = 0.0;
+	size_t		i;
+
+	for (i = 0; i < npts; i++)
+	{
+		const BgnbdPoint *p = &pts[i];
+		double		x = p->x;
+		double		la = log(alpha + p->T);
+
+		if (interrupt && (i % INTERRUPT_EVERY) == INTERRUPT_EVERY - 1)
+			interrupt();
+		if (x != cur_x)
+		{
+			cur_x = x;
+			cx = (x > 0.0) ? lgamma(r + x) - lgamma(r) : 0.0;
+			dr_x = (x > 0.0 && grad) ? DigammaDiff(r, x) : 0.0;
+		}
+		ll += p->n * (cx + r * log_alpha - (r + x) * la);
+		if (grad)
+		{
+			gr += p->n * (dr_x + log_alpha - la);
+			galpha += p->n * (r / alpha - (r + x) / (alpha + p->T));
+		}
+	}
+	if (grad)
+	{
+		grad[0] = gr * r;
+		grad[1] = galpha * alpha;
+	}
+	return ll;
+}
+
+static double
+NbdObjectiveFn(const double *theta, double *grad, void *arg)
+{
+	BgnbdObjective *o = (BgnbdObjective *) arg;
+	double		ll = NbdLogLikelihood(exp(theta[0]), exp(theta[1]), o->pts, o->npts, grad, o->interrupt);
+
+	if (!isfinite(ll))
+		return INFINITY;
+	grad[0] = -grad[0] / o->total;
+	grad[1] = -grad[1] / o->total;
+	if (!isfinite(grad[0]) || !isfinite(grad[1]))
+		return INFINITY;
+	return -ll / o->total;
+}
+
+/*
+ * Whether a BG/NBD or MBG/NBD fit m (rescaled units, objective o, log-
+ * likelihood ll) leaves the dropout part undetermined: its log-likelihood is
+ * within NO_DROPOUT_GAIN of the limiting no-dropout (NBD) model fitted on its
+ * own.  The likelihood then has no maximum inside the parameter space that
+ * the data single out: BFGS stops anywhere on a flat ridge towards
+ * a/(a+b) -> 0 (a two-week calibration gave a = 1.7e-5, b = 273,039: nobody
+ * ever drops out), or at an interior point the data cannot tell from it.
+ * 0.5 is well below the 2.3 by which two extra parameters must raise the
+ * log-likelihood to reject the boundary at the 10 % level.  The figures go
+ * into res for the message, among them the dropouts the fit expects among
+ * the purchases after which a customer may drop out (the repeat purchases;
+ * for MBG/NBD the first ones too).
+ */
+static int
+NoDropoutBoundary(const BgnbdParams *m, BgnbdObjective *o, double ll, ChurnFitResult *res,
+				  ChurnInterruptFn interrupt)
+{
+	double		theta[2] = {log(m->r), log(m->alpha)};
+	double		chances = 0.0;
+	ChurnFitResult lim;
+	size_t		i;
+
+	for (i = 0; i < o->npts; i++)
+		chances += o->pts[i].n * (o->pts[i].x + (o->mbg ? 1.0 : 0.0));
+	res->dropout_mean = m->a / (m->a + m->b);
+	res->expected_dropouts = res->dropout_mean * chances;
+	lim = Bfgs(NbdObjectiveFn, o, 2, theta, interrupt);
+	/* the better of the limit's fit and the fit's own (r, alpha) without dropout */
+	res->limit_log_likelihood = fmax(lim.log_likelihood * o->total,
+									 NbdLogLikelihood(m->r, m->alpha, o->pts, o->npts, NULL, interrupt));
+	return ll - res->limit_log_likelihood < NO_DROPOUT_GAIN;
+}
+
+/*
+ * Maximum-likelihood BG/NBD (or, with mbg set, MBG/NBD) fit: from (1, 1, 1,
+ * 1) in rescaled units, and only if that does not converge, from a second
+ * starting point near typical published fits; the best converged one is kept,
+ * unless it is on the no-dropout boundary (CHURN_FIT_NO_DROPOUT).
+ * pts should be sorted by x (the x-dependent terms are then computed once per
+ * x); their times are rescaled in place during the fit and restored (to
+ * rounding) before returning.
+ */
+static ChurnFitResult
+PurchaseFitPoints(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt, int mbg)
 {
 	/* starting points in rescaled units (mean T = 1): r, alpha, a, b */
 	static const double starts[][4] = {{1.0, 1.0, 1.0, 1.0}, {0.25, 0.1, 0.8, 2.5}};
@@ -860,7 +990,9 @@ bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptF
 	BgnbdObjective obj;
 	double		total = 0.0,
 				sumT = 0.0,
-				scale;
+				scale,
+				ll_scaled = 0.0;
+	int			at_boundary = 0;
 	size_t		i;
 	int			s;
 
@@ -885,6 +1017,7 @@ bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptF
 	obj.pts = pts;
 	obj.npts = npts;
 	obj.total = total;
+	obj.mbg = mbg;
 	obj.interrupt = interrupt;
 
 	for (s = 0; s < (int) (sizeof(starts) / sizeof(starts[0])); s++)
@@ -910,14 +1043,44 @@ bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptF
 		}
 	}
 
+	/* a converged fit, or a or b that ran away: both may be the boundary */
+	if (best.status == CHURN_FIT_OK || (best.status == CHURN_FIT_DIVERGED && best.diverged_param >= 2))
+	{
+		BgnbdParams scaled = *out;
+
+		scaled.alpha /= scale;
+		ll_scaled = PurchaseLogLikelihood(&scaled, pts, npts, NULL, interrupt, mbg);
+		at_boundary = NoDropoutBoundary(&scaled, &obj, ll_scaled, &best, interrupt);
+	}
+
 	for (i = 0; i < npts; i++)
 	{
 		pts[i].T *= scale;
 		pts[i].t_x *= scale;
 	}
-	if (best.status == CHURN_FIT_OK)
-		best.log_likelihood = bgnbd_log_likelihood(out, pts, npts, NULL, interrupt);
+	if (best.status == CHURN_FIT_OK || at_boundary)
+	{
+		best.log_likelihood = PurchaseLogLikelihood(out, pts, npts, NULL, interrupt, mbg);
+		if (at_boundary)
+		{
+			/* rescaling the times shifts both log-likelihoods alike */
+			best.limit_log_likelihood += best.log_likelihood - ll_scaled;
+			best.status = CHURN_FIT_NO_DROPOUT;
+		}
+	}
 	return best;
+}
+
+ChurnFitResult
+bgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt)
+{
+	return PurchaseFitPoints(pts, npts, out, interrupt, 0);
+}
+
+ChurnFitResult
+mbgnbd_fit_points(BgnbdPoint *pts, size_t npts, BgnbdParams *out, ChurnInterruptFn interrupt)
+{
+	return PurchaseFitPoints(pts, npts, out, interrupt, 1);
 }
 
 /*
@@ -1221,10 +1384,11 @@ gg_expected_value(const GgParams *m, double x, double zbar)
  * t_k = min(k, horizon), k = 1 .. ceil(horizon): the purchases expected in
  * each period, valued at the expected spend and discounted from the period's
  * end.  Without discounting the sum is E[Y(horizon)], computed at once.
+ * expected is E[Y(t) | x, t_x, T] of the purchase model (BG/NBD or MBG/NBD).
  */
 double
-churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x, double T,
-				double zbar, double horizon, double discount_rate, int *ok)
+churn_clv_value_of(ChurnExpectedFn expected, const BgnbdParams *bg, const GgParams *gg, double x,
+				   double t_x, double T, double zbar, double horizon, double discount_rate, int *ok)
 {
 	double		value = gg_expected_value(gg, x, zbar);
 	double		total = 0.0,
@@ -1235,14 +1399,14 @@ churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x,
 	if (discount_rate == 0.0)
 	{
 		/* undiscounted, the per-period increments telescope to E[Y(horizon)] */
-		double		e = bgnbd_expected_value(bg, horizon, x, t_x, T, ok);
+		double		e = expected(bg, horizon, x, t_x, T, ok);
 
 		return *ok ? value * e : NAN;
 	}
 	for (k = 1.0; k - 1.0 < horizon; k += 1.0)
 	{
 		double		tk = fmin(k, horizon);
-		double		e = bgnbd_expected_value(bg, tk, x, t_x, T, ok);
+		double		e = expected(bg, tk, x, t_x, T, ok);
 
 		if (!*ok)
 			return NAN;
@@ -1250,4 +1414,12 @@ churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x,
 		prev = e;
 	}
 	return value * total;
+}
+
+/* CLV with the BG/NBD forecast. */
+double
+churn_clv_value(const BgnbdParams *bg, const GgParams *gg, double x, double t_x, double T,
+				double zbar, double horizon, double discount_rate, int *ok)
+{
+	return churn_clv_value_of(bgnbd_expected_value, bg, gg, x, t_x, T, zbar, horizon, discount_rate, ok);
 }

@@ -44,9 +44,13 @@ BEGIN
 		fit_expr := '@extschema@.bgnbd_fit((s.s).x, (s.s).t_x, (s.s).t)';
 		alive_expr := '@extschema@.bgnbd_p_alive(m.m, (s.s).x, (s.s).t_x, (s.s).t)';
 		expected_expr := '@extschema@.bgnbd_expected_purchases(m.m, $3, (s.s).x, (s.s).t_x, (s.s).t)';
+	WHEN 'mbgnbd' THEN
+		fit_expr := '@extschema@.mbgnbd_fit((s.s).x, (s.s).t_x, (s.s).t)';
+		alive_expr := '@extschema@.mbgnbd_p_alive(m.m, (s.s).x, (s.s).t_x, (s.s).t)';
+		expected_expr := '@extschema@.mbgnbd_expected_purchases(m.m, $3, (s.s).x, (s.s).t_x, (s.s).t)';
 	ELSE
 		RAISE EXCEPTION 'unknown churn model kind "%"', kind
-			USING ERRCODE = '22023', HINT = 'Use kind => ''bgnbd''.';
+			USING ERRCODE = '22023', HINT = 'Use kind => ''mbgnbd'' or kind => ''bgnbd''.';
 	END CASE;
 
 	PERFORM @extschema@.churn_check_source(orders, customer_column, at_column, amount_column, false);

@@ -184,6 +184,8 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	   ('2026-02-10', 35.5), ('2026-04-01', 12)) o(at, amount)$$, NULL, NULL),
 	('tagscrm.bgnbd_fit(float8,float8,float8)', 'reader',
 	 format('SELECT tagscrm.bgnbd_fit((q.s).x, (q.s).t_x, (q.s).t) FROM %s', :'summaries'), NULL, NULL),
+	('tagscrm.mbgnbd_fit(float8,float8,float8)', 'reader',
+	 format('SELECT tagscrm.mbgnbd_fit((q.s).x, (q.s).t_x, (q.s).t) FROM %s', :'summaries'), NULL, NULL),
 	('tagscrm.gamma_gamma_fit(float8,float8)', 'reader',
 	 format('SELECT tagscrm.gamma_gamma_fit((q.s).x, (q.s).zbar) FROM %s', :'summaries'), NULL, NULL),
 	('tagscrm.bgnbd_p_alive(tagscrm.bgnbd_model,float8,float8,float8)', 'reader',
@@ -202,6 +204,8 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	 format('SELECT tagscrm.gamma_gamma_expected_value(%s, 2, 35)', :'gg'), NULL, NULL),
 	('tagscrm.clv(tagscrm.bgnbd_model,tagscrm.gamma_gamma_model,float8,float8,float8,float8,float8,float8)', 'reader',
 	 format('SELECT tagscrm.clv(%s, %s, 2, 30.43, 38.86, 35, 52, 0.002)', :'bg', :'gg'), NULL, NULL),
+	('tagscrm.mbgnbd_clv(tagscrm.bgnbd_model,tagscrm.gamma_gamma_model,float8,float8,float8,float8,float8,float8)', 'reader',
+	 format('SELECT tagscrm.mbgnbd_clv(%s, %s, 2, 30.43, 38.86, 35, 52, 0.002)', :'bg', :'gg'), NULL, NULL),
 	('tagscrm.hyp2f1(float8,float8,float8,float8)', 'reader', $$SELECT tagscrm.hyp2f1(1, 1, 2, 0.5)$$, NULL, NULL),
 	('tagscrm.churn_scores(text,timestamptz,interval,float8)', 'reader',
 	 $$SELECT * FROM tagscrm.churn_scores('shop', horizon => '26 weeks', annual_discount_rate => 0.1)$$, NULL, NULL),
@@ -276,7 +280,7 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.set_tag_rule(text,text,integer)', 'admin',
 	 $$SELECT tagscrm.set_tag_rule('big spender', 'order_count >= 4', priority => 10)$$, NULL, NULL),
 	('tagscrm.enable_tag_rule(text,boolean)', 'admin', $$SELECT tagscrm.enable_tag_rule('loyal')$$, NULL, NULL),
-	('tagscrm.churn_fit(text,regclass,name,name,name,timestamptz,interval)', 'admin',
+	('tagscrm.churn_fit(text,regclass,name,name,name,timestamptz,interval,text)', 'admin',
 	 $$SELECT tagscrm.churn_fit('shop-daily', 'public.orders', 'customer_id', 'paid_at', 'amount', time_unit => '1 day')$$, NULL, NULL),
 	('tagscrm.drop_churn_model(text)', 'admin', $$SELECT tagscrm.drop_churn_model('shop')$$, NULL, NULL);
 
