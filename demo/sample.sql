@@ -100,7 +100,7 @@ SELECT sum(orders) AS "orders counted", sum(total_paid) AS "amount paid (net of 
 
 \echo
 \echo '== The churn model fitted on the orders (periods of one week)'
-\echo 'BG/NBD says how often customers buy and when they stop; Gamma-Gamma how much they spend per order.'
+\echo 'MBG/NBD (the default kind of churn_fit) says how often customers buy and when they stop; Gamma-Gamma how much they spend per order.'
 SELECT parameter, value, meaning
   FROM tagscrm.churn_model m, LATERAL (VALUES
 	(1, 'r, alpha', round(m.r::numeric, 3) || ', ' || round(m.alpha::numeric, 3),
@@ -110,7 +110,7 @@ SELECT parameter, value, meaning
 	 CASE WHEN m.r < 1 THEN 'below 1: those rates differ widely between customers (many slow buyers, a few very frequent ones)'
 	      ELSE '1 or more: customers buy at fairly similar rates' END),
 	(3, 'a, b', round(m.a::numeric, 3) || ', ' || round(m.b::numeric, 3),
-	 format('after each repeat order a customer may stop buying for good; that chance averages a / (a + b) = %s %%',
+	 format('after each order, the first included, a customer may stop buying for good; that chance averages a / (a + b) = %s %%',
 	        round((100 * m.a / (m.a + m.b))::numeric, 1))),
 	(4, 'p', round(m.p::numeric, 2)::text,
 	 format('a customer''s order values vary around their own average by about 1 / sqrt(p) = %s %%',
@@ -125,8 +125,8 @@ SELECT parameter, value, meaning
 \echo 'customers: buyers by their repeat orders up to 2025-12-01 (days with an order after the first; 7+ = seven or more).'
 \echo 'actual / predicted: their mean days with an order from 2025-12-01 to 2026-06-01, and what the model predicted.'
 \echo 'Close figures mean the expected purchases, and the churn risk built on them, hold. auc: the chance that a customer who'
-\echo 'bought again had a higher P(alive) than one who did not (0.5 = a coin, 1 = always). It stays modest: a customer with no'
-\echo 'repeat order has P(alive) = 1 in BG/NBD, so read high risk as "bought, then went quiet", not low risk as "will buy".'
+\echo 'bought again had a higher P(alive) than one who did not (0.5 = a coin, 1 = always). MBG/NBD lets a one-time buyer drop'
+\echo 'out too, so a long silence after one order counts as risk (BG/NBD, kind => ''bgnbd'', gives them all P(alive) = 1).'
 SELECT bucket AS repeat_orders, customers, round(actual_mean::numeric, 2) AS actual,
        round(predicted_mean::numeric, 2) AS predicted, round(auc::numeric, 3) AS auc
   FROM tagscrm.churn_validate('orders', 'customer_id', 'paid_at', 'amount',
@@ -138,7 +138,7 @@ SELECT bucket AS repeat_orders, customers, round(actual_mean::numeric, 2) AS act
 \echo 'RFM segment: recency, order count and amount paid each high or low against the average buyer; important = paid more than average.'
 \echo 'lifecycle: new customer = no order yet, first purchase = 1 order, repeat = 2 to 4, super = 5 or more.'
 \echo 'customer status: active = an order in the last 30 days, silent = in the last 90 days, lost = longer ago (events do not count: settings.status_event_kinds is empty).'
-\echo 'churn risk: churn probability (1 - P(alive)) at least 0.7 = high, at least 0.4 = medium, else low; every one-order customer is low (see below).'
+\echo 'churn risk: churn probability (1 - P(alive)) at least 0.7 = high, at least 0.4 = medium, else low.'
 \echo 'interests: wardrobe = read the wardrobe guide for more than 30 s (a rule); vip = given by hand to the 20 top payers.'
 \echo 'user level: 10 points an order, 1 per 100 paid, 1 per active day, 5 a review, 20 if the last order is under 90 days old;'
 \echo 'levels 2, 3, 4 and 5 start at 50, 150, 400 and 1,000 points.'
@@ -167,7 +167,7 @@ SELECT customer_id, x AS repeat_days, round(p_alive::numeric, 3) AS p_alive,
 \echo '== Ten customers, as a BI tool reads them (tagscrm.customer_overview)'
 \echo 'recency: days since the last order. r, f, m: quintile scores 1-5 of recency, order count and amount paid'
 \echo 'against all customers with an order (5 = most recent, most orders, most paid; equal values score alike).'
-\echo 'churn: 1 - P(alive). A customer with no repeat order has P(alive) = 1 in BG/NBD, hence churn 0.00 and low risk.'
+\echo 'churn: 1 - P(alive) under MBG/NBD; a one-order customer silent for months is at high risk too.'
 SELECT customer_id, orders, total_paid, recency_days AS recency, r_score AS r, f_score AS f, m_score AS m,
        rfm_segment, status, round(churn_probability::numeric, 2) AS churn, churn_risk, level
   FROM tagscrm.customer_overview ORDER BY customer_id::integer LIMIT 10;

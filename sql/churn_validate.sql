@@ -13,7 +13,7 @@ SELECT f[2]::integer AS customer, to_date(f[3], 'YYYYMMDD') AS day, f[5]::numeri
 
 CREATE TEMP TABLE v AS
 SELECT * FROM tagscrm.churn_validate('cdnow_orders', 'customer', 'day', 'amount',
-                                     '1997-09-30', timestamptz '1997-09-30' + interval '39 weeks');
+                                     '1997-09-30', timestamptz '1997-09-30' + interval '39 weeks', kind => 'bgnbd');
 SELECT bucket, customers, round(actual_mean::numeric, 4) AS actual, round(predicted_mean::numeric, 4) AS predicted,
        round(auc::numeric, 4) AS auc
   FROM v;
@@ -88,7 +88,7 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE a.customers = b.customers AND a.
                                            AND abs(a.predicted_mean - b.predicted_mean) < 1e-12
                                            AND abs(a.auc - b.auc) < 1e-12) AS same
   FROM v a JOIN tagscrm.churn_validate('cdnow_doubled', 'customer', 'at', 'amount', '1997-09-30',
-                                       timestamptz '1997-09-30' + interval '39 weeks') b USING (bucket);
+                                       timestamptz '1997-09-30' + interval '39 weeks', kind => 'bgnbd') b USING (bucket);
 
 CREATE TABLE tiny (cust text, at timestamptz, amount numeric);
 INSERT INTO tiny VALUES ('a', '2024-01-01 10:00', 5), ('a', '2024-01-08 10:00', 5), ('b', '2024-01-03 10:00', 5);

@@ -8,7 +8,7 @@ CREATE FUNCTION @extschema@.churn_validate(orders pg_catalog.regclass, customer_
                                            calibration_end pg_catalog.timestamptz,
                                            holdout_end pg_catalog.timestamptz,
                                            time_unit pg_catalog.interval DEFAULT '7 days',
-                                           kind text DEFAULT 'bgnbd')
+                                           kind text DEFAULT 'mbgnbd')   -- as churn_fit
 RETURNS TABLE (bucket text, customers bigint, actual_mean float8, predicted_mean float8, auc float8)
 LANGUAGE plpgsql STABLE PARALLEL SAFE  -- security invoker: the caller reads the orders with their own rights
 SET search_path = pg_catalog, pg_temp

@@ -55,12 +55,12 @@ SELECT percentile_disc(ARRAY[.2, .4, .6, .8]) WITHIN GROUP (ORDER BY recency) AS
        avg(recency) AS r_mean, avg(orders) AS f_mean, avg(paid) AS m_mean
   FROM plain WHERE orders > 0;
 
--- BG/NBD summary per customer in weeks (t_x runs to the latest order, for the fit and the tags
--- alike), and P(alive) (Fader, Hardie & Lee 2005, eq. 13)
+-- the purchase summary per customer in weeks (t_x runs to the latest order, for the fit and
+-- the tags alike), and the MBG/NBD P(alive) (Batislam, Denizel & Filiztekin 2007): a customer
+-- may drop out after any purchase, the first included, so one-time buyers can be gone too
 CREATE TEMP TABLE churn AS
 SELECT p.customer_id, s.x, s.t_x, s.t,
-       1 - 1 / (1 + CASE WHEN s.x = 0 THEN 0
-                         ELSE m.a / (m.b + s.x - 1) * ((m.alpha + s.t) / (m.alpha + s.t_x)) ^ (m.r + s.x) END) AS churn
+       1 - 1 / (1 + m.a / (m.b + s.x) * ((m.alpha + s.t) / (m.alpha + s.t_x)) ^ (m.r + s.x)) AS churn
   FROM plain p, tagscrm.churn_model m,
        LATERAL (SELECT p.order_days - 1 AS x,
                        CASE WHEN p.order_days > 1 THEN extract(epoch FROM p.last_at - p.first_at) / 604800 ELSE 0 END AS t_x,
@@ -109,19 +109,18 @@ SELECT 'customers, customers with an order, orders, events',
    AND (SELECT count(*) FROM plain WHERE orders > 0) = (SELECT count(DISTINCT customer_id) FROM purchases)
    AND (SELECT count(DISTINCT customer_id) FROM orders) = 1800;
 
--- check: the BG/NBD summary of every buyer equals purchase_summary at the calibration end
-SELECT 'BG/NBD summary (x, t_x, T) of every buyer',
+-- check: the purchase summary of every buyer equals purchase_summary at the calibration end
+SELECT 'purchase summary (x, t_x, T) of every buyer',
        NOT EXISTS (SELECT FROM churn c
                      JOIN (SELECT customer_id::text, tagscrm.purchase_summary(paid_at, amount, '2026-06-01 00:00+00') s
                              FROM purchases GROUP BY 1) s USING (customer_id)
                     WHERE (s.s).x <> c.x OR abs((s.s).t_x - c.t_x) > 1e-9 OR abs((s.s).t - c.t) > 1e-9);
 
--- check: the BG/NBD log-likelihood in plain SQL equals the stored one, and moving any parameter 1 % lowers it
+-- check: the MBG/NBD log-likelihood in plain SQL equals the stored one, and moving any parameter 1 % lowers it
 WITH s AS (SELECT x, t_x, t FROM churn),
 ll AS (SELECT k, sum(pg_temp.lgamma(pr + x) - pg_temp.lgamma(pr) + pr * ln(pal)
-                     + pg_temp.lgamma(pa + pb) + pg_temp.lgamma(pb + x) - pg_temp.lgamma(pb) - pg_temp.lgamma(pa + pb + x)
-                     + ln((pal + t) ^ (-(pr + x))
-                          + CASE WHEN x > 0 THEN pa / (pb + x - 1) * (pal + t_x) ^ (-(pr + x)) ELSE 0 END)) AS v
+                     + pg_temp.lgamma(pa + pb) + pg_temp.lgamma(pb + x + 1) - pg_temp.lgamma(pb) - pg_temp.lgamma(pa + pb + x + 1)
+                     + ln((pal + t) ^ (-(pr + x)) + pa / (pb + x) * (pal + t_x) ^ (-(pr + x)))) AS v
          FROM s, tagscrm.churn_model m,
               LATERAL (VALUES (0, m.r, m.alpha, m.a, m.b),
                               (1, m.r * 1.01, m.alpha, m.a, m.b), (2, m.r * 0.99, m.alpha, m.a, m.b),
@@ -129,8 +128,8 @@ ll AS (SELECT k, sum(pg_temp.lgamma(pr + x) - pg_temp.lgamma(pr) + pr * ln(pal)
                               (5, m.r, m.alpha, m.a * 1.01, m.b), (6, m.r, m.alpha, m.a * 0.99, m.b),
                               (7, m.r, m.alpha, m.a, m.b * 1.01), (8, m.r, m.alpha, m.a, m.b * 0.99)) p(k, pr, pal, pa, pb)
         GROUP BY k)
-SELECT 'BG/NBD fit: r, alpha, a, b maximise the likelihood',
-       abs((SELECT v FROM ll WHERE k = 0) - (SELECT bgnbd_log_likelihood FROM tagscrm.churn_model)) < 1e-6
+SELECT 'MBG/NBD fit: r, alpha, a, b maximise the likelihood',
+       abs((SELECT v FROM ll WHERE k = 0) - (SELECT bgnbd_log_likelihood FROM tagscrm.churn_model WHERE kind = 'mbgnbd')) < 1e-6
    AND (SELECT bool_and(v < (SELECT v FROM ll WHERE k = 0)) FROM ll WHERE k > 0);
 
 -- check: the Gamma-Gamma log-likelihood in plain SQL equals the stored one, and moving any parameter 1 % lowers it
@@ -152,7 +151,7 @@ SELECT 'Gamma-Gamma fit: p, q, gamma maximise the likelihood',
 SELECT 'churn parameter figures: r / alpha, a / (a + b), 1 / sqrt(p), p gamma / (q - 1)',
        (SELECT (round((r / alpha)::numeric, 2), round((alpha / r)::numeric, 1), round((100 * a / (a + b))::numeric, 1),
                 round((100 / sqrt(p))::numeric), round((p * gamma / (q - 1))::numeric, 2))
-          FROM tagscrm.churn_model) = (0.22, 4.6, 22.1, 36::numeric, 87.07);
+          FROM tagscrm.churn_model) = (0.27, 3.7, 26.6, 36::numeric, 87.07);
 
 -- check: every customer's orders, amount paid, recency and R, F, M scores
 SELECT 'orders, amount paid, recency and R/F/M scores of every customer',
@@ -226,8 +225,43 @@ SELECT 'the profile shown: top payer, city, gender, age band',
             FROM customers c, LATERAL (SELECT date_part('year', age(date '2026-06-01', c.born))::int AS a) x
            WHERE c.id = (SELECT customer_id FROM plain ORDER BY paid DESC, customer_id LIMIT 1)::bigint);
 
+-- check: churn_predict of every buyer: the MBG/NBD P(alive) and purchases over a year (2F1 as its series), the
+-- Gamma-Gamma value of one purchase from the mean of the repeat purchase days, spend = their product, the risk class
+WITH days AS (
+	SELECT customer_id::text AS customer_id, (paid_at AT TIME ZONE 'UTC')::date AS day, sum(amount) AS amount
+	  FROM purchases GROUP BY 1, 2
+), z AS (
+	SELECT customer_id,
+	       CASE WHEN count(*) > 1 THEN (sum(amount) - (array_agg(amount ORDER BY day))[1]) / (count(*) - 1) ELSE 0 END AS zbar
+	  FROM days GROUP BY 1
+), c AS (
+	SELECT ch.customer_id, ch.x, ch.t_x, ch.t, 1 - ch.churn AS pa, z.zbar::float8 AS zbar, m.r, m.alpha, m.a, m.b, m.p, m.q,
+	       m.gamma, 365.25 / 7 AS w, m.r + ch.x AS ha, m.b + ch.x + 1 AS hb, m.a + m.b + ch.x AS hc,
+	       (365.25 / 7) / (m.alpha + ch.t + 365.25 / 7) AS zz
+	  FROM churn ch JOIN z USING (customer_id), tagscrm.churn_model m
+), f AS (
+	SELECT customer_id, sum(term) AS f21 FROM (
+		WITH RECURSIVE k(customer_id, n, term, ha, hb, hc, zz) AS (
+			SELECT customer_id, 0, 1::float8, ha, hb, hc, zz FROM c
+			UNION ALL
+			SELECT customer_id, n + 1, term * (ha + n) * (hb + n) / ((hc + n) * (n + 1)) * zz, ha, hb, hc, zz FROM k
+			 WHERE n < 1000 AND abs(term) > 1e-17
+		) SELECT customer_id, term FROM k) q GROUP BY 1
+), e AS (
+	SELECT c.customer_id, c.pa, (a + b + x) / (a - 1) * (1 - ((alpha + t) / (alpha + t + w)) ^ (r + x) * f.f21) * pa AS ep,
+	       p * (gamma + x * zbar) / (p * x + q - 1) AS ev
+	  FROM c JOIN f USING (customer_id))
+SELECT 'churn_predict: P(alive), purchases, value and spend over a year and the risk of every buyer',
+       (SELECT count(*) FROM e) = (SELECT count(*) FROM tagscrm.churn_predict()) AND (SELECT count(*) FROM e) > 1700
+   AND NOT EXISTS (SELECT FROM e JOIN tagscrm.churn_predict() p USING (customer_id)
+                    WHERE abs(p.p_alive - e.pa) > 1e-9 OR abs(p.expected_purchases - e.ep) > 1e-7 * (1 + e.ep)
+                       OR abs(p.expected_value - e.ev) > 1e-9 * e.ev
+                       OR abs(p.expected_spend - e.ep * e.ev) > 1e-7 * (1 + e.ep * e.ev)
+                       OR p.risk <> CASE WHEN 1 - e.pa >= 0.7 THEN 'high' WHEN 1 - e.pa >= 0.4 THEN 'medium' ELSE 'low' END);
+
 -- check: the calibration/holdout table and AUC of churn_validate (calibration to 2025-12-01, holdout to 2026-06-01):
--- summaries rebuilt from the orders, E[Y(t)] (FHL 2005 eq. 10) with 2F1 summed as its series, the AUC by counting pairs
+-- summaries rebuilt from the orders, the MBG/NBD E[Y(t)] (as FHL 2005 eq. 10 with b + 1 for b) with 2F1 summed as
+-- its series, the AUC by counting pairs
 WITH d AS (
 	SELECT customer_id, paid_at::date AS day, min(paid_at) AS at, max(paid_at) AS last_at
 	  FROM purchases WHERE paid_at <= '2025-12-01 00:00+00' GROUP BY 1, 2
@@ -237,14 +271,14 @@ WITH d AS (
 	       extract(epoch FROM '2025-12-01 00:00+00' - min(at)) / 604800 AS t
 	  FROM d GROUP BY 1
 ), m AS (
-	SELECT (f).r, (f).alpha, (f).a, (f).b FROM (SELECT tagscrm.bgnbd_fit(x, t_x, t) AS f FROM s) q
+	SELECT (f).r, (f).alpha, (f).a, (f).b FROM (SELECT tagscrm.mbgnbd_fit(x, t_x, t) AS f FROM s) q
 ), h AS (
 	SELECT customer_id, count(DISTINCT paid_at::date) AS y FROM purchases
 	 WHERE paid_at > '2025-12-01 00:00+00' AND paid_at <= '2026-06-01 00:00+00' GROUP BY 1
 ), c AS (
 	SELECT s.customer_id, s.x, s.t_x, s.t, COALESCE(h.y, 0) AS y, 26.0::float8 AS w,
-	       r + x AS ha, b + x AS hb, a + b + x - 1 AS hc, 26 / (alpha + t + 26) AS z,
-	       1 / (1 + CASE WHEN x > 0 THEN a / (b + x - 1) * ((alpha + t) / (alpha + t_x)) ^ (r + x) ELSE 0 END) AS pa,
+	       r + x AS ha, b + x + 1 AS hb, a + b + x AS hc, 26 / (alpha + t + 26) AS z,
+	       1 / (1 + a / (b + x) * ((alpha + t) / (alpha + t_x)) ^ (r + x)) AS pa,
 	       m.*
 	  FROM s CROSS JOIN m LEFT JOIN h USING (customer_id)
 ), f AS (  -- 2F1(ha, hb; hc; z) = sum of its terms, each from the one before
@@ -256,7 +290,7 @@ WITH d AS (
 			 WHERE n < 400 AND abs(term) > 1e-17
 		) SELECT customer_id, term FROM k) q GROUP BY 1
 ), e AS (
-	SELECT c.*, ((a + b + x - 1) / (a - 1) * (1 - ((alpha + t) / (alpha + t + w)) ^ (r + x) * f.f21)) * pa AS ep
+	SELECT c.*, ((a + b + x) / (a - 1) * (1 - ((alpha + t) / (alpha + t + w)) ^ (r + x) * f.f21)) * pa AS ep
 	  FROM c JOIN f USING (customer_id)
 ), plainv AS (
 	SELECT CASE WHEN g.k = 7 THEN '7+' WHEN g.k = 8 THEN 'all' ELSE g.k::text END AS bucket, count(e.y) AS customers,
