@@ -91,7 +91,7 @@ CREATE FUNCTION expected_tags() RETURNS TABLE (customer_id text, tag text) LANGU
 	-- loyalty: of the last n periods of t days from 2000-01-03 (UTC days), the
 	-- share with an order, against 1/3 and 2/3 exactly; 0 with orders before: lapsed
 	SELECT x.c, CASE WHEN x.inside = 0 THEN 'lapsed' WHEN 3 * x.inside >= 2 * s.loyalty_periods THEN 'loyal'
-	                 WHEN 3 * x.inside >= s.loyalty_periods THEN 'regular' ELSE 'occasional' END
+	                 WHEN 3 * x.inside >= s.loyalty_periods THEN 'regular' ELSE 'occasional' END || ' customer'
 	  FROM s, (SELECT o.customer_id::text AS c,
 	                  count(DISTINCT p.k) FILTER (WHERE p.k BETWEEN p.now_k - s.loyalty_periods + 1 AND p.now_k) AS inside,
 	                  bool_or(p.k <= p.now_k - s.loyalty_periods) AS before

@@ -134,7 +134,8 @@ BEGIN
 	IF (SELECT s.loyalty_model FROM @extschema@.settings s) THEN
 		PERFORM @extschema@.ensure_model_tags('loyalty', 'loyalty', 'model', 'daily',
 			'Loyalty L: the share of the last n consumption cycles with a purchase (settings.loyalty_*)',
-			ARRAY['loyal', 'loyal', 'regular', 'regular', 'occasional', 'occasional', 'lapsed', 'lapsed']);
+			ARRAY['loyal', 'loyal customer', 'regular', 'regular customer', 'occasional', 'occasional customer',
+			      'lapsed', 'lapsed customer']);
 	END IF;
 	IF EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.role = 'customers' AND w.birth_date_column IS NOT NULL) THEN
 		PERFORM @extschema@.ensure_age_band_tags();
