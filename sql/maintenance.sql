@@ -88,6 +88,20 @@ CREATE FUNCTION expected_tags() RETURNS TABLE (customer_id text, tag text) LANGU
 	           + s.level_per_review * f.reviews + CASE WHEN f.recency < s.level_recent_days THEN s.level_recent_bonus ELSE 0 END))
 	  FROM f, s WHERE f.order_count > 0 OR f.event_count > 0
 	UNION ALL
+	-- loyalty: of the last n periods of t days from 2000-01-03 (UTC days), the
+	-- share with an order, against 1/3 and 2/3 exactly; 0 with orders before: lapsed
+	SELECT x.c, CASE WHEN x.inside = 0 THEN 'lapsed' WHEN 3 * x.inside >= 2 * s.loyalty_periods THEN 'loyal'
+	                 WHEN 3 * x.inside >= s.loyalty_periods THEN 'regular' ELSE 'occasional' END || ' customer'
+	  FROM s, (SELECT o.customer_id::text AS c,
+	                  count(DISTINCT p.k) FILTER (WHERE p.k BETWEEN p.now_k - s.loyalty_periods + 1 AND p.now_k) AS inside,
+	                  bool_or(p.k <= p.now_k - s.loyalty_periods) AS before
+	             FROM orders o, s,
+	                  LATERAL (SELECT floor(((o.paid_at AT TIME ZONE 'UTC')::date - date '2000-01-03') / s.loyalty_cycle_days::numeric) AS k,
+	                                  floor(((tagscrm.now() AT TIME ZONE 'UTC')::date - date '2000-01-03') / s.loyalty_cycle_days::numeric) AS now_k) p
+	            WHERE o.customer_id IS NOT NULL AND o.paid_at IS NOT NULL
+	            GROUP BY 1) x
+	 WHERE x.inside > 0 OR x.before
+	UNION ALL
 	SELECT c.id::text, 'gender: ' || c.gender FROM crm_customers c WHERE c.gender IS NOT NULL
 	UNION ALL
 	SELECT c.id::text, 'city: ' || c.city FROM crm_customers c WHERE c.city IS NOT NULL

@@ -45,7 +45,7 @@ CREATE TABLE @extschema@.model_tag (
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_tag', '');
 COMMENT ON TABLE @extschema@.model_tag IS
-	'The tag of each model value (model rfm, lifecycle, sales_stage, status, level, age_band, attr:<column>)';
+	'The tag of each model value (model rfm, lifecycle, sales_stage, status, level, loyalty, age_band, attr:<column>)';
 
 -- Creates a model group and its tags unless they exist; tags are found by
 -- (model, value), so an admin may rename them.
@@ -131,6 +131,12 @@ BEGIN
 	PERFORM @extschema@.ensure_model_tags('level', 'user level', 'model', 'realtime',
 		'User level from payments, amount, recent payment, active days and reviews',
 		ARRAY['1', 'level 1', '2', 'level 2', '3', 'level 3', '4', 'level 4', '5', 'level 5']);
+	IF (SELECT s.loyalty_model FROM @extschema@.settings s) THEN
+		PERFORM @extschema@.ensure_model_tags('loyalty', 'loyalty', 'model', 'daily',
+			'Loyalty L: the share of the last n consumption cycles with a purchase (settings.loyalty_*)',
+			ARRAY['loyal', 'loyal customer', 'regular', 'regular customer', 'occasional', 'occasional customer',
+			      'lapsed', 'lapsed customer']);
+	END IF;
 	IF EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.role = 'customers' AND w.birth_date_column IS NOT NULL) THEN
 		PERFORM @extschema@.ensure_age_band_tags();
 	END IF;
@@ -243,6 +249,46 @@ SELECT c.customer_id, 'churn_risk', c.risk, @extschema@.now() + interval '1 day'
   FROM @extschema@.churn_predict(customers, NULL, NULL) c
  -- a one-time test: without a model, churn_predict is not called at all
  WHERE (SELECT x.churn_model FROM @extschema@.settings x) IS NOT NULL AND c.risk IS NOT NULL
+UNION ALL
+-- loyalty (our reading of seed 004, docs/models.md): periods are blocks of
+-- t = loyalty_cycle_days local days counted from Monday 2000-01-03, the
+-- window is the current period and the n - 1 before it, and L = (periods of
+-- the window with a counted day) / n.  Time alone moves it only at a period
+-- boundary, when a counted period leaves the window or a future-dated one
+-- enters it: changes_at is the first such boundary whose band differs.
+SELECT f.customer_id, 'loyalty', v.value, v.changes_at
+  FROM f, s,
+       LATERAL (SELECT floor(((f.at AT TIME ZONE s.time_zone)::date - date '2000-01-03')::float8
+                             / s.loyalty_cycle_days)::integer AS p) cur,
+       -- the counted periods from the window's start on (future-dated days included)
+       LATERAL (SELECT array_agg(DISTINCT floor((d.day - date '2000-01-03')::float8 / s.loyalty_cycle_days)::integer) AS ks
+                  FROM @extschema@.customer_day d
+                 WHERE d.customer_id = f.customer_id
+                   AND d.day >= date '2000-01-03' + (cur.p - s.loyalty_periods + 1) * s.loyalty_cycle_days
+                   AND (d.orders > 0 OR s.loyalty_basis = 'active')) w,
+       -- a counted day before the window: L = 0 then means lapsed, not never
+       LATERAL (SELECT EXISTS (SELECT FROM @extschema@.customer_day d
+                                WHERE d.customer_id = f.customer_id
+                                  AND d.day < date '2000-01-03' + (cur.p - s.loyalty_periods + 1) * s.loyalty_cycle_days
+                                  AND (d.orders > 0 OR s.loyalty_basis = 'active')) AS before) b,
+       -- the band at the current period q = p and at every later period where
+       -- the count can change: k + n (k leaves the window), k > p (k enters)
+       LATERAL (
+		SELECT c.value,
+		       (date '2000-01-03' + min(c.q) FILTER (WHERE c.band IS DISTINCT FROM c.value) * s.loyalty_cycle_days)::timestamp
+		           AT TIME ZONE s.time_zone AS changes_at
+		  FROM (SELECT q.q, bd.band, first_value(bd.band) OVER (ORDER BY q.q) AS value
+		          FROM (SELECT cur.p AS q UNION SELECT k + s.loyalty_periods FROM unnest(w.ks) k
+		                UNION SELECT k FROM unnest(w.ks) k WHERE k > cur.p) q,
+		               LATERAL (SELECT count(*) FILTER (WHERE k BETWEEN q.q - s.loyalty_periods + 1 AND q.q) AS c,
+		                               b.before OR COALESCE(bool_or(k <= q.q - s.loyalty_periods), false) AS lapsed
+		                          FROM unnest(w.ks) k) n,
+		               LATERAL (SELECT CASE WHEN n.c = 0 THEN CASE WHEN n.lapsed THEN 'lapsed' END
+		                                    WHEN n.c::float8 / s.loyalty_periods >= s.loyalty_bands[2] THEN 'loyal'
+		                                    WHEN n.c::float8 / s.loyalty_periods >= s.loyalty_bands[1] THEN 'regular'
+		                                    ELSE 'occasional' END AS band) bd) c
+		 GROUP BY c.value) v
+ WHERE s.loyalty_model AND (w.ks IS NOT NULL OR b.before)
 UNION ALL
 SELECT f.customer_id, 'attr:' || a.key, a.value, NULL
   FROM f, jsonb_each_text(f.attributes) a

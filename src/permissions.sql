@@ -50,7 +50,8 @@ GRANT SELECT ON @extschema@.tag_groups, @extschema@.tags, @extschema@.customer_t
                 @extschema@.customer_tag_history, @extschema@.customer_overview, @extschema@.segment_sizes,
                 @extschema@.model_groups, @extschema@.model_members, @extschema@.customer_rfm_segment,
                 @extschema@.customer_lifecycle, @extschema@.customer_sales_stage, @extschema@.customer_status,
-                @extschema@.customer_level, @extschema@.customer_churn_risk, @extschema@.churn_model TO tagscrm_reader;
+                @extschema@.customer_level, @extschema@.customer_churn_risk, @extschema@.customer_loyalty,
+                @extschema@.churn_model TO tagscrm_reader;
 GRANT SELECT ON @extschema@.tag_rule, @extschema@.tag_review TO tagscrm_operator;
 GRANT SELECT ON @extschema@.library_changes, @extschema@.watched_table, @extschema@.unmatched_channel,
                 @extschema@.rfm_state, @extschema@.pending_changes TO tagscrm_admin;

@@ -30,6 +30,15 @@ CREATE TABLE @extschema@.settings (
 	churn_high          float8 NOT NULL DEFAULT 0.7,
 	churn_medium        float8 NOT NULL DEFAULT 0.4,
 	bulk_rows           integer DEFAULT 10000 CHECK (bulk_rows >= 0),   -- larger statements: applied after commit; NULL: never
+	-- loyalty (docs/models.md): L = share of the last loyalty_periods cycles of
+	-- loyalty_cycle_days days with a purchase day (or an active day), banded
+	loyalty_model       boolean NOT NULL DEFAULT true,
+	loyalty_cycle_days  integer NOT NULL DEFAULT 30,
+	loyalty_periods     integer NOT NULL DEFAULT 6,
+	loyalty_basis       text NOT NULL DEFAULT 'orders',
+	-- 1/3 and 2/3 as float8: L = c / n is a float8 division too, so an L of
+	-- exactly 2/3 (4 of 6 periods) meets the upper threshold
+	loyalty_bands       float8[] NOT NULL DEFAULT ARRAY[1::float8 / 3, 2::float8 / 3],
 	CHECK (0 < churn_medium AND churn_medium < churn_high AND churn_high < 1),
 	CHECK (lost_days > active_days),
 	CHECK (pg_catalog.array_length(level_thresholds, 1) = 4),
@@ -69,6 +78,25 @@ BEGIN
 		RAISE EXCEPTION 'status event kinds must be distinct, non-blank event kinds'
 			USING ERRCODE = '22023', DETAIL = format('Got %s.', NEW.status_event_kinds),
 			      HINT = 'For example {login,visit}; {} (the default) bases status on orders alone.';
+	END IF;
+	IF NEW.loyalty_cycle_days NOT BETWEEN 1 AND 3660 THEN
+		RAISE EXCEPTION 'loyalty cycle of % days is out of range', NEW.loyalty_cycle_days
+			USING ERRCODE = '22023', HINT = 'The consumption cycle t is 1 to 3660 days, for example 30 (a month) or 7 (a week).';
+	END IF;
+	IF NEW.loyalty_periods NOT BETWEEN 1 AND 1000 THEN
+		RAISE EXCEPTION 'loyalty window of % periods is out of range', NEW.loyalty_periods
+			USING ERRCODE = '22023', HINT = 'The number of periods n is 1 to 1000, for example 6.';
+	END IF;
+	IF NEW.loyalty_basis NOT IN ('orders', 'active') THEN
+		RAISE EXCEPTION 'unknown loyalty basis "%"', NEW.loyalty_basis
+			USING ERRCODE = '22023', HINT = '''orders'' counts days with a purchase, ''active'' days with any order or event.';
+	END IF;
+	IF pg_catalog.array_ndims(NEW.loyalty_bands) IS DISTINCT FROM 1 OR pg_catalog.cardinality(NEW.loyalty_bands) <> 2
+	   OR NEW.loyalty_bands[1] IS NULL OR NEW.loyalty_bands[2] IS NULL
+	   OR NOT (0 < NEW.loyalty_bands[1] AND NEW.loyalty_bands[1] < NEW.loyalty_bands[2] AND NEW.loyalty_bands[2] <= 1) THEN
+		RAISE EXCEPTION 'loyalty bands % are not two ascending shares in (0, 1]', NEW.loyalty_bands
+			USING ERRCODE = '22023',
+			      HINT = 'Give {regular, loyal}: the least L of a regular and of a loyal customer, for example ARRAY[1/3.0, 2/3.0] (the default).';
 	END IF;
 	RETURN NEW;
 END

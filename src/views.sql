@@ -130,6 +130,7 @@ CREATE VIEW @extschema@.customer_overview AS
 	       @extschema@.model_tag_of(f.customer_id, 'sales_stage') AS sales_stage,
 	       @extschema@.model_tag_of(f.customer_id, 'status') AS status,
 	       @extschema@.model_tag_of(f.customer_id, 'level') AS level,
+	       @extschema@.model_tag_of(f.customer_id, 'loyalty') AS loyalty,
 	       @extschema@.churn_probability_of(f.customer_id) AS churn_probability,
 	       @extschema@.model_tag_of(f.customer_id, 'churn_risk') AS churn_risk,
 	       (SELECT string_agg(t.name, ', ' ORDER BY t.name) FROM @extschema@.customer_tag ct
@@ -146,7 +147,7 @@ CREATE VIEW @extschema@.customer_overview AS
 		  FROM @extschema@.rfm_state s, @extschema@.settings st
 		 WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL AND s.breakpoints IS NOT NULL) r ON true;
 COMMENT ON VIEW @extschema@.customer_overview IS
-	'One row per customer: order facts, RFM scores (live, against the stored breakpoints) and segment, lifecycle, sales stage, status, level, channel and all current tags';
+	'One row per customer: order facts, RFM scores (live, against the stored breakpoints) and segment, lifecycle, sales stage, status, level, loyalty, channel and all current tags';
 
 CREATE VIEW @extschema@.segment_sizes AS
 	SELECT g.name AS group_name, g.kind, t.name AS tag, count(ct.customer_id) AS customers,
@@ -165,7 +166,7 @@ CREATE VIEW @extschema@.model_groups AS
 	  JOIN @extschema@.tag t ON t.tag_id = mt.tag_id
 	  JOIN @extschema@.tag_group g ON g.group_id = t.group_id;
 COMMENT ON VIEW @extschema@.model_groups IS
-	'Which tag stands for which model value (rfm, lifecycle, sales_stage, status, level, age_band, attr:<column>)';
+	'Which tag stands for which model value (rfm, lifecycle, sales_stage, status, level, loyalty, age_band, attr:<column>)';
 
 -- Per-model views: one row per customer holding a tag of that model.
 CREATE VIEW @extschema@.model_members AS
@@ -198,6 +199,11 @@ COMMENT ON VIEW @extschema@.customer_churn_risk IS 'Each customer''s churn risk 
 CREATE VIEW @extschema@.customer_level AS
 	SELECT customer_id, tag AS level, value::integer AS level_number, since FROM @extschema@.model_members WHERE model = 'level';
 COMMENT ON VIEW @extschema@.customer_level IS 'Each customer''s user level (1-5)';
+
+CREATE VIEW @extschema@.customer_loyalty AS
+	SELECT customer_id, tag AS loyalty, value AS loyalty_key, since FROM @extschema@.model_members WHERE model = 'loyalty';
+COMMENT ON VIEW @extschema@.customer_loyalty IS
+	'Each customer''s loyalty band: loyal, regular, occasional or lapsed (L, the share of recent consumption cycles with a purchase)';
 
 CREATE VIEW @extschema@.pending_changes AS
 SELECT p.pending_id, p.queued_at, p.queued_by, p.source, p.statement,

@@ -295,6 +295,7 @@ INSERT INTO relation VALUES
 	('tagscrm.model_groups', 'reader'), ('tagscrm.model_members', 'reader'), ('tagscrm.customer_rfm_segment', 'reader'),
 	('tagscrm.customer_lifecycle', 'reader'), ('tagscrm.customer_sales_stage', 'reader'), ('tagscrm.customer_status', 'reader'),
 	('tagscrm.customer_level', 'reader'), ('tagscrm.customer_churn_risk', 'reader'), ('tagscrm.churn_model', 'reader'),
+	('tagscrm.customer_loyalty', 'reader'),
 	('tagscrm.tag_rule', 'operator'), ('tagscrm.tag_review', 'operator'),
 	('tagscrm.library_changes', 'admin'), ('tagscrm.watched_table', 'admin'), ('tagscrm.unmatched_channel', 'admin'),
 	('tagscrm.rfm_state', 'admin'), ('tagscrm.pending_changes', 'admin'), ('tagscrm.settings', 'admin'),
