@@ -142,10 +142,12 @@ SELECT bucket AS repeat_orders, customers, round(actual_mean::numeric, 2) AS act
 \echo 'interests: wardrobe = read the wardrobe guide for more than 30 s (a rule); vip = given by hand to the 20 top payers.'
 \echo 'user level: 10 points an order, 1 per 100 paid, 1 per active day, 5 a review, 20 if the last order is under 90 days old;'
 \echo 'levels 2, 3, 4 and 5 start at 50, 150, 400 and 1,000 points.'
+\echo 'loyalty: of the last 6 cycles of 30 days, the share with a purchase: 4 or more loyal, 2 or 3 regular, 1 occasional,'
+\echo 'none lapsed (docs/models.md: our reading of seed 004, with the cycle, the number of cycles and the bands as settings).'
 SELECT s.group_name, s.tag, s.customers,
        round(100.0 * s.customers / (SELECT count(*) FROM tagscrm.customer_overview), 1) AS "% of all customers"
   FROM tagscrm.segment_sizes s
- WHERE s.group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'interests')
+ WHERE s.group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'loyalty', 'interests')
  ORDER BY s.group_name, s.customers DESC, s.tag;
 
 \echo

@@ -89,6 +89,17 @@ SELECT p.customer_id, p.orders, p.paid, p.recency,
        p.customer_id IN (SELECT customer_id FROM plain ORDER BY paid DESC, customer_id LIMIT 20) AS vip
   FROM plain p CROSS JOIN bp LEFT JOIN churn c USING (customer_id);
 
+-- loyalty (docs/models.md): of the 6 periods of 30 UTC days counted from 2000-01-03 that end with
+-- the current one, the share with a purchase: 4 or more loyal, 2 or more regular, 1 occasional, none lapsed
+CREATE TEMP TABLE loyal AS
+SELECT x.customer_id, CASE WHEN x.inside = 0 THEN 'lapsed' WHEN 3 * x.inside >= 2 * 6 THEN 'loyal'
+                           WHEN 3 * x.inside >= 6 THEN 'regular' ELSE 'occasional' END AS value
+  FROM (SELECT customer_id::text AS customer_id, count(DISTINCT p.k) FILTER (WHERE p.k BETWEEN p.now_k - 5 AND p.now_k) AS inside
+          FROM purchases,
+               LATERAL (SELECT floor(((paid_at AT TIME ZONE 'UTC')::date - date '2000-01-03') / 30.0) AS k,
+                               floor((date '2026-06-01' - date '2000-01-03') / 30.0) AS now_k) p
+         GROUP BY 1) x;
+
 -- what tagscrm shows
 CREATE TEMP TABLE shown AS
 SELECT o.customer_id, o.orders, o.total_paid, o.recency_days, o.r_score, o.f_score, o.m_score,
@@ -190,7 +201,7 @@ SELECT 'wardrobe and vip holders',
 SELECT 'segment sizes and shares',
        NOT EXISTS (
 	(SELECT group_name, tag, customers, round(100.0 * customers / 2000, 1) FROM tagscrm.segment_sizes
-	  WHERE group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'interests'))
+	  WHERE group_name IN ('RFM segment', 'lifecycle', 'customer status', 'churn risk', 'user level', 'loyalty', 'interests'))
 	EXCEPT
 	(SELECT g, t.tag, count(e.customer_id), round(100.0 * count(e.customer_id) / 2000, 1)
 	   FROM tagscrm.model_groups t
@@ -198,10 +209,11 @@ SELECT 'segment sizes and shares',
 	              UNION ALL SELECT customer_id, 'lifecycle', lifecycle FROM expected
 	              UNION ALL SELECT customer_id, 'status', status FROM expected
 	              UNION ALL SELECT customer_id, 'churn_risk', risk FROM expected
-	              UNION ALL SELECT customer_id, 'level', level FROM expected) e
+	              UNION ALL SELECT customer_id, 'level', level FROM expected
+	              UNION ALL SELECT customer_id, 'loyalty', value FROM loyal) e
 	          ON e.model = t.model AND e.value = t.value
 	   CROSS JOIN LATERAL (SELECT t.group_name AS g) gg
-	  WHERE t.model IN ('rfm', 'lifecycle', 'status', 'churn_risk', 'level')
+	  WHERE t.model IN ('rfm', 'lifecycle', 'status', 'churn_risk', 'level', 'loyalty')
 	  GROUP BY g, t.tag
 	 UNION ALL
 	 SELECT 'interests', 'wardrobe', count(*) FILTER (WHERE wardrobe), round(100.0 * count(*) FILTER (WHERE wardrobe) / 2000, 1)
