@@ -474,7 +474,8 @@ COMMENT ON FUNCTION @extschema@.churn_purchases_sql(pg_catalog.regclass) IS
 	'Internal: SQL text of the rows of an orders table that are purchases (watch_orders'' condition, if it is the watched table)';
 
 -- The per-customer summary query over an orders table; $1 = calibration end or
--- as-of time, $2 = time unit.  Identifiers only through %I and regclass.
+-- as-of time, $2 = time unit.  Orders without an amount are left out, as
+-- churn_fit leaves them out.  Identifiers only through %I and regclass.
 CREATE FUNCTION @extschema@.churn_summary_sql(orders pg_catalog.regclass, customer_column pg_catalog.name,
                                               at_column pg_catalog.name, amount_column pg_catalog.name)
 RETURNS text
@@ -483,7 +484,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT format('SELECT o.%1$I::pg_catalog.text AS customer_id, '
 	              '@extschema@.purchase_summary(o.%2$I::pg_catalog.timestamptz, o.%3$I::pg_catalog.numeric, $1, $2) AS s '
-	              'FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL AND (%5$s) GROUP BY 1',
+	              'FROM %4$s o WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL AND o.%3$I IS NOT NULL AND (%5$s) GROUP BY 1',
 	              customer_column, at_column, amount_column, orders, @extschema@.churn_purchases_sql(orders))
 $$;
 COMMENT ON FUNCTION @extschema@.churn_summary_sql(pg_catalog.regclass, pg_catalog.name, pg_catalog.name,

@@ -64,14 +64,15 @@ BEGIN
 	END IF;
 
 	-- holdout purchases: distinct calendar days (session time zone) after the
-	-- calibration end, as the model counts repeat purchase days
+	-- calibration end, as the model counts repeat purchase days (orders
+	-- without an amount left out, as in the calibration summaries)
 	RETURN QUERY EXECUTE format(
 		'WITH s AS (%1$s), '
 		'm AS (SELECT %2$s AS m FROM s WHERE s.s IS NOT NULL), '
 		'h AS (SELECT o.%5$I::pg_catalog.text AS customer_id, '
 		'             count(DISTINCT o.%6$I::pg_catalog.timestamptz::pg_catalog.date) AS y '
 		'        FROM %4$s o WHERE o.%5$I IS NOT NULL AND o.%6$I::pg_catalog.timestamptz > $1 '
-		'         AND o.%6$I::pg_catalog.timestamptz <= $4 AND (%8$s) GROUP BY 1), '
+		'         AND o.%6$I::pg_catalog.timestamptz <= $4 AND o.%9$I IS NOT NULL AND (%8$s) GROUP BY 1), '
 		'c AS (SELECT LEAST((s.s).x, 7) AS b, COALESCE(h.y, 0)::float8 AS y, '
 		'             %3$s AS pa, %7$s AS ep '
 		'        FROM s CROSS JOIN m LEFT JOIN h ON h.customer_id = s.customer_id WHERE s.s IS NOT NULL), '
@@ -88,7 +89,7 @@ BEGIN
 		'  LEFT JOIN c ON c.b = g.b OR g.b = 8 '
 		' GROUP BY g.b ORDER BY g.b',
 		summary_sql, fit_expr, alive_expr, orders, customer_column, at_column, expected_expr,
-		@extschema@.churn_purchases_sql(orders))
+		@extschema@.churn_purchases_sql(orders), amount_column)
 	USING calibration_end, time_unit, periods, holdout_end;
 END
 $$;
