@@ -406,6 +406,9 @@ EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 	values[0] = CStringGetTextDatum(node->name);
 	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 2) != SPI_OK_SELECT)
 		elog(ERROR, "segment lookup failed: %s", sql);
+	if (SPI_processed == 0 && e->defining != NULL && pg_strcasecmp(node->name, e->defining) == 0)
+		NameError(src, len, node, "22023", "A segment cannot contain itself, directly or through other segments.",
+				  "segment \"%s\" would refer to itself", node->name);
 	if (SPI_processed == 0)
 		NameError(src, len, node, "42704", "See tagscrm.segments for the segments defined.",
 				  "segment \"%s\" does not exist", node->name);
@@ -421,8 +424,8 @@ EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 					  "segment \"%s\" refers to itself", name);
 	if (e->nsegments >= SEGMENT_MAX_NESTING)
 		NameError(src, len, node, "54000", "Segments may refer to segments at most 16 deep.",
-				  "segment \"%s\" is nested too deeply", name);
-	if (e->nsegments == 0 && e->defining != NULL)
+				  "segments are nested more than 16 deep at segment \"%s\"", name);
+	if (e->nsegments == 1 && e->defining != NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(e->cxt);
 
@@ -621,6 +624,8 @@ segment_check(PG_FUNCTION_ARGS)
 	memset(&e, 0, sizeof(e));
 	e.evaluate = false;
 	e.defining = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* the segment defined is the first level: as deep as when it is used */
+	e.segments[e.nsegments++] = e.defining;
 	Run(fcinfo, &e, PG_GETARG_TEXT_PP(0));
 	foreach(lc, e.used)
 		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false, TEXTOID,
