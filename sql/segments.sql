@@ -412,3 +412,14 @@ SELECT name FROM tagscrm.segments WHERE name LIKE 'chain%' ORDER BY length(name)
 SELECT tagscrm.drop_segment('keen gardeners'), tagscrm.drop_segment('keen');
 SELECT name, expression, description, customers = tagscrm.segment_count(expression) AS size_ok
   FROM tagscrm.segments WHERE name NOT LIKE 'chain%' ORDER BY name;
+
+-- ---------------------------------------------------------------------------
+-- The key limit: the last key is 2147483647; past it no customer is added
+-- ---------------------------------------------------------------------------
+SELECT setval('tagscrm.customer_key_seq', 2147483646) IS NOT NULL AS near_the_end;
+SELECT tagscrm.tag_customer('the last one', 'garden');
+SELECT k.key, 'the last one' IN (SELECT tagscrm.segment_members($$tag('garden')$$, 'the last', 10)) AS member
+  FROM tagscrm.customer_key k WHERE k.customer_id = 'the last one';
+SELECT tagscrm.tag_customer('one too many', 'garden');
+SELECT count(*) AS half_added FROM tagscrm.customer WHERE customer_id = 'one too many';
+SELECT tagscrm.segment_count($$tag('garden')$$) = (SELECT count(*) FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'garden') AS count_ok;

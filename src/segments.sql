@@ -17,6 +17,10 @@ CREATE FUNCTION @extschema@.customer_set_recv(pg_catalog.internal) RETURNS @exts
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION @extschema@.customer_set_send(@extschema@.customer_set) RETURNS pg_catalog.bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.customer_set_in(pg_catalog.cstring) IS 'Internal: text input of customer_set';
+COMMENT ON FUNCTION @extschema@.customer_set_out(@extschema@.customer_set) IS 'Internal: text output of customer_set';
+COMMENT ON FUNCTION @extschema@.customer_set_recv(pg_catalog.internal) IS 'Internal: binary input of customer_set (checked)';
+COMMENT ON FUNCTION @extschema@.customer_set_send(@extschema@.customer_set) IS 'Internal: binary output of customer_set';
 CREATE TYPE @extschema@.customer_set (
 	INPUT = @extschema@.customer_set_in,
 	OUTPUT = @extschema@.customer_set_out,
@@ -94,6 +98,16 @@ CREATE FUNCTION @extschema@.customer_set_state_final(pg_catalog.internal) RETURN
 CREATE FUNCTION @extschema@.customer_set_replay_trans(pg_catalog.internal, @extschema@.customer_set,
                                                       @extschema@.customer_set) RETURNS pg_catalog.internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.customer_set_agg_trans(pg_catalog.internal, pg_catalog.int4) IS 'Internal: customer_set_agg step';
+COMMENT ON FUNCTION @extschema@.customer_set_union_trans(pg_catalog.internal, @extschema@.customer_set) IS 'Internal: customer_set_union step';
+COMMENT ON FUNCTION @extschema@.customer_set_intersect_trans(pg_catalog.internal, @extschema@.customer_set) IS 'Internal: customer_set_intersection step';
+COMMENT ON FUNCTION @extschema@.customer_set_union_combine(pg_catalog.internal, pg_catalog.internal) IS 'Internal: merges two union states';
+COMMENT ON FUNCTION @extschema@.customer_set_intersect_combine(pg_catalog.internal, pg_catalog.internal) IS 'Internal: merges two intersection states';
+COMMENT ON FUNCTION @extschema@.customer_set_state_serial(pg_catalog.internal) IS 'Internal: a customer_set aggregate state as bytes';
+COMMENT ON FUNCTION @extschema@.customer_set_state_deserial(pg_catalog.bytea, pg_catalog.internal) IS 'Internal: a customer_set aggregate state from bytes';
+COMMENT ON FUNCTION @extschema@.customer_set_state_final(pg_catalog.internal) IS 'Internal: the customer_set of an aggregate state';
+COMMENT ON FUNCTION @extschema@.customer_set_replay_trans(pg_catalog.internal, @extschema@.customer_set, @extschema@.customer_set) IS 'Internal: customer_set_replay step';
 
 CREATE AGGREGATE @extschema@.customer_set_agg(key pg_catalog.int4) (
 	SFUNC = @extschema@.customer_set_agg_trans,
@@ -439,7 +453,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	clean text := @extschema@.check_name('segment', name);
-	uses text[];
+	used text[];
 	old @extschema@.segment;
 BEGIN
 	IF expression IS NULL THEN
@@ -452,16 +466,16 @@ BEGIN
 	END IF;
 	-- one definition at a time, so that two cannot make a cycle between them
 	LOCK TABLE @extschema@.segment IN SHARE ROW EXCLUSIVE MODE;
-	uses := @extschema@.segment_check(expression, clean);
+	used := @extschema@.segment_check(expression, clean);
 	SELECT * INTO old FROM @extschema@.segment s WHERE lower(s.name) = @extschema@.name_key(clean);
 	IF FOUND THEN
 		UPDATE @extschema@.segment s
 		   SET name = clean, expression = define_segment.expression, description = define_segment.description,
-		       uses = define_segment.uses, defined_by = @extschema@.acting_role(), defined_at = @extschema@.now()
+		       uses = used, defined_by = @extschema@.acting_role(), defined_at = @extschema@.now()
 		 WHERE lower(s.name) = @extschema@.name_key(clean);
 	ELSE
 		INSERT INTO @extschema@.segment (name, expression, description, uses, defined_by, defined_at)
-		VALUES (clean, expression, description, uses, @extschema@.acting_role(), @extschema@.now());
+		VALUES (clean, expression, description, used, @extschema@.acting_role(), @extschema@.now());
 	END IF;
 END
 $$;
