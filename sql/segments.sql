@@ -423,3 +423,7 @@ SELECT k.key, 'the last one' IN (SELECT tagscrm.segment_members($$tag('garden')$
 SELECT tagscrm.tag_customer('one too many', 'garden');
 SELECT count(*) AS half_added FROM tagscrm.customer WHERE customer_id = 'one too many';
 SELECT tagscrm.segment_count($$tag('garden')$$) = (SELECT count(*) FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'garden') AS count_ok;
+
+-- the next tests run in this database
+SELECT tagscrm.unwatch('orders');
+DROP TABLE orders, pick;

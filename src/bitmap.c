@@ -440,13 +440,33 @@ customer_set_cardinality(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) n);
 }
 
+/*
+ * When the set is a constant or a query parameter (segment_members filters
+ * every customer by one set), it is read once per query: the bitmap is kept
+ * in fn_extra, owned by the function's memory context.
+ */
 Datum
 customer_set_contains(PG_FUNCTION_ARGS)
 {
-	BitmapOwner *a = BitmapFromDatum(PG_GETARG_CUSTOMER_SET(0));
 	int32		key = PG_GETARG_INT32(1);
-	bool		result = key >= 0 && roaring_bitmap_contains(a->bitmap, (uint32) key);
+	BitmapOwner *a;
+	bool		result;
 
+	if (get_fn_expr_arg_stable(fcinfo->flinfo, 0))
+	{
+		a = (BitmapOwner *) fcinfo->flinfo->fn_extra;
+		if (a == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+			a = BitmapFromDatum(PG_GETARG_CUSTOMER_SET(0));
+			MemoryContextSwitchTo(old);
+			fcinfo->flinfo->fn_extra = a;
+		}
+		PG_RETURN_BOOL(key >= 0 && roaring_bitmap_contains(a->bitmap, (uint32) key));
+	}
+	a = BitmapFromDatum(PG_GETARG_CUSTOMER_SET(0));
+	result = key >= 0 && roaring_bitmap_contains(a->bitmap, (uint32) key);
 	BitmapRelease(a);
 	PG_RETURN_BOOL(result);
 }
