@@ -158,9 +158,13 @@ COMMENT ON AGGREGATE @extschema@.customer_set_replay(@extschema@.customer_set, @
 -- the customers (and the tag sets follow as it loads customer_tag).
 -- ---------------------------------------------------------------------------
 CREATE SEQUENCE @extschema@.customer_key_seq AS integer MINVALUE 1 MAXVALUE 2147483647 NO CYCLE;
+-- Both indexes carry the other column, so that listing members (by id
+-- order, or by key) reads only the indexes (index-only scans).
 CREATE TABLE @extschema@.customer_key (
-	customer_id text PRIMARY KEY REFERENCES @extschema@.customer ON DELETE CASCADE,
-	key         integer NOT NULL UNIQUE
+	customer_id text NOT NULL REFERENCES @extschema@.customer ON DELETE CASCADE,
+	key         integer NOT NULL,
+	PRIMARY KEY (customer_id) INCLUDE (key),
+	UNIQUE (key) INCLUDE (customer_id)
 );
 COMMENT ON TABLE @extschema@.customer_key IS
 	'The dense 32-bit key of each customer, the element of a customer_set; never reused';
@@ -397,10 +401,10 @@ COMMENT ON FUNCTION @extschema@.segment_count(text) IS
 
 -- Customer ids in the order of customer_id (the database's collation, as
 -- ORDER BY customer_id), from after (exclusive; NULL: the start), at most
--- page_size.  A sparse set (under 5 % of the customers and 100,000 keys) is
--- looked up by key and sorted; a dense one is read in id order and filtered
--- (the set read once per page), so a page costs about page_size / density
--- rows.
+-- page_size.  Of two plans the cheaper: read the customers in id order from
+-- after, keeping the members (the set is read once per page), until the page
+-- is full: about page_size / density rows; or look every member up by key
+-- and sort them (about twice the members' number).
 CREATE FUNCTION @extschema@.segment_members(expression text, after text DEFAULT NULL, page_size integer DEFAULT 1000)
 RETURNS SETOF text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -409,6 +413,7 @@ AS $$
 DECLARE
 	s @extschema@.customer_set;
 	n bigint;
+	everyone bigint;
 BEGIN
 	IF expression IS NULL THEN
 		RAISE EXCEPTION 'segment expression must not be null' USING ERRCODE = '22004', HINT = 'Name a segment or write an expression.';
@@ -419,7 +424,8 @@ BEGIN
 	END IF;
 	s := @extschema@.segment_set(expression);
 	n := @extschema@.customer_set_cardinality(s);
-	IF n <= 100000 AND n * 20 < @extschema@.customer_set_cardinality(@extschema@.tag_set(0)) THEN
+	everyone := @extschema@.customer_set_cardinality(@extschema@.tag_set(0));
+	IF least(everyone::float8, page_size::float8 * everyone / greatest(n, 1)) > 2.0 * n THEN
 		RETURN QUERY
 		SELECT k.customer_id FROM @extschema@.customer_key k
 		 WHERE k.key = ANY (ARRAY(SELECT @extschema@.customer_set_keys(s)))
