@@ -14,7 +14,7 @@ SQL_PARTS  = src/tagscrm.sql src/library.sql \
              src/facts.sql \
              src/rfm.sql src/churn.sql src/churn_validate.sql src/settings.sql src/churn_predict.sql src/models.sql \
              src/rule.sql src/rule_values.sql src/tag_rules.sql \
-             src/tags.sql \
+             src/tags.sql src/segments.sql \
              src/views.sql \
              src/jobs.sql src/permissions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
@@ -26,6 +26,7 @@ ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -Isrc
+SHLIB_LINK  = -lroaring
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 PG_CONFIG ?= pg_config

@@ -104,6 +104,7 @@ BEGIN
 	PERFORM @extschema@.request_applier_if_queued();   -- normally none: one ran after each bulk commit
 	customers := @extschema@.maintain_in_batches('sweep', true, quiet, lock_rows => true);
 	PERFORM @extschema@.expire_tags();
+	PERFORM @extschema@.segment_compact();   -- folds the tag sets' change logs (docs/segments.md)
 	RETURN customers;
 END
 $$;

@@ -6,7 +6,7 @@
 # server and headers; pgTAP and pg_cron for the tests; gcc for the build;
 # clang and its sanitizer runtime for the fuzz harness (test/fuzz)
 TAGSCRM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
-	make gcc clang libclang-rt-14-dev"
+	make gcc clang libclang-rt-14-dev libroaring-dev"
 
 say() { echo "tagscrm: $*"; }
 

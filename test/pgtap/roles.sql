@@ -224,6 +224,30 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	 $$SELECT tagscrm.churn_purchases_sql('public.orders')$$, NULL, NULL),
 	('tagscrm.churn_summary_sql(regclass,name,name,name)', 'reader',
 	 $$SELECT tagscrm.churn_summary_sql('public.orders', 'customer_id', 'paid_at', 'amount')$$, NULL, NULL),
+	-- customer sets and segments (src/segments.sql)
+	('tagscrm.customer_set(integer[])', 'reader', $$SELECT tagscrm.customer_set(ARRAY[1, 5])$$, NULL, NULL),
+	('tagscrm.customer_set_and(tagscrm.customer_set,tagscrm.customer_set)', 'reader',
+	 $$SELECT tagscrm.customer_set_and('{1,5}', '{5}')$$, NULL, NULL),
+	('tagscrm.customer_set_or(tagscrm.customer_set,tagscrm.customer_set)', 'reader',
+	 $$SELECT tagscrm.customer_set_or('{1,5}', '{5}')$$, NULL, NULL),
+	('tagscrm.customer_set_andnot(tagscrm.customer_set,tagscrm.customer_set)', 'reader',
+	 $$SELECT tagscrm.customer_set_andnot('{1,5}', '{5}')$$, NULL, NULL),
+	('tagscrm.customer_set_cardinality(tagscrm.customer_set)', 'reader', $$SELECT tagscrm.customer_set_cardinality('{1,5}')$$, NULL, NULL),
+	('tagscrm.customer_set_contains(tagscrm.customer_set,integer)', 'reader', $$SELECT tagscrm.customer_set_contains('{1,5}', 5)$$, NULL, NULL),
+	('tagscrm.customer_set_eq(tagscrm.customer_set,tagscrm.customer_set)', 'reader',
+	 $$SELECT tagscrm.customer_set_eq('{1,5}', '{5,1}')$$, NULL, NULL),
+	('tagscrm.customer_set_keys(tagscrm.customer_set)', 'reader', $$SELECT * FROM tagscrm.customer_set_keys('{1,5}')$$, NULL, NULL),
+	('tagscrm.customer_set_agg(integer)', 'reader', $$SELECT tagscrm.customer_set_agg(g) FROM generate_series(1, 9) g$$, NULL, NULL),
+	('tagscrm.customer_set_union(tagscrm.customer_set)', 'reader',
+	 $$SELECT tagscrm.customer_set_union(s) FROM (VALUES ('{1}'::tagscrm.customer_set), ('{2}')) v(s)$$, NULL, NULL),
+	('tagscrm.customer_set_intersection(tagscrm.customer_set)', 'reader',
+	 $$SELECT tagscrm.customer_set_intersection(s) FROM (VALUES ('{1,2}'::tagscrm.customer_set), ('{2}')) v(s)$$, NULL, NULL),
+	('tagscrm.segment_set(text)', 'reader', $$SELECT tagscrm.segment_set($e$tag('garden') or tag('kitchen')$e$)$$, NULL, NULL),
+	('tagscrm.segment_count(text)', 'reader', $$SELECT tagscrm.segment_count($e$not tag('garden')$e$)$$, NULL, NULL),
+	('tagscrm.segment_members(text,text,integer)', 'reader',
+	 $$SELECT * FROM tagscrm.segment_members($e$tag('garden')$e$, after => '0', page_size => 10)$$, NULL, NULL),
+	('tagscrm.segment_overlap(text,text)', 'reader',
+	 $$SELECT * FROM tagscrm.segment_overlap($e$tag('garden')$e$, $e$group('interests')$e$)$$, NULL, NULL),
 
 	-- operator: tagging, importing, reviewing
 	('tagscrm.tag_customer(text,text,text,timestamptz)', 'operator',
@@ -243,6 +267,10 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.release_review(text,text,text)', 'operator',
 	 format('SELECT tagscrm.release_review(%L, ''big spender'')', :'kept'), NULL, NULL),
 	('tagscrm.preview_tag_rule(text,text,integer)', 'operator', $$SELECT * FROM tagscrm.preview_tag_rule('loyal')$$, NULL, NULL),
+	('tagscrm.define_segment(text,text,text)', 'operator',
+	 $$SELECT tagscrm.define_segment('green', $e$tag('garden') and not tag('kitchen')$e$, 'gardeners only')$$, NULL, NULL),
+	('tagscrm.drop_segment(text)', 'operator', $$SELECT tagscrm.drop_segment('greens')$$, NULL,
+	 $$SELECT tagscrm.define_segment('greens', $e$tag('garden')$e$)$$),
 
 	-- admin: the library, watching, jobs, rules, churn models
 	('tagscrm.create_tag_group(text,text,boolean,text,text,text)', 'admin',
@@ -282,7 +310,8 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.enable_tag_rule(text,boolean)', 'admin', $$SELECT tagscrm.enable_tag_rule('loyal')$$, NULL, NULL),
 	('tagscrm.churn_fit(text,regclass,name,name,name,timestamptz,interval,text)', 'admin',
 	 $$SELECT tagscrm.churn_fit('shop-daily', 'public.orders', 'customer_id', 'paid_at', 'amount', time_unit => '1 day')$$, NULL, NULL),
-	('tagscrm.drop_churn_model(text)', 'admin', $$SELECT tagscrm.drop_churn_model('shop')$$, NULL, NULL);
+	('tagscrm.drop_churn_model(text)', 'admin', $$SELECT tagscrm.drop_churn_model('shop')$$, NULL, NULL),
+	('tagscrm.segment_compact(integer)', 'admin', $$SELECT tagscrm.segment_compact()$$, NULL, NULL);
 
 -- ---------------------------------------------------------------------------
 -- Every relation of the schema, and the lowest role that may read it
@@ -303,7 +332,9 @@ INSERT INTO relation VALUES
 	('tagscrm.customer', NULL), ('tagscrm.customer_tag', NULL), ('tagscrm.tag_history', NULL),
 	('tagscrm.library_history', NULL), ('tagscrm.customer_fact', NULL), ('tagscrm.customer_day', NULL),
 	('tagscrm.customer_event_fact', NULL), ('tagscrm.model_tag', NULL), ('tagscrm.pending_customers', NULL),
-	('tagscrm.recompute_log', NULL);
+	('tagscrm.recompute_log', NULL),
+	('tagscrm.segments', 'reader'), ('tagscrm.segment', NULL), ('tagscrm.customer_key', NULL),
+	('tagscrm.tag_set_base', NULL), ('tagscrm.tag_set_log', NULL);
 
 -- Writes: only admins UPDATE settings; nobody writes the history or the assignments.
 CREATE TEMP TABLE write (rel regclass NOT NULL, sql text PRIMARY KEY, min_role text);
