@@ -57,7 +57,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	g @extschema@.tag_group;
-	i integer;
 	tag_name text;
 	id integer;
 BEGIN

@@ -464,7 +464,6 @@ AS $$
 DECLARE
 	clean text := @extschema@.check_name('segment', name);
 	used text[];
-	old @extschema@.segment;
 BEGIN
 	IF expression IS NULL THEN
 		RAISE EXCEPTION 'segment expression must not be null' USING ERRCODE = '22004',
@@ -477,13 +476,11 @@ BEGIN
 	-- one definition at a time, so that two cannot make a cycle between them
 	LOCK TABLE @extschema@.segment IN SHARE ROW EXCLUSIVE MODE;
 	used := @extschema@.segment_check(expression, clean);
-	SELECT * INTO old FROM @extschema@.segment s WHERE lower(s.name) = @extschema@.name_key(clean);
-	IF FOUND THEN
-		UPDATE @extschema@.segment s
-		   SET name = clean, expression = define_segment.expression, description = define_segment.description,
-		       uses = used, defined_by = @extschema@.acting_role(), defined_at = @extschema@.now()
-		 WHERE lower(s.name) = @extschema@.name_key(clean);
-	ELSE
+	UPDATE @extschema@.segment s
+	   SET name = clean, expression = define_segment.expression, description = define_segment.description,
+	       uses = used, defined_by = @extschema@.acting_role(), defined_at = @extschema@.now()
+	 WHERE lower(s.name) = @extschema@.name_key(clean);
+	IF NOT FOUND THEN
 		INSERT INTO @extschema@.segment (name, expression, description, uses, defined_by, defined_at)
 		VALUES (clean, expression, description, used, @extschema@.acting_role(), @extschema@.now());
 	END IF;
