@@ -64,7 +64,7 @@ BEGIN
 		WHEN 5 THEN t := overlay(t PLACING repeat(CASE WHEN random() < 0.5 THEN '(' ELSE 'not ' END,
 		                                         90 + floor(random() * 20)::integer) FROM p + 1 FOR 0);   -- deep nesting
 		WHEN 6 THEN t := regexp_replace(t, '''([^'']|'''')*''',                     -- a very long or odd name
-		                                quote_literal(CASE floor(random() * 3)::integer WHEN 0 THEN repeat('x', floor(random() * 10000)::integer)
+		                                fuzz_quote(CASE floor(random() * 3)::integer WHEN 0 THEN repeat('x', floor(random() * 10000)::integer)
 		                                                  WHEN 1 THEN repeat('é''', 1 + floor(random() * 50)::integer)
 		                                                  ELSE ' ' || fuzz_char() || ' ' END));
 		ELSE t := CASE WHEN random() < 0.5 THEN upper(t) ELSE reverse(t) END;
@@ -202,7 +202,7 @@ BEGIN
 					EXECUTE format('SELECT count(*) FROM %s s', fuzz_tag_sql('会员')) INTO want;
 				END IF;
 			ELSE          -- a long name that is no tag
-				e := format('group(''channel'') or tag(%L)', repeat(fuzz_char(), 1 + floor(random() * 3300)::integer));
+				e := format('group(''channel'') or tag(%s)', fuzz_quote(repeat(fuzz_char(), 1 + floor(random() * 3300)::integer)));
 				want_state := CASE WHEN octet_length(e) > 10000 THEN '54000' ELSE '42704' END;
 			END CASE;
 		END IF;

@@ -43,6 +43,11 @@ RETURN format('(SELECT DISTINCT ct.customer_id FROM tagscrm.customer_tag ct JOIN
               'JOIN tagscrm.tag_group g ON g.group_id = t.group_id WHERE lower(g.name) = lower(%L))', name);
 CREATE FUNCTION fuzz_not_sql(q text) RETURNS text LANGUAGE sql IMMUTABLE
 RETURN format('(SELECT c.customer_id FROM tagscrm.customer c EXCEPT %s)', q);
+-- a string of the segment language: in quotes, a quote doubled (never
+-- quote_literal's E'...' form, which the language does not have)
+CREATE FUNCTION fuzz_quote(s text) RETURNS text LANGUAGE sql IMMUTABLE
+RETURN '''' || replace(s, '''', '''''') || '''';
+
 CREATE FUNCTION fuzz_anycase(s text) RETURNS text LANGUAGE sql VOLATILE
 RETURN CASE floor(random() * 3)::integer WHEN 0 THEN upper(s) WHEN 1 THEN lower(s) ELSE s END;
 
@@ -60,13 +65,13 @@ BEGIN
 		IF r < 0.6 THEN
 			SELECT x INTO w FROM (SELECT t.name FROM tagscrm.tag t UNION ALL SELECT a.alias FROM tagscrm.tag_alias a) s(x)
 			 ORDER BY random(), x LIMIT 1;
-			RETURN ARRAY[format('%s(%s)', fuzz_anycase('tag'), quote_literal(fuzz_anycase(w))), fuzz_tag_sql(w)];
+			RETURN ARRAY[format('%s(%s)', fuzz_anycase('tag'), fuzz_quote(fuzz_anycase(w))), fuzz_tag_sql(w)];
 		ELSIF r < 0.8 OR NOT EXISTS (SELECT FROM fuzz_segment_sql) THEN
 			SELECT g.name INTO w FROM tagscrm.tag_group g ORDER BY random(), g.name LIMIT 1;
-			RETURN ARRAY[format('%s( %s )', fuzz_anycase('group'), quote_literal(w)), fuzz_group_sql(w)];
+			RETURN ARRAY[format('%s( %s )', fuzz_anycase('group'), fuzz_quote(w)), fuzz_group_sql(w)];
 		END IF;
 		SELECT s.name INTO w FROM fuzz_segment_sql s ORDER BY random(), s.name LIMIT 1;
-		RETURN ARRAY[format('segment(%s)', quote_literal(fuzz_anycase(w))), (SELECT s.sql FROM fuzz_segment_sql s WHERE s.name = w)];
+		RETURN ARRAY[format('segment(%s)', fuzz_quote(fuzz_anycase(w))), (SELECT s.sql FROM fuzz_segment_sql s WHERE s.name = w)];
 	END IF;
 	r := random();
 	a := fuzz_gen(depth - 1);
