@@ -382,6 +382,14 @@ SELECT tagscrm.segment_count(repeat('(', 101) || $$tag('garden')$$ || repeat(')'
 SELECT tagscrm.segment_count(repeat('not ', 101) || $$tag('garden')$$);
 SELECT tagscrm.segment_count(repeat($$tag('x') or $$, 600) || $$tag('x')$$);
 SELECT tagscrm.segment_count(repeat(' ', 10001));
+-- found by test/segment_fuzz: a number, too long or out of range for the
+-- shared lexer, is a syntax error of the segment language (not 22003); a
+-- long name outside ASCII is clipped at a whole character in the message
+-- (not replaced by a generic one)
+SELECT pg_temp.sqlstate_of($$tag(1e999)$$) AS out_of_range, pg_temp.sqlstate_of('tag(' || repeat('9', 200) || ')') AS too_long;
+SELECT tagscrm.segment_count($$tag('garden') or tag(1e999)$$);
+SELECT tagscrm.segment_count('tag(''' || repeat('京', 100) || ''')');
+SELECT tagscrm.segment_count('group(''' || repeat(chr(128512), 60) || ''')');
 -- at the limits: accepted
 SELECT tagscrm.segment_count(repeat('(', 100) || $$tag('garden')$$ || repeat(')', 100)) = tagscrm.segment_count($$tag('garden')$$) AS depth_100,
        tagscrm.segment_count(repeat('not not ', 50) || $$tag('garden')$$) = tagscrm.segment_count($$tag('garden')$$) AS nots_100,

@@ -285,6 +285,19 @@ ParseExpression(const char *src, size_t len)
 	root = ParseOr(&sp);
 	if (!sp.p.failed && sp.p.tok.type != TK_EOF)
 		SyntaxError(&sp, "\"and\", \"or\" or the end of the expression", NULL);
+
+	/*
+	 * The shared lexer refuses a number too long or out of range (22003) as
+	 * it reads it; the segment language has no numbers at all, so here that
+	 * is a syntax error like any other token out of place (42601, as
+	 * docs/segments.md lists).  Found by test/segment_fuzz.
+	 */
+	if (sp.p.failed && memcmp(err.sqlstate, "22003", 5) == 0)
+	{
+		memcpy(err.sqlstate, "42601", 5);
+		snprintf(err.detail, sizeof(err.detail), "A segment expression has no numbers.");
+		snprintf(err.hint, sizeof(err.hint), "Write a name in single quotes, as in tag('2026').");
+	}
 	if (sp.p.failed)
 		RuleReportError(&err, src, len);
 	RuleArenaFree(sp.p.arena);
@@ -327,7 +340,15 @@ NameError(const char *src, size_t len, const SegNode *node, const char *sqlstate
 		  const char *hint, const char *fmt, const char *name)
 {
 	RuleError	err;
+	int			keep = pg_mbcliplen(name, (int) strlen(name), 200);
 
+	/*
+	 * A long name is shown clipped at a whole character: snprintf would cut
+	 * a letter outside ASCII in two, and RuleReportError would then replace
+	 * the whole message with a generic one (found by test/segment_fuzz).
+	 */
+	if ((size_t) keep < strlen(name))
+		name = psprintf("%.*s...", keep, name);
 	memset(&err, 0, sizeof(err));
 	memcpy(err.sqlstate, sqlstate, 5);
 	err.position = (int) node->position;
