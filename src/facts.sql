@@ -36,7 +36,8 @@ COMMENT ON TABLE @extschema@.customer_fact IS
 -- a day with either counts as an active day.  amount is the value of the
 -- day's purchases (refunds not included): the churn models' spend is the
 -- mean value of the repeat purchase days, the first day and same-day orders
--- merged as the fit merges them.
+-- merged as the fit merges them.  Kept with trailing zeros trimmed
+-- (trim_scale), so that a delta and a recompute store the same text.
 CREATE TABLE @extschema@.customer_day (
 	customer_id text NOT NULL,
 	day         date NOT NULL,
@@ -133,12 +134,12 @@ BEGIN ATOMIC
 	INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders, events, amount)
 	SELECT u.c, (u.a AT TIME ZONE tz)::date,
 	       count(*) FILTER (WHERE counts = 'orders'), count(*) FILTER (WHERE counts = 'events'),
-	       COALESCE(sum(u.m) FILTER (WHERE counts = 'orders'), 0)
+	       pg_catalog.trim_scale(COALESCE(sum(u.m) FILTER (WHERE counts = 'orders'), 0))
 	  FROM unnest(customers, ats, amounts) AS u(c, a, m)
 	 WHERE u.c IS NOT NULL AND u.a IS NOT NULL
 	 GROUP BY 1, 2 ORDER BY 1, 2
 	ON CONFLICT (customer_id, day) DO UPDATE
-	   SET orders = d.orders + EXCLUDED.orders, events = d.events + EXCLUDED.events, amount = d.amount + EXCLUDED.amount;
+	   SET orders = d.orders + EXCLUDED.orders, events = d.events + EXCLUDED.events, amount = pg_catalog.trim_scale(d.amount + EXCLUDED.amount);
 END;
 COMMENT ON FUNCTION @extschema@.add_days(text[], timestamptz[], numeric[], text, text) IS
 	'Internal: applies inserted orders or events to the per-day counts as deltas';
@@ -347,7 +348,7 @@ RETURN format($q$
 	w.customer_column, @extschema@.time_sql(w, w.at_column, '$2'), @extschema@.usable_rows_sql(w, customers),
 	@extschema@.purchase_sql(w),
 	CASE WHEN w.amount_column IS NULL THEN '0::pg_catalog.numeric'
-	     ELSE format('COALESCE(sum(%I::pg_catalog.numeric), 0)', w.amount_column) END);
+	     ELSE format('pg_catalog.trim_scale(COALESCE(sum(%I::pg_catalog.numeric), 0))', w.amount_column) END);
 COMMENT ON FUNCTION @extschema@.days_sql(@extschema@.watched_table, text[]) IS
 	'Internal: SQL text reading rows (and, of orders, the purchase value) per customer and day of a watched table';
 
