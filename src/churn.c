@@ -230,19 +230,6 @@ ReadGammaGamma(FunctionCallInfo fcinfo, int argno, GgParams *m)
 	m->gamma = v[2];
 }
 
-/*
- * Whether E[Z | x, zbar] exists: the posterior of the spend rate is
- * Gamma(p x + q, gamma + x zbar), so the mean spend p / nu has a finite
- * expectation only for p x + q > 1 (for a new customer, x = 0: q > 1).  A
- * model with q <= 1 is valid; the value it cannot give is NULL, not an error,
- * since scores are computed inside writers' statements.
- */
-static bool
-GgValueExists(const GgParams *m, double x)
-{
-	return m->p * x + m->q - 1.0 > 0.0;
-}
-
 /* Raises an error unless a computed score is a finite number. */
 static double
 CheckScore(double v, int ok, const char *what)
@@ -1101,7 +1088,7 @@ gamma_gamma_expected_value(PG_FUNCTION_ARGS)
 
 	ReadGammaGamma(fcinfo, 0, &m);
 	CheckSpend(x, zbar);
-	if (!GgValueExists(&m, x))
+	if (!gg_value_exists(&m, x))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(CheckScore(gg_expected_value(&m, x, zbar), 1, "expected value"));
 }
@@ -1138,7 +1125,7 @@ ScoreClv(FunctionCallInfo fcinfo, ChurnExpectedFn expected)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must be at most %.0f periods, got %g", CLV_MAX_HORIZON, horizon)));
-	if (!GgValueExists(&gg, x))
+	if (!gg_value_exists(&gg, x))
 		PG_RETURN_NULL();
 	v = churn_clv_value_of(expected, &bg, &gg, x, t_x, T, zbar, horizon, d, &ok);
 	PG_RETURN_FLOAT8(CheckScore(v, ok, "clv"));

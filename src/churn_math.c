@@ -1369,6 +1369,19 @@ gg_fit_points(GgPoint *pts, size_t npts, GgParams *out, ChurnInterruptFn interru
 }
 
 /*
+ * Whether E[Z | x, zbar] exists: the posterior of the spend rate is
+ * Gamma(p x + q, gamma + x zbar), so the mean spend p / nu has a finite
+ * expectation only for p x + q > 1 (for a new customer, x = 0: q > 1).  A
+ * model with q <= 1 is valid; the value it cannot give is NULL, not an error,
+ * since scores are computed inside writers' statements.
+ */
+int
+gg_value_exists(const GgParams *m, double x)
+{
+	return m->p * x + m->q - 1.0 > 0.0;
+}
+
+/*
  * E[Z | x, zbar] = (q - 1)/(p x + q - 1) * p gamma/(q - 1) + p x/(p x + q - 1) * zbar
  *               = p (gamma + x zbar) / (p x + q - 1); needs p x + q > 1 (checked by the caller).
  */

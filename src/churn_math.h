@@ -101,6 +101,7 @@ extern double gg_log_likelihood(const GgParams *m, const GgPoint *pts, size_t np
 								ChurnInterruptFn interrupt);
 extern ChurnFitResult gg_fit_points(GgPoint *pts, size_t npts, GgParams *out,
 									ChurnInterruptFn interrupt);
+extern int gg_value_exists(const GgParams *m, double x);
 extern double gg_expected_value(const GgParams *m, double x, double zbar);
 /* E[Y(t) | x, t_x, T] of a purchase model: bgnbd_expected_value or mbgnbd_expected_value */
 typedef double (*ChurnExpectedFn) (const BgnbdParams *m, double t, double x, double t_x, double T, int *ok);

@@ -51,11 +51,13 @@ static SPIPlanPtr model_plan = NULL;
 static SPIPlanPtr listed_plan = NULL;
 static SPIPlanPtr everyone_plan = NULL;
 
+/* The plan of query (a format naming the schema twice), prepared on first use. */
 static SPIPlanPtr
-KeptPlan(SPIPlanPtr *slot, const char *query, int nargs, Oid *types)
+KeptPlan(SPIPlanPtr *slot, const char *format, const char *schema, int nargs, Oid *types)
 {
 	if (*slot == NULL)
 	{
+		char	   *query = psprintf(format, schema, schema);
 		SPIPlanPtr	plan = SPI_prepare(query, nargs, types);
 
 		if (plan == NULL)
@@ -92,12 +94,12 @@ ReadModel(const char *schema, text *name, PredictModel *m)
 
 	values[0] = name ? PointerGetDatum(name) : (Datum) 0;
 	nulls[0] = name ? ' ' : 'n';
-	ret = SPI_execute_plan(KeptPlan(&model_plan, psprintf(
+	ret = SPI_execute_plan(KeptPlan(&model_plan,
 										"SELECT m.kind, m.r, m.alpha, m.a, m.b, m.p, m.q, m.gamma, "
 										"pg_catalog.date_part('epoch', m.time_unit), s.churn_high, s.churn_medium "
 										"FROM %s.settings s JOIN %s.churn_model m "
 										"ON m.name OPERATOR(pg_catalog.=) COALESCE($1, s.churn_model)",
-										schema, schema), 1, types),
+										schema, 1, types),
 						   values, nulls, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
@@ -190,7 +192,7 @@ churn_predict(PG_FUNCTION_ARGS)
 	/* x = purchase days - 1; zbar from the days after the first */
 	if (PG_ARGISNULL(0))
 	{
-		plan = KeptPlan(&everyone_plan, psprintf(
+		plan = KeptPlan(&everyone_plan,
 							"SELECT f.customer_id, f.first_order_at, f.last_order_at, d.days, d.total, d.first "
 							"FROM %s.customer_fact f JOIN ("
 							" SELECT d.customer_id, pg_catalog.count(*) AS days, pg_catalog.sum(d.amount) AS total,"
@@ -198,12 +200,12 @@ churn_predict(PG_FUNCTION_ARGS)
 							" FROM %s.customer_day d WHERE d.orders OPERATOR(pg_catalog.>) 0 GROUP BY 1) d"
 							" USING (customer_id) "
 							"WHERE f.order_count OPERATOR(pg_catalog.>) 0 AND f.first_order_at IS NOT NULL",
-							schema, schema), 0, NULL);
+							schema, 0, NULL);
 		ret = SPI_execute_plan(plan, NULL, NULL, true, 0);
 	}
 	else
 	{
-		plan = KeptPlan(&listed_plan, psprintf(
+		plan = KeptPlan(&listed_plan,
 							"SELECT f.customer_id, f.first_order_at, f.last_order_at, d.days, d.total, d.first "
 							"FROM %s.customer_fact f CROSS JOIN LATERAL ("
 							" SELECT pg_catalog.count(*) AS days, pg_catalog.sum(d.amount) AS total,"
@@ -213,7 +215,7 @@ churn_predict(PG_FUNCTION_ARGS)
 							"WHERE f.customer_id OPERATOR(pg_catalog.=) ANY ($1) "
 							"AND f.order_count OPERATOR(pg_catalog.>) 0 AND f.first_order_at IS NOT NULL "
 							"AND d.days OPERATOR(pg_catalog.>) 0",
-							schema, schema), 1, types);
+							schema, 1, types);
 		args[0] = PG_GETARG_DATUM(0);
 		ret = SPI_execute_plan(plan, args, argnulls, true, 0);
 	}
@@ -262,8 +264,7 @@ churn_predict(PG_FUNCTION_ARGS)
 			if (!ok)
 				purchases = NAN;
 		}
-		/* the spend's posterior mean exists only where p x + q > 1 */
-		if (m.spend.p * x + m.spend.q > 1.0 && zbar >= 0.0)
+		if (gg_value_exists(&m.spend, x) && zbar >= 0.0)
 			value = gg_expected_value(&m.spend, x, zbar);
 
 		values[0] = SPI_getbinval(tup, desc, 1, &isnull);	/* copied by tuplestore_putvalues */
