@@ -25,7 +25,17 @@ CREATE TABLE @extschema@.customer_fact (
 	attributes      jsonb,                           -- its watched attribute columns
 	birth_date      date,
 	next_change_at  timestamptz,                     -- when time alone may change a model tag
-	rule_next_change_at timestamptz                  -- ... or a rule tag
+	rule_next_change_at timestamptz,                 -- ... or a rule tag
+	-- The tag held for each model: a copy of customer_tag, kept by its
+	-- statement triggers (tags.sql), so that the readers' one-row-per-
+	-- customer view reads one table at the speed of a plain one.
+	rfm_tag         integer,
+	lifecycle_tag   integer,
+	sales_stage_tag integer,
+	status_tag      integer,
+	level_tag       integer,
+	loyalty_tag     integer,
+	churn_risk_tag  integer
 );
 CREATE INDEX customer_fact_next_change_idx ON @extschema@.customer_fact (next_change_at);
 CREATE INDEX customer_fact_rule_next_change_idx ON @extschema@.customer_fact (rule_next_change_at);

@@ -114,6 +114,13 @@ RETURN (@extschema@.customer_churn(customer)).churn_probability;
 COMMENT ON FUNCTION @extschema@.churn_probability_of(text) IS
 	'Internal: a customer''s churn probability under settings.churn_model, for the reader views';
 
+-- One row per customer for readers and BI tools.  It reads customer_fact,
+-- which holds a copy of every model tag (kept by triggers on customer_tag),
+-- and joins the small tag table once per model by primary key: the planner
+-- drops the joins and per-row expressions a query does not use, so
+-- "GROUP BY rfm_segment" over a million customers reads one table.  The
+-- columns computed per row (the RFM scores, active days, the churn
+-- probability, channel, tags) cost only when selected.
 CREATE VIEW @extschema@.customer_overview AS
 	SELECT f.customer_id,
 	       f.first_order_at, f.last_order_at,
@@ -124,15 +131,23 @@ CREATE VIEW @extschema@.customer_overview AS
 	       f.event_count AS events,
 	       f.last_event_at,
 	       @extschema@.days_between(f.last_order_at, @extschema@.now()) AS recency_days,
-	       (r.c).r_score, (r.c).f_score, (r.c).m_score,
-	       @extschema@.model_tag_of(f.customer_id, 'rfm') AS rfm_segment,
-	       @extschema@.model_tag_of(f.customer_id, 'lifecycle') AS lifecycle,
-	       @extschema@.model_tag_of(f.customer_id, 'sales_stage') AS sales_stage,
-	       @extschema@.model_tag_of(f.customer_id, 'status') AS status,
-	       @extschema@.model_tag_of(f.customer_id, 'level') AS level,
-	       @extschema@.model_tag_of(f.customer_id, 'loyalty') AS loyalty,
+	       (CASE WHEN f.order_count > 0 THEN @extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, @extschema@.now()),
+	             f.order_count, f.order_total::float8, (SELECT s.breakpoints FROM @extschema@.rfm_state s),
+	             (SELECT st.rfm_basis FROM @extschema@.settings st)) END).r_score,
+	       (CASE WHEN f.order_count > 0 THEN @extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, @extschema@.now()),
+	             f.order_count, f.order_total::float8, (SELECT s.breakpoints FROM @extschema@.rfm_state s),
+	             (SELECT st.rfm_basis FROM @extschema@.settings st)) END).f_score,
+	       (CASE WHEN f.order_count > 0 THEN @extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, @extschema@.now()),
+	             f.order_count, f.order_total::float8, (SELECT s.breakpoints FROM @extschema@.rfm_state s),
+	             (SELECT st.rfm_basis FROM @extschema@.settings st)) END).m_score,
+	       rfm.name AS rfm_segment,
+	       lifecycle.name AS lifecycle,
+	       sales_stage.name AS sales_stage,
+	       status.name AS status,
+	       level.name AS level,
+	       loyalty.name AS loyalty,
 	       @extschema@.churn_probability_of(f.customer_id) AS churn_probability,
-	       @extschema@.model_tag_of(f.customer_id, 'churn_risk') AS churn_risk,
+	       churn_risk.name AS churn_risk,
 	       (SELECT string_agg(t.name, ', ' ORDER BY t.name) FROM @extschema@.customer_tag ct
 	          JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
 	          JOIN @extschema@.tag_group g ON g.group_id = ct.group_id
@@ -141,13 +156,39 @@ CREATE VIEW @extschema@.customer_overview AS
 	              ORDER BY ct.group_name, ct.tag) AS tags,
 	       f.next_change_at
 	  FROM @extschema@.customer_fact f
-	  LEFT JOIN LATERAL (
-		SELECT @extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, @extschema@.now()),
-		                                f.order_count, f.order_total::float8, s.breakpoints, st.rfm_basis) AS c
-		  FROM @extschema@.rfm_state s, @extschema@.settings st
-		 WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL AND s.breakpoints IS NOT NULL) r ON true;
+	  LEFT JOIN @extschema@.tag rfm ON rfm.tag_id = f.rfm_tag
+	  LEFT JOIN @extschema@.tag lifecycle ON lifecycle.tag_id = f.lifecycle_tag
+	  LEFT JOIN @extschema@.tag sales_stage ON sales_stage.tag_id = f.sales_stage_tag
+	  LEFT JOIN @extschema@.tag status ON status.tag_id = f.status_tag
+	  LEFT JOIN @extschema@.tag level ON level.tag_id = f.level_tag
+	  LEFT JOIN @extschema@.tag loyalty ON loyalty.tag_id = f.loyalty_tag
+	  LEFT JOIN @extschema@.tag churn_risk ON churn_risk.tag_id = f.churn_risk_tag;
 COMMENT ON VIEW @extschema@.customer_overview IS
-	'One row per customer: order facts, RFM scores (live, against the stored breakpoints) and segment, lifecycle, sales stage, status, level, loyalty, channel and all current tags';
+	'One row per customer: order facts, RFM scores (live, against the stored breakpoints) and segment, lifecycle, sales stage, status, level, loyalty, churn, channel and all current tags';
+COMMENT ON COLUMN @extschema@.customer_overview.customer_id IS 'The customer''s id in the watched tables (text)';
+COMMENT ON COLUMN @extschema@.customer_overview.first_order_at IS 'Time of the first counted order';
+COMMENT ON COLUMN @extschema@.customer_overview.last_order_at IS 'Time of the latest counted order';
+COMMENT ON COLUMN @extschema@.customer_overview.orders IS 'Counted orders (cancelled ones left out, refunds not counted as orders)';
+COMMENT ON COLUMN @extschema@.customer_overview.total_paid IS 'Amount paid over all counted orders, net of refunds';
+COMMENT ON COLUMN @extschema@.customer_overview.avg_order_value IS 'total_paid / orders, rounded to cents';
+COMMENT ON COLUMN @extschema@.customer_overview.active_days IS 'Days (in settings.time_zone) with an order or an event; counted per row when selected';
+COMMENT ON COLUMN @extschema@.customer_overview.events IS 'Events in the watched event tables';
+COMMENT ON COLUMN @extschema@.customer_overview.last_event_at IS 'Time of the latest event';
+COMMENT ON COLUMN @extschema@.customer_overview.recency_days IS 'Whole days since the latest order';
+COMMENT ON COLUMN @extschema@.customer_overview.r_score IS 'RFM recency quintile score 1-5 (5 the most recent), against the stored breakpoints; computed per row when selected';
+COMMENT ON COLUMN @extschema@.customer_overview.f_score IS 'RFM frequency quintile score 1-5 (5 the most orders), against the stored breakpoints';
+COMMENT ON COLUMN @extschema@.customer_overview.m_score IS 'RFM monetary quintile score 1-5 (5 the most paid), against the stored breakpoints';
+COMMENT ON COLUMN @extschema@.customer_overview.rfm_segment IS 'RFM segment tag held (one of 8)';
+COMMENT ON COLUMN @extschema@.customer_overview.lifecycle IS 'Lifecycle stage tag held: new, first purchase, repeat or super customer';
+COMMENT ON COLUMN @extschema@.customer_overview.sales_stage IS 'Sales stage tag held (high-ticket ladder)';
+COMMENT ON COLUMN @extschema@.customer_overview.status IS 'Status tag held: active, silent or lost';
+COMMENT ON COLUMN @extschema@.customer_overview.level IS 'User level tag held: level 1 to level 5';
+COMMENT ON COLUMN @extschema@.customer_overview.loyalty IS 'Loyalty tag held (when settings.loyalty_model is on)';
+COMMENT ON COLUMN @extschema@.customer_overview.churn_probability IS 'Churn probability now, 1 - P(alive) under settings.churn_model; computed per row when selected';
+COMMENT ON COLUMN @extschema@.customer_overview.churn_risk IS 'Churn risk tag held: high, medium or low (when settings.churn_model is set)';
+COMMENT ON COLUMN @extschema@.customer_overview.channel IS 'Channel tags held, comma-separated';
+COMMENT ON COLUMN @extschema@.customer_overview.tags IS 'Every current tag, ordered by group and name';
+COMMENT ON COLUMN @extschema@.customer_overview.next_change_at IS 'When the passage of time alone may next change a model tag';
 
 CREATE VIEW @extschema@.segment_sizes AS
 	SELECT g.name AS group_name, g.kind, t.name AS tag, count(ct.customer_id) AS customers,
