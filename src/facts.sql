@@ -26,9 +26,10 @@ CREATE TABLE @extschema@.customer_fact (
 	birth_date      date,
 	next_change_at  timestamptz,                     -- when time alone may change a model tag
 	rule_next_change_at timestamptz,                 -- ... or a rule tag
-	-- The tag held for each model: a copy of customer_tag, kept by its
-	-- statement triggers (tags.sql), so that the readers' one-row-per-
-	-- customer view reads one table at the speed of a plain one.
+	-- The tag held for each model: a copy of customer_tag, kept by the
+	-- writers of model tags (sync_models; retire_tag and merge_tags through
+	-- copy_model_tags), so that the readers' one-row-per-customer view reads
+	-- one table at the speed of a plain one.
 	rfm_tag         integer,
 	lifecycle_tag   integer,
 	sales_stage_tag integer,

@@ -599,6 +599,7 @@ BEGIN
 	       g.source, retire_tag.reason
 	  FROM gone g ORDER BY g.customer_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM @extschema@.copy_model_tags(holders);   -- a model tag gone from its holders' row in the facts
 	RETURN n;
 END
 $$;
@@ -664,6 +665,7 @@ BEGIN
 	       m.source, merge_tags.reason
 	  FROM moved m ORDER BY m.customer_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM @extschema@.copy_model_tags(holders);   -- a model tag moved in its holders' row in the facts
 
 	UPDATE @extschema@.tag tg SET status = 'retired', retired_at = @extschema@.now(), merged_into = i.tag_id
 	 WHERE tg.tag_id = f.tag_id;

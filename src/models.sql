@@ -445,25 +445,53 @@ BEGIN
 		  FROM diff x
 		 ORDER BY x.customer_id, x.group_id
 		RETURNING 1),
+	-- the copy of the model tags in customer_fact (for customer_overview),
+	-- pivoted from the desired tags, which customer_tag holds at the end
+	copied AS (
+		SELECT d.customer_id,
+		       max(d.tag_id) FILTER (WHERE d.model = 'rfm') AS rfm,
+		       max(d.tag_id) FILTER (WHERE d.model = 'lifecycle') AS lifecycle,
+		       max(d.tag_id) FILTER (WHERE d.model = 'sales_stage') AS sales_stage,
+		       max(d.tag_id) FILTER (WHERE d.model = 'status') AS status,
+		       max(d.tag_id) FILTER (WHERE d.model = 'level') AS level,
+		       max(d.tag_id) FILTER (WHERE d.model = 'loyalty') AS loyalty,
+		       max(d.tag_id) FILTER (WHERE d.model = 'churn_risk') AS churn_risk
+		  FROM desired d GROUP BY d.customer_id),
+	-- Each fact row of the batch: its next change and its copy.  With only
+	-- RFM evaluated, the other models' moments are unknown here: an earlier
+	-- RFM moment may only bring the next change forward (a sweep that comes
+	-- too early re-evaluates and stores the true moment), and only the RFM
+	-- tag of the copy is known.
+	after AS (
+		SELECT c.customer_id,
+		       CASE WHEN NOT rfm_only THEN m.at
+		            WHEN m.at IS NOT NULL AND (c.next_change_at IS NULL OR m.at < c.next_change_at) THEN m.at
+		            ELSE c.next_change_at END AS next_change_at,
+		       k.rfm AS rfm_tag,
+		       CASE WHEN rfm_only THEN c.lifecycle_tag ELSE k.lifecycle END AS lifecycle_tag,
+		       CASE WHEN rfm_only THEN c.sales_stage_tag ELSE k.sales_stage END AS sales_stage_tag,
+		       CASE WHEN rfm_only THEN c.status_tag ELSE k.status END AS status_tag,
+		       CASE WHEN rfm_only THEN c.level_tag ELSE k.level END AS level_tag,
+		       CASE WHEN rfm_only THEN c.loyalty_tag ELSE k.loyalty END AS loyalty_tag,
+		       CASE WHEN rfm_only THEN c.churn_risk_tag ELSE k.churn_risk END AS churn_risk_tag
+		  FROM (SELECT * FROM @extschema@.customer_fact c WHERE customers IS NULL
+		        UNION ALL
+		        SELECT * FROM @extschema@.customer_fact c WHERE c.customer_id = ANY (customers)) c
+		  LEFT JOIN (SELECT v.customer_id, min(v.changes_at) AS at FROM mv v GROUP BY v.customer_id) m
+		         ON m.customer_id = c.customer_id
+		  LEFT JOIN copied k ON k.customer_id = c.customer_id),
 	next_change AS (
-		UPDATE @extschema@.customer_fact f SET next_change_at = n.at
-		  FROM (SELECT c.customer_id, min(v.changes_at) AS at
-		          FROM (SELECT c.customer_id FROM @extschema@.customer_fact c WHERE customers IS NULL
-		                UNION ALL
-		                SELECT c.customer_id FROM @extschema@.customer_fact c WHERE c.customer_id = ANY (customers)) c
-		          LEFT JOIN mv v ON v.customer_id = c.customer_id
-		         WHERE NOT rfm_only
-		         GROUP BY c.customer_id) n
-		 WHERE f.customer_id = n.customer_id AND f.next_change_at IS DISTINCT FROM n.at
-		RETURNING 1),
-	-- with only RFM evaluated, the other models' moments are unknown here: an
-	-- earlier RFM moment may only bring the next change forward (a sweep that
-	-- comes too early re-evaluates and stores the true moment)
-	rfm_next_change AS (
-		UPDATE @extschema@.customer_fact f SET next_change_at = v.changes_at
-		  FROM mv v
-		 WHERE rfm_only AND f.customer_id = v.customer_id AND v.changes_at IS NOT NULL
-		   AND (f.next_change_at IS NULL OR v.changes_at < f.next_change_at)
+		UPDATE @extschema@.customer_fact f
+		   SET next_change_at = a.next_change_at, rfm_tag = a.rfm_tag, lifecycle_tag = a.lifecycle_tag,
+		       sales_stage_tag = a.sales_stage_tag, status_tag = a.status_tag, level_tag = a.level_tag,
+		       loyalty_tag = a.loyalty_tag, churn_risk_tag = a.churn_risk_tag
+		  FROM after a
+		 WHERE f.customer_id = a.customer_id
+		   AND (f.next_change_at, f.rfm_tag, f.lifecycle_tag, f.sales_stage_tag, f.status_tag, f.level_tag,
+		        f.loyalty_tag, f.churn_risk_tag)
+		       IS DISTINCT FROM
+		       (a.next_change_at, a.rfm_tag, a.lifecycle_tag, a.sales_stage_tag, a.status_tag, a.level_tag,
+		        a.loyalty_tag, a.churn_risk_tag)
 		RETURNING 1)
 	SELECT count(*) INTO changed FROM logged;
 	RETURN changed;

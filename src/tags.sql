@@ -55,35 +55,14 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_history', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_history_history_id_seq', '');
 
 -- The copy of each customer's model tags in customer_fact (rfm_tag ...),
--- for the readers' one-row view: statement triggers on every writer of
--- customer_tag recompute the copy of the customers whose model tags a
--- statement touched, from customer_tag itself, so the copy cannot drift
--- whatever wrote (models, retire, merge, rebuilds, a restore).  Only rows
--- whose copy changes are updated, and model tags change only where their
--- writer holds the customer's fact row already (see lock_customers).
-CREATE FUNCTION @extschema@.copy_model_tags() RETURNS trigger
-LANGUAGE plpgsql
+-- for the readers' one-row view.  Model tags (method 'model') are written
+-- only by sync_models, which keeps the copy in the statement that changes
+-- them, and by retire_tag and merge_tags, which call this for the holders
+-- they changed; TRUNCATE clears it (below), and a dump carries it.
+CREATE FUNCTION @extschema@.copy_model_tags(customers text[]) RETURNS void
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	touched text[];
-BEGIN
-	IF TG_OP = 'INSERT' THEN
-		touched := ARRAY(SELECT DISTINCT n.customer_id FROM new_rows n
-		                   JOIN @extschema@.model_tag mt ON mt.tag_id = n.tag_id);
-	ELSIF TG_OP = 'DELETE' THEN
-		touched := ARRAY(SELECT DISTINCT o.customer_id FROM old_rows o
-		                   JOIN @extschema@.model_tag mt ON mt.tag_id = o.tag_id);
-	ELSE
-		touched := ARRAY(SELECT x.customer_id
-		                   FROM (SELECT n.customer_id, n.tag_id FROM new_rows n
-		                         UNION SELECT o.customer_id, o.tag_id FROM old_rows o) x
-		                   JOIN @extschema@.model_tag mt ON mt.tag_id = x.tag_id
-		                  GROUP BY x.customer_id);
-	END IF;
-	IF cardinality(touched) = 0 THEN
-		RETURN NULL;
-	END IF;
+BEGIN ATOMIC
 	UPDATE @extschema@.customer_fact f
 	   SET rfm_tag = m.rfm, lifecycle_tag = m.lifecycle, sales_stage_tag = m.sales_stage,
 	       status_tag = m.status, level_tag = m.level, loyalty_tag = m.loyalty, churn_risk_tag = m.churn_risk
@@ -95,27 +74,16 @@ BEGIN
 	               max(ct.tag_id) FILTER (WHERE mt.model = 'level') AS level,
 	               max(ct.tag_id) FILTER (WHERE mt.model = 'loyalty') AS loyalty,
 	               max(ct.tag_id) FILTER (WHERE mt.model = 'churn_risk') AS churn_risk
-	          FROM unnest(touched) c(customer_id)
+	          FROM unnest(customers) c(customer_id)
 	          LEFT JOIN @extschema@.customer_tag ct ON ct.customer_id = c.customer_id
 	          LEFT JOIN @extschema@.model_tag mt ON mt.tag_id = ct.tag_id
 	         GROUP BY c.customer_id) m
 	 WHERE f.customer_id = m.customer_id
 	   AND (f.rfm_tag, f.lifecycle_tag, f.sales_stage_tag, f.status_tag, f.level_tag, f.loyalty_tag, f.churn_risk_tag)
 	       IS DISTINCT FROM (m.rfm, m.lifecycle, m.sales_stage, m.status, m.level, m.loyalty, m.churn_risk);
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.copy_model_tags() IS
-	'Internal: statement trigger on customer_tag keeping the copy of the model tags in customer_fact';
-CREATE TRIGGER copy_model_tags_insert AFTER INSERT ON @extschema@.customer_tag
-	REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.copy_model_tags();
-CREATE TRIGGER copy_model_tags_delete AFTER DELETE ON @extschema@.customer_tag
-	REFERENCING OLD TABLE AS old_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.copy_model_tags();
-CREATE TRIGGER copy_model_tags_update AFTER UPDATE ON @extschema@.customer_tag
-	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.copy_model_tags();
+END;
+COMMENT ON FUNCTION @extschema@.copy_model_tags(text[]) IS
+	'Internal: recomputes the copy of the model tags in customer_fact for the given customers from customer_tag';
 
 CREATE FUNCTION @extschema@.copy_model_tags_truncate() RETURNS trigger
 LANGUAGE plpgsql
