@@ -631,7 +631,13 @@ ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
 	BitmapOwner *result;
 	MemoryContext old;
 
-	CheckSupplied(e, src, len, node);
+	/*
+	 * The text being written (given to a function, or being defined) names
+	 * only what the watched tables supply; a saved segment read later is
+	 * not refused for an attribute unwatched since: as in a rule, it is NULL.
+	 */
+	if (e->nsegments == (e->evaluate ? 0 : 1))
+		CheckSupplied(e, src, len, node);
 	if (!e->evaluate)
 		return NULL;
 	canonical = CanonicalCondition(node->name);
