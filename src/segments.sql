@@ -447,8 +447,8 @@ CREATE FUNCTION @extschema@.segment_check(expression text, defining text) RETURN
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.segment_check(text, text) IS
 	'Internal: raises unless every name of the expression exists, the watched tables supply what its conditions name, and it does not lead back to the segment defined; returns the segments it names';
--- stable: the canonical texts come from the parser alone, but the function
--- is only ever called next to segment_check
+-- stable rather than immutable, as segment_check beside which define_segment
+-- calls it: the parser alone decides the result, but nothing gains from more
 CREATE FUNCTION @extschema@.segment_conditions(expression text) RETURNS text[]
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT
 	SET search_path = pg_catalog, pg_temp;
