@@ -126,6 +126,7 @@ BEGIN
 	PERFORM @extschema@.report_progress('refresh', 'computing RFM breakpoints', quiet);
 	PERFORM @extschema@.compute_breakpoints();
 	PERFORM @extschema@.ensure_models();
+	PERFORM @extschema@.segment_conditions_start();   -- sets of segment conditions lost (a restore): the pass fills them
 	customers := @extschema@.maintain_in_batches('refresh', false, quiet, lock_rows => false);
 	PERFORM @extschema@.expire_tags();
 	PERFORM @extschema@.report_progress('refresh', format('done: %s customers', customers), quiet);

@@ -80,12 +80,19 @@ RuleHookFree(void *ptr, void *arg)
 void
 RuleReportError(const RuleError *err, const char *text, size_t len)
 {
+	RuleReportErrorIn(err, text, len, "rule");
+}
+
+/* The same for a text of another language, named what in messages */
+void
+RuleReportErrorIn(const RuleError *err, const char *text, size_t len, const char *what)
+{
 	const char *message = err->message;
 	int			charpos = 0;
 
-	/* texts quote parts of the rule; never let a clipped character through */
+	/* texts quote parts of the text; never let a clipped character through */
 	if (!pg_verifymbstr(message, strlen(message), true))
-		message = "invalid rule";
+		message = psprintf("invalid %s", what);
 	if (err->position >= 0 && (size_t) err->position <= len && text != NULL)
 		charpos = pg_mbstrlen_with_len(text, err->position) + 1;
 
@@ -100,7 +107,7 @@ RuleReportError(const RuleError *err, const char *text, size_t len)
 			 charpos > 0 && len <= RULE_ECHO_LIMIT ? internalerrposition(charpos) : 0,
 			 charpos > 0 && len <= RULE_ECHO_LIMIT ? internalerrquery(pnstrdup(text, len)) : 0,
 			 charpos > 0 && len > RULE_ECHO_LIMIT ?
-			 errcontext("at character %d of the rule", charpos) : 0));
+			 errcontext("at character %d of the %s", charpos, what) : 0));
 }
 
 /*

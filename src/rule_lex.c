@@ -204,8 +204,10 @@ RuleNext(Parser *p)
 					t->len = 2;
 					p->pos = i + 1;
 					RuleFail(p, "42601", (long) t->start,
+							 p->host != NULL ? "This character is not part of the segment language." :
 							 "This character is not part of the rule language.",
-							 "Rules have no comments.", "syntax error at or near \"--\"");
+							 p->host != NULL ? "Segment expressions have no comments." : "Rules have no comments.",
+							 "syntax error at or near \"--\"");
 					return;
 				}
 				t->type = TK_MINUS;
@@ -260,9 +262,12 @@ RuleNext(Parser *p)
 					t->len = clen;
 					p->pos = i;
 					RuleFail(p, "42601", (long) t->start,
+							 p->host != NULL ? "This character is not part of the segment language." :
 							 "This character is not part of the rule language.",
-							 c == '"' ? "Write strings in single quotes, as in city = 'Shanghai'." :
-							 c == '/' ? "Rules have no comments." : NULL,
+							 c == '"' ? (p->host != NULL ? "Write names and strings in single quotes, as in tag('VIP')." :
+										 "Write strings in single quotes, as in city = 'Shanghai'.") :
+							 c == '/' ? (p->host != NULL ? "Segment expressions have no comments." : "Rules have no comments.") :
+							 NULL,
 							 "syntax error at or near \"%.*s\"", (int) clen, s + t->start);
 					return;
 				}

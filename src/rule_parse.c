@@ -42,10 +42,17 @@ RuleFail(Parser *p, const char *sqlstate, long position, const char *detail,
 	snprintf(p->err->hint, sizeof(p->err->hint), "%s", hint ? hint : "");
 }
 
+/* What messages call the text parsed: "rule", or the host language's word */
+const char *
+RuleTextName(const Parser *p)
+{
+	return p->host != NULL ? p->host : "rule";
+}
+
 static void
 FailMemory(Parser *p)
 {
-	RuleFail(p, "53200", -1, NULL, NULL, "out of memory while parsing a rule");
+	RuleFail(p, "53200", -1, NULL, NULL, "out of memory while parsing a %s", RuleTextName(p));
 }
 
 /* n zeroed bytes from the arena; NULL (and the error set) when out of memory */
@@ -87,7 +94,7 @@ RuleSyntaxError(Parser *p, const char *expected)
 	snprintf(detail, sizeof(detail), "Expected %s.", expected);
 	if (p->tok.type == TK_EOF)
 		RuleFail(p, "42601", (long) p->tok.start, detail, NULL,
-				 "syntax error at end of rule");
+				 "syntax error at end of %s", RuleTextName(p));
 	else
 		RuleFail(p, "42601", (long) p->tok.start, detail, NULL,
 				 "syntax error at or near \"%.*s\"",
@@ -135,7 +142,8 @@ EnterNesting(Parser *p, size_t position)
 	if (++p->depth > RULE_MAX_NESTING)
 	{
 		RuleFail(p, "54000", (long) position, "Parentheses and NOT may be nested at most 255 levels deep.",
-				 "Simplify the rule.", "rule is nested too deeply");
+				 p->host != NULL ? "Simplify the condition." : "Simplify the rule.",
+				 "%s is nested too deeply", RuleTextName(p));
 		return false;
 	}
 	return true;
@@ -161,7 +169,8 @@ TreeDepth(Parser *p, const RuleNode *node)
 	}
 	if (++depth > RULE_MAX_DEPTH)
 		RuleFail(p, "54000", node->position, "Conditions may be nested at most 100 levels deep.",
-				 "Simplify the rule.", "rule is nested too deeply");
+				 p->host != NULL ? "Simplify the condition." : "Simplify the rule.",
+				 "%s is nested too deeply", RuleTextName(p));
 	return depth;
 }
 
@@ -980,6 +989,25 @@ ParseOr(Parser *p)
 /* ------------------------------------------------------------------------
  * Entry points
  * ------------------------------------------------------------------------ */
+
+/*
+ * The hook of a host language that embeds the rule language's conditions
+ * (the segment language, src/segment.c): one predicate at the current token
+ * of the host's parser, which shares this lexer, checked as in a rule
+ * (names, types, nesting).  AND, OR and NOT around it belong to the host.
+ * Returns the predicate's tree, with the tokens after it current, or NULL
+ * with the error set.  Whether its value is a condition is the host's
+ * check: its message names the host's terms.
+ */
+RuleNode *
+RuleParseCondition(Parser *p)
+{
+	RuleNode   *node = ParsePredicate(p);
+
+	if (node != NULL && !p->failed)
+		(void) TreeDepth(p, node);
+	return p->failed ? NULL : node;
+}
 
 /*
  * Parses and checks a rule.  Returns the tree, or NULL with *err filled in.

@@ -49,6 +49,9 @@ typedef struct Parser
 	Token		tok;			/* current token */
 	RuleArena  *arena;
 	RuleError  *err;
+	const char *host;			/* NULL in a rule; the host language's name for
+								 * its text ("segment expression") when that
+								 * language embeds conditions (segment.c) */
 	bool		failed;
 	int			depth;
 	int			nnodes;
@@ -100,6 +103,8 @@ extern void *RuleAlloc(Parser *p, size_t n);
 extern int	RuleQuoteLength(const char *s, size_t len);
 extern void RuleSyntaxError(Parser *p, const char *expected);
 extern RuleNode *RuleNewNode(Parser *p, RuleNodeKind kind, size_t position);
+extern const char *RuleTextName(const Parser *p);
+extern RuleNode *RuleParseCondition(Parser *p);
 
 /* rule_check.c: names resolved against the vocabulary, and types */
 extern const RuleWord *RuleResolveFunction(Parser *p, size_t position, const char *s, size_t len);

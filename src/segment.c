@@ -4,15 +4,23 @@
  *
  *   expr    := and ("or" and)*
  *   and     := unary ("and" unary)*
- *   unary   := "not" unary | "(" expr ")" | ("tag" | "group" | "segment") "(" string ")"
+ *   unary   := "not" unary | "(" expr ")" | term
+ *   term    := ("tag" | "group" | "segment") "(" string ")" | condition
  *
- * The rule language's lexer (src/rule_lex.c) reads the tokens, so strings,
- * keywords and the errors of bad characters are the same as in rules.  The
- * text is parsed into a small tree; names are resolved with parameterized
- * queries (never SQL built from the text), and the tree is evaluated with
- * roaring operations on the tags' sets (src/bitmap.c), all read in the
- * caller's snapshot.  "not x" is the set of all customers minus x; "a and
- * not b" is computed as a - b without it.
+ * A condition is one predicate of the rule language (docs/rules.md), such
+ * as sum(order.amount, last 90 days) > 500, parsed and checked by the rule
+ * parser through its hook RuleParseCondition; and, or, not and parentheses
+ * around it are the segment language's.  The rule language's lexer
+ * (src/rule_lex.c) reads every token, so strings, numbers, keywords and the
+ * errors of bad characters are the same as in rules.  The text is parsed
+ * into a small tree; names are resolved with parameterized queries (never
+ * SQL built from the text), and the tree is evaluated with roaring
+ * operations on the tags' sets (src/bitmap.c), all read in the caller's
+ * snapshot.  A condition's set is the customers for whom it is true: in a
+ * saved segment, the set kept for it (segment_condition: kept by the rule
+ * machinery, as rule tags are); in an expression given as text, evaluated
+ * now by the rule batch evaluator (rule_verdicts).  "not x" is the set of
+ * all customers minus x; "a and not b" is computed as a - b without it.
  */
 #include "postgres.h"
 
@@ -32,6 +40,7 @@
 
 PG_FUNCTION_INFO_V1(segment_set);
 PG_FUNCTION_INFO_V1(segment_check);
+PG_FUNCTION_INFO_V1(segment_conditions);
 
 #define SEGMENT_MAX_LENGTH	10000	/* bytes of expression text */
 #define SEGMENT_MAX_NODES	1000	/* terms and operators */
@@ -43,6 +52,7 @@ typedef enum SegKind
 	SEG_TAG,
 	SEG_GROUP,
 	SEG_SEGMENT,
+	SEG_CONDITION,
 	SEG_AND,
 	SEG_OR,
 	SEG_NOT
@@ -52,7 +62,8 @@ typedef struct SegNode
 {
 	SegKind		kind;
 	size_t		position;		/* byte offset of the term or operator */
-	const char *name;			/* SEG_TAG, SEG_GROUP, SEG_SEGMENT */
+	const char *name;			/* SEG_TAG, SEG_GROUP, SEG_SEGMENT; SEG_CONDITION:
+								 * the condition's text */
 	struct SegNode *left;		/* SEG_AND, SEG_OR, SEG_NOT */
 	struct SegNode *right;
 } SegNode;
@@ -62,7 +73,10 @@ typedef struct SegParser
 	Parser		p;				/* the rule lexer's state */
 	int			nnodes;
 	int			depth;
+	bool		condition_failed;	/* the error is the rule parser's, in a condition */
 } SegParser;
+
+#define SEGMENT_TEXT "segment expression"	/* what errors call the text */
 
 /* ------------------------------------------------------------------------
  * Parsing
@@ -119,7 +133,68 @@ SyntaxError(SegParser *sp, const char *expected, const char *hint)
 				 RuleQuoteLength(p->src + p->tok.start, p->tok.len), p->src + p->tok.start);
 }
 
-#define TERM_HINT "A term is tag('name'), group('name') or segment('name'), combined with and, or, not and parentheses."
+#define TERM_HINT "A term is tag('name'), group('name'), segment('name') or a condition such as sum(order.amount, last 90 days) > 500, combined with and, or, not and parentheses."
+
+/* Can the current token start a condition (a predicate of the rule language)? */
+static bool
+StartsCondition(Parser *p)
+{
+	static const char *const not_first[] = {"and", "or", "not", "in", "between", "is", "where",
+	"last", "from", "to", "ago", "now"};
+
+	if (p->tok.type == TK_NUMBER || p->tok.type == TK_MINUS || p->tok.type == TK_STRING)
+		return true;
+	if (p->tok.type != TK_IDENT)
+		return false;
+	for (size_t i = 0; i < lengthof(not_first); i++)
+		if (RuleTokIs(p, not_first[i]))
+			return false;
+	return true;
+}
+
+/*
+ * A condition: one predicate parsed and checked by the rule parser, which
+ * must be true or false; the node keeps its text, to be evaluated as a rule.
+ */
+static SegNode *
+ParseCondition(SegParser *sp)
+{
+	Parser	   *p = &sp->p;
+	size_t		start = p->tok.start;
+	size_t		end;
+	RuleNode   *rule;
+	SegNode    *node;
+
+	rule = RuleParseCondition(p);
+	if (rule == NULL)
+	{
+		sp->condition_failed = true;
+		/* an unknown word where a term starts: perhaps a misspelt tag( */
+		if (p->err->position == (int) start && p->err->detail[0] == '\0' &&
+			(memcmp(p->err->sqlstate, "42883", 5) == 0 || memcmp(p->err->sqlstate, "42703", 5) == 0))
+			snprintf(p->err->detail, sizeof(p->err->detail), "%s", TERM_HINT);
+		return NULL;
+	}
+	if (rule->type != RULE_TYPE_BOOL)
+	{
+		sp->condition_failed = true;
+		RuleFail(p, "42804", (long) start, TERM_HINT,
+				 rule->type == RULE_TYPE_TEXT ?
+				 "A name goes in quotes inside tag(), group() or segment(), as in tag('VIP')." :
+				 "Compare it with a value, as in sum(order.amount, last 90 days) > 500.",
+				 "segment term must be a condition, not %s", RuleTypeName(rule->type));
+		return NULL;
+	}
+	end = p->tok.start;
+	while (end > start && (p->src[end - 1] == ' ' || p->src[end - 1] == '\t' || p->src[end - 1] == '\n' ||
+						   p->src[end - 1] == '\r' || p->src[end - 1] == '\f' || p->src[end - 1] == '\v'))
+		end--;
+	node = NewNode(sp, SEG_CONDITION, start);
+	if (node == NULL)
+		return NULL;
+	node->name = pnstrdup(p->src + start, end - start);
+	return node;
+}
 
 static SegNode *
 ParseTerm(SegParser *sp)
@@ -158,9 +233,11 @@ ParseTerm(SegParser *sp)
 		kind = SEG_GROUP;
 	else if (RuleTokIs(p, "segment"))
 		kind = SEG_SEGMENT;
+	else if (StartsCondition(p))
+		return ParseCondition(sp);
 	else
 	{
-		SyntaxError(sp, "tag('name'), group('name'), segment('name'), \"not\" or \"(\"", TERM_HINT);
+		SyntaxError(sp, "tag('name'), group('name'), segment('name'), a condition, \"not\" or \"(\"", TERM_HINT);
 		return NULL;
 	}
 	RuleNext(p);
@@ -270,12 +347,13 @@ ParseExpression(const char *src, size_t len)
 	sp.p.src = src;
 	sp.p.len = len;
 	sp.p.err = &err;
+	sp.p.host = SEGMENT_TEXT;
 	if (len > SEGMENT_MAX_LENGTH)
 	{
 		RuleFail(&sp.p, "54000", -1, "A segment expression may have at most 10000 bytes.",
 				 "Save parts of it as segments and refer to them with segment('name').",
 				 "segment expression is too long (%zu bytes)", len);
-		RuleReportError(&err, src, len);
+		RuleReportErrorIn(&err, src, len, SEGMENT_TEXT);
 	}
 	sp.p.arena = RuleArenaCreate(&allocator);
 	RuleNext(&sp.p);
@@ -288,18 +366,19 @@ ParseExpression(const char *src, size_t len)
 
 	/*
 	 * The shared lexer refuses a number too long or out of range (22003) as
-	 * it reads it; the segment language has no numbers at all, so here that
+	 * it reads it.  Inside a condition that is the rule language's error, as
+	 * in a rule; elsewhere the segment language has no numbers, so there it
 	 * is a syntax error like any other token out of place (42601, as
 	 * docs/segments.md lists).  Found by test/segment_fuzz.
 	 */
-	if (sp.p.failed && memcmp(err.sqlstate, "22003", 5) == 0)
+	if (sp.p.failed && !sp.condition_failed && memcmp(err.sqlstate, "22003", 5) == 0)
 	{
 		memcpy(err.sqlstate, "42601", 5);
 		snprintf(err.detail, sizeof(err.detail), "A segment expression has no numbers.");
 		snprintf(err.hint, sizeof(err.hint), "Write a name in single quotes, as in tag('2026').");
 	}
 	if (sp.p.failed)
-		RuleReportError(&err, src, len);
+		RuleReportErrorIn(&err, src, len, SEGMENT_TEXT);
 	RuleArenaFree(sp.p.arena);
 	return root;
 }
@@ -318,6 +397,8 @@ typedef struct SegEval
 	int			nsegments;
 	const char *defining;		/* segment_check: the segment being defined */
 	List	   *used;			/* segment_check: segments the text refers to */
+	List	   *conditions;		/* conditions evaluated now: canonical text, */
+	List	   *condition_sets; /* and its set (in e->cxt) */
 } SegEval;
 
 typedef struct SegContext
@@ -354,7 +435,7 @@ NameError(const char *src, size_t len, const SegNode *node, const char *sqlstate
 	err.position = (int) node->position;
 	snprintf(err.message, sizeof(err.message), fmt, name);
 	snprintf(err.hint, sizeof(err.hint), "%s", hint);
-	RuleReportError(&err, src, len);
+	RuleReportErrorIn(&err, src, len, SEGMENT_TEXT);
 }
 
 /* One value of a one-row, one-column query with one text parameter */
@@ -467,6 +548,127 @@ EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 	return result;
 }
 
+
+/* The canonical text of a condition (which parses back to the same rule) */
+static char *
+CanonicalCondition(const char *text)
+{
+	const RuleTree *tree = RuleLookup(text, strlen(text));
+
+	return pstrdup(tree->canonical);
+}
+
+/*
+ * Refuses a condition naming a customer attribute that no watched column
+ * supplies, as set_tag_rule refuses such a rule (rule_unsupplied), at the
+ * attribute's place in the expression.
+ */
+static void
+CheckSupplied(SegEval *e, const char *src, size_t len, const SegNode *node)
+{
+	char	   *sql = psprintf("SELECT u.name, u.\"position\", u.hint FROM %s.rule_unsupplied($1) u "
+							   "ORDER BY u.\"position\" LIMIT 1", e->schema);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	char	   *name;
+	int			charpos;
+	char	   *hint;
+	SegNode		at;
+	RuleError	err;
+
+	values[0] = CStringGetTextDatum(node->name);
+	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "segment condition check failed: %s", sql);
+	if (SPI_processed == 0)
+		return;
+	name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	charpos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	hint = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	at = *node;
+	at.position = node->position +
+		(size_t) pg_mbcharcliplen(node->name, (int) strlen(node->name), Max(charpos - 1, 0));
+	memset(&err, 0, sizeof(err));
+	memcpy(err.sqlstate, "42703", 5);
+	err.position = (int) at.position;
+	snprintf(err.message, sizeof(err.message),
+			 "condition names customer attribute \"%s\", which no watched column supplies", name);
+	snprintf(err.hint, sizeof(err.hint), "%s", hint);
+	RuleReportErrorIn(&err, src, len, SEGMENT_TEXT);
+}
+
+/* The customers for whom a condition is true now: the rule batch evaluator */
+static BitmapOwner *
+EvaluateCondition(SegEval *e, const char *canonical)
+{
+	char	   *sql = psprintf("SELECT %s.customer_set_agg(k.key) FROM %s.rule_verdicts(ARRAY[$1], NULL) v "
+							   "JOIN %s.customer_key k ON k.customer_id = v.customer_id "
+							   "WHERE v.holding <> '{}'", e->schema, e->schema, e->schema);
+	bool		found;
+	Datum		d = QueryOne(sql, canonical, InvalidOid, 0, &found);
+	MemoryContext old = MemoryContextSwitchTo(e->cxt);
+	BitmapOwner *owner = found ? BitmapFromDatum((CustomerSet *) PG_DETOAST_DATUM(d)) : BitmapEmpty();
+
+	MemoryContextSwitchTo(old);
+	return owner;
+}
+
+static BitmapOwner *Universe(SegEval *e);
+
+/*
+ * A condition's customers.  In a saved segment, the set kept for it (see
+ * segments.sql: current at each statement's end, and at the sweep after its
+ * next change in time, as rule tags are); in a text given to a function, or
+ * when no set is kept (after a restore, until refresh()), evaluated now.
+ * Kept sets are read within every customer known, as tag sets are.
+ */
+static BitmapOwner *
+ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
+{
+	char	   *canonical;
+	ListCell   *lc1;
+	ListCell   *lc2;
+	BitmapOwner *result;
+	MemoryContext old;
+
+	/*
+	 * The text being written (given to a function, or being defined) names
+	 * only what the watched tables supply; a saved segment read later is
+	 * not refused for an attribute unwatched since: as in a rule, it is NULL.
+	 */
+	if (e->nsegments == (e->evaluate ? 0 : 1))
+		CheckSupplied(e, src, len, node);
+	if (!e->evaluate)
+		return NULL;
+	canonical = CanonicalCondition(node->name);
+	if (e->nsegments > 0)
+	{
+		char	   *sql = psprintf("SELECT c.condition_id FROM %s.segment_condition c "
+								   "JOIN %s.tag_set_base b ON b.tag_id = -c.condition_id "
+								   "WHERE c.condition = $1", e->schema, e->schema);
+		bool		found;
+		Datum		d = QueryOne(sql, canonical, InvalidOid, 0, &found);
+
+		if (found)
+		{
+			result = TagSet(e, -DatumGetInt32(d));
+			roaring_bitmap_and_inplace(result->bitmap, Universe(e)->bitmap);
+			return result;
+		}
+	}
+	forboth(lc1, e->conditions, lc2, e->condition_sets)
+	{
+		if (strcmp((const char *) lfirst(lc1), canonical) == 0)
+			return Copy(e, (const BitmapOwner *) lfirst(lc2));
+	}
+	result = EvaluateCondition(e, canonical);
+	old = MemoryContextSwitchTo(e->cxt);
+	e->conditions = lappend(e->conditions, pstrdup(canonical));
+	e->condition_sets = lappend(e->condition_sets, result);
+	MemoryContextSwitchTo(old);
+	return Copy(e, result);
+}
+
 static BitmapOwner *
 Universe(SegEval *e)
 {
@@ -532,6 +734,8 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 			}
 		case SEG_SEGMENT:
 			return EvaluateSegment(e, src, len, node);
+		case SEG_CONDITION:
+			return ConditionSet(e, src, len, node);
 		case SEG_NOT:
 			a = Evaluate(e, src, len, node->left);
 			if (!e->evaluate)
@@ -621,12 +825,15 @@ segment_set(PG_FUNCTION_ARGS)
 {
 	SegEval		e;
 	BitmapOwner *result;
+	ListCell   *lc;
 
 	memset(&e, 0, sizeof(e));
 	e.evaluate = true;
 	result = Run(fcinfo, &e, PG_GETARG_TEXT_PP(0));
 	if (e.universe != NULL)
 		BitmapRelease(e.universe);
+	foreach(lc, e.condition_sets)
+		BitmapRelease((BitmapOwner *) lfirst(lc));
 	PG_RETURN_POINTER(BitmapToDatum(result));
 }
 
@@ -649,6 +856,53 @@ segment_check(PG_FUNCTION_ARGS)
 	e.segments[e.nsegments++] = e.defining;
 	Run(fcinfo, &e, PG_GETARG_TEXT_PP(0));
 	foreach(lc, e.used)
+		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false, TEXTOID,
+								  CurrentMemoryContext);
+	if (astate == NULL)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
+}
+
+/* Collects the canonical texts of the conditions of a tree, each once */
+static void
+CollectConditions(const SegNode *node, List **texts)
+{
+	ListCell   *lc;
+	char	   *canonical;
+
+	check_stack_depth();
+	if (node == NULL)
+		return;
+	if (node->kind != SEG_CONDITION)
+	{
+		CollectConditions(node->left, texts);
+		CollectConditions(node->right, texts);
+		return;
+	}
+	canonical = CanonicalCondition(node->name);
+	foreach(lc, *texts)
+		if (strcmp((const char *) lfirst(lc), canonical) == 0)
+			return;
+	*texts = lappend(*texts, canonical);
+}
+
+/*
+ * segment_conditions(expression) RETURNS text[]: the canonical texts of the
+ * conditions the expression itself holds (not those of the segments it
+ * names), each once, in order of appearance; raises the expression's
+ * syntax errors.
+ */
+Datum
+segment_conditions(PG_FUNCTION_ARGS)
+{
+	char	   *src = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SegNode    *tree = ParseExpression(src, strlen(src));
+	List	   *texts = NIL;
+	ListCell   *lc;
+	ArrayBuildState *astate = NULL;
+
+	CollectConditions(tree, &texts);
+	foreach(lc, texts)
 		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false, TEXTOID,
 								  CurrentMemoryContext);
 	if (astate == NULL)

@@ -2,8 +2,9 @@
 -- ---------------------------------------------------------------------------
 -- segments.sql: customer sets as CRoaring bitmaps (C: src/bitmap.c), the
 -- dense customer keys they hold, every tag's set kept current from
--- customer_tag, and segments: named expressions over tags, tag groups and
--- other segments (C: src/segment.c).  See docs/segments.md.
+-- customer_tag, and segments: named expressions over tags, tag groups,
+-- other segments and the rule language's conditions (C: src/segment.c).
+-- See docs/segments.md.
 -- ---------------------------------------------------------------------------
 
 -- The type.  Text form '{1,5,7}' (the keys in increasing order); binary form
@@ -337,6 +338,10 @@ DECLARE
 	n bigint;
 	folded bigint := 0;
 BEGIN
+	-- a writer that saw a condition just dropped may have logged for it
+	DELETE FROM @extschema@.tag_set_log l
+	 WHERE l.tag_id < 0 AND (segment_compact.tag_id IS NULL OR l.tag_id = segment_compact.tag_id)
+	   AND NOT EXISTS (SELECT FROM @extschema@.segment_condition c WHERE -c.condition_id = l.tag_id);
 	FOR t IN SELECT DISTINCT l.tag_id FROM @extschema@.tag_set_log l
 	          WHERE segment_compact.tag_id IS NULL OR l.tag_id = segment_compact.tag_id
 	          ORDER BY 1 LOOP
@@ -364,20 +369,71 @@ COMMENT ON FUNCTION @extschema@.segment_compact(integer) IS
 	'Folds the change log of a tag''s customer set (NULL: of every tag) into its base; returns the log rows folded';
 
 -- ---------------------------------------------------------------------------
--- Segments: named expressions over tags, groups and other segments.
+-- Segments: named expressions over tags, groups, other segments and
+-- conditions of the rule language.
 -- ---------------------------------------------------------------------------
 CREATE TABLE @extschema@.segment (
 	name        text NOT NULL,
 	expression  text NOT NULL,
 	description text,
 	uses        text[] NOT NULL DEFAULT '{}',   -- the segments the expression names
+	conditions  text[] NOT NULL DEFAULT '{}',   -- its conditions, canonical (segment_condition)
 	defined_by  text NOT NULL,
 	defined_at  timestamptz NOT NULL
 );
 CREATE UNIQUE INDEX segment_name_key ON @extschema@.segment (pg_catalog.lower(name));
 COMMENT ON TABLE @extschema@.segment IS
-	'Saved segments: an expression over tags, tag groups and other segments (docs/segments.md)';
+	'Saved segments: an expression over tags, tag groups, other segments and rule conditions (docs/segments.md)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment', '');
+
+-- The conditions saved segments hold, each once (by its canonical text),
+-- with a set kept for it like a tag's, under tag id -condition_id: the rule
+-- machinery evaluates it with the rule tags (sync_rules, in tag_rules.sql),
+-- so it is current at the end of every statement that changes a customer,
+-- and at the sweep once time alone may have changed it.  A condition whose
+-- set has no base row (after a restore: the sets are not dumped) is
+-- evaluated on the spot until refresh() builds its set again.
+CREATE TABLE @extschema@.segment_condition (
+	condition_id serial PRIMARY KEY,
+	condition    text NOT NULL UNIQUE,
+	created_at   timestamptz NOT NULL
+);
+COMMENT ON TABLE @extschema@.segment_condition IS
+	'Internal: the rule conditions of saved segments; each one''s customer set is tag set -condition_id';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_condition', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.segment_condition_condition_id_seq', '');
+
+-- Gives every condition without a kept set an empty one, to be filled by a
+-- pass of the rules over everyone that the caller runs next (holding
+-- lock_for_everyone, so that no writer evaluates a customer meanwhile
+-- without it).  Returns how many it started.
+CREATE FUNCTION @extschema@.segment_conditions_start() RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH started AS (
+		INSERT INTO @extschema@.tag_set_base (tag_id, members)
+		SELECT -c.condition_id, '{}' FROM @extschema@.segment_condition c ORDER BY c.condition_id
+		ON CONFLICT DO NOTHING RETURNING 1)
+	SELECT count(*) FROM started
+$$;
+COMMENT ON FUNCTION @extschema@.segment_conditions_start() IS
+	'Internal: an empty kept set for each segment condition without one (a pass over everyone fills it)';
+
+-- Drops the conditions no saved segment holds any more, and their sets.
+CREATE FUNCTION @extschema@.segment_conditions_forget() RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH gone AS (
+		DELETE FROM @extschema@.segment_condition c
+		 WHERE NOT EXISTS (SELECT FROM @extschema@.segment s WHERE c.condition = ANY (s.conditions))
+		RETURNING -c.condition_id AS tag_id),
+	bases AS (DELETE FROM @extschema@.tag_set_base b USING gone g WHERE b.tag_id = g.tag_id RETURNING 1)
+	DELETE FROM @extschema@.tag_set_log l USING gone g WHERE l.tag_id = g.tag_id
+$$;
+COMMENT ON FUNCTION @extschema@.segment_conditions_forget() IS
+	'Internal: drops the segment conditions no saved segment holds, and their sets';
 
 -- The evaluator (C): a saved segment's name or an expression, as a set of
 -- customer keys, read in the caller's snapshot.
@@ -390,7 +446,14 @@ CREATE FUNCTION @extschema@.segment_check(expression text, defining text) RETURN
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.segment_check(text, text) IS
-	'Internal: raises unless every name of the expression exists and it does not lead back to the segment defined; returns the segments it names';
+	'Internal: raises unless every name of the expression exists, the watched tables supply what its conditions name, and it does not lead back to the segment defined; returns the segments it names';
+-- stable rather than immutable, as segment_check beside which define_segment
+-- calls it: the parser alone decides the result, but nothing gains from more
+CREATE FUNCTION @extschema@.segment_conditions(expression text) RETURNS text[]
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.segment_conditions(text) IS
+	'Internal: the canonical texts of the rule conditions an expression holds itself, each once';
 
 CREATE FUNCTION @extschema@.segment_count(expression text) RETURNS bigint
 LANGUAGE sql STABLE STRICT
@@ -464,6 +527,7 @@ AS $$
 DECLARE
 	clean text := @extschema@.check_name('segment', name);
 	used text[];
+	conds text[];
 BEGIN
 	IF expression IS NULL THEN
 		RAISE EXCEPTION 'segment expression must not be null' USING ERRCODE = '22004',
@@ -476,18 +540,33 @@ BEGIN
 	-- one definition at a time, so that two cannot make a cycle between them
 	LOCK TABLE @extschema@.segment IN SHARE ROW EXCLUSIVE MODE;
 	used := @extschema@.segment_check(expression, clean);
+	conds := @extschema@.segment_conditions(expression);
 	UPDATE @extschema@.segment s
 	   SET name = clean, expression = define_segment.expression, description = define_segment.description,
-	       uses = used, defined_by = @extschema@.acting_role(), defined_at = @extschema@.now()
+	       uses = used, conditions = conds, defined_by = @extschema@.acting_role(), defined_at = @extschema@.now()
 	 WHERE lower(s.name) = @extschema@.name_key(clean);
 	IF NOT FOUND THEN
-		INSERT INTO @extschema@.segment (name, expression, description, uses, defined_by, defined_at)
-		VALUES (clean, expression, description, used, @extschema@.acting_role(), @extschema@.now());
+		INSERT INTO @extschema@.segment (name, expression, description, uses, conditions, defined_by, defined_at)
+		VALUES (clean, expression, description, used, conds, @extschema@.acting_role(), @extschema@.now());
+	END IF;
+	PERFORM @extschema@.segment_conditions_forget();   -- those a redefinition left
+	-- a new condition gets its kept set: everyone evaluated now, as when a
+	-- rule is switched on; writers wait meanwhile
+	IF EXISTS (SELECT FROM unnest(conds) n(condition)
+	            WHERE NOT EXISTS (SELECT FROM @extschema@.segment_condition c
+	                                JOIN @extschema@.tag_set_base b ON b.tag_id = -c.condition_id
+	                               WHERE c.condition = n.condition)) THEN
+		PERFORM @extschema@.lock_for_everyone(breakpoints => false);
+		INSERT INTO @extschema@.segment_condition (condition, created_at)
+		SELECT n.condition, @extschema@.now() FROM unnest(conds) WITH ORDINALITY n(condition, i) ORDER BY n.i
+		ON CONFLICT (condition) DO NOTHING;
+		PERFORM @extschema@.segment_conditions_start();
+		PERFORM @extschema@.maintain_in_batches('define_segment', false, true, lock_rows => false, stages => 'rules');
 	END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.define_segment(text, text, text) IS
-	'Saves (or redefines) a segment; every tag, group and segment it names must exist';
+	'Saves (or redefines) a segment; every tag, group and segment it names must exist, and the watched tables must supply what its conditions name';
 
 CREATE FUNCTION @extschema@.drop_segment(name text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -510,6 +589,7 @@ BEGIN
 			USING ERRCODE = '2BP01', HINT = 'Redefine or drop the segments that use it first.';
 	END IF;
 	DELETE FROM @extschema@.segment x WHERE x.name = s.name;
+	PERFORM @extschema@.segment_conditions_forget();
 END
 $$;
 COMMENT ON FUNCTION @extschema@.drop_segment(text) IS

@@ -35,8 +35,9 @@ COMMENT ON TABLE @extschema@.tag_review IS
 	'Operators'' decisions on automatic tags: keep or remove for a customer, until released';
 
 -- Brings the rule tags of these customers (NULL: everyone known) in line
--- with the enabled rules and the operators' reviews, with history.  Callers
--- hold the customers' fact locks.
+-- with the enabled rules and the operators' reviews, with history; and the
+-- kept sets of the conditions of saved segments (segments.sql) with those
+-- conditions, in the same batch.  Callers hold the customers' fact locks.
 CREATE FUNCTION @extschema@.sync_rules(customers text[]) RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -44,24 +45,51 @@ AS $$
 DECLARE
 	changed bigint;
 BEGIN
-	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.enabled) THEN
+	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.enabled)
+	   AND NOT EXISTS (SELECT FROM @extschema@.segment_condition c
+	                    JOIN @extschema@.tag_set_base b ON b.tag_id = -c.condition_id) THEN
 		RETURN 0;
 	END IF;
-	-- every enabled rule evaluated for every customer in one batch (rule_batch.c)
+	-- every enabled rule and kept segment condition evaluated for every
+	-- customer in one batch (rule_batch.c); the conditions come after the rules
 	WITH rules AS MATERIALIZED (
 		SELECT row_number() OVER (ORDER BY r.tag_id)::integer AS n, r.tag_id, r.rule, r.priority,
 		       t.name, t.group_id, g.exclusive
 		  FROM @extschema@.tag_rule r JOIN @extschema@.tag t USING (tag_id)
 		  JOIN @extschema@.tag_group g ON g.group_id = t.group_id
 		 WHERE r.enabled AND t.status = 'active'),
+	conditions AS MATERIALIZED (
+		SELECT (SELECT count(*) FROM rules)::integer + row_number() OVER (ORDER BY c.condition_id)::integer AS n,
+		       c.condition_id, c.condition
+		  FROM @extschema@.segment_condition c
+		 WHERE EXISTS (SELECT FROM @extschema@.tag_set_base b WHERE b.tag_id = -c.condition_id)),
 	-- two branches rather than an OR, so that the index serves
 	who AS (
 		SELECT f.customer_id FROM @extschema@.customer_fact f WHERE customers IS NULL
 		UNION ALL
 		SELECT f.customer_id FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)),
 	verdicts AS MATERIALIZED (
-		SELECT v.* FROM @extschema@.rule_verdicts(ARRAY(SELECT r.rule FROM rules r ORDER BY r.n), customers) v
+		SELECT v.* FROM @extschema@.rule_verdicts(ARRAY(SELECT x.rule FROM (SELECT r.n, r.rule FROM rules r
+		                                                                 UNION ALL
+		                                                                 SELECT c.n, c.condition FROM conditions c) x
+		                                                ORDER BY x.n), customers) v
 		  JOIN who w ON w.customer_id = v.customer_id),
+	-- each kept condition's set: the customers evaluated who hold it now
+	-- come in, those who no longer do go out (segments.sql: tag_set_log)
+	condition_sets AS (
+		INSERT INTO @extschema@.tag_set_log (tag_id, added, removed)
+		SELECT -c.condition_id, x.came, x.went
+		  FROM conditions c
+		 CROSS JOIN LATERAL (
+			SELECT s.now_in OPERATOR(@extschema@.-) s.was AS came,
+			       (s.was OPERATOR(@extschema@.&) s.seen) OPERATOR(@extschema@.-) s.now_in AS went
+			  FROM (SELECT COALESCE(@extschema@.customer_set_agg(k.key) FILTER (WHERE c.n = ANY (v.holding)), '{}') AS now_in,
+			               COALESCE(@extschema@.customer_set_agg(k.key), '{}') AS seen,
+			               @extschema@.tag_set(-c.condition_id) AS was
+			          FROM verdicts v JOIN @extschema@.customer_key k ON k.customer_id = v.customer_id) s) x
+		 WHERE @extschema@.customer_set_cardinality(x.came) > 0 OR @extschema@.customer_set_cardinality(x.went) > 0
+		 ORDER BY c.condition_id
+		RETURNING 1),
 	-- the rule holds and no review removes it, or a review keeps it
 	verdict AS (
 		SELECT v.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority
@@ -133,32 +161,48 @@ $$;
 COMMENT ON FUNCTION @extschema@.sync_rules(text[]) IS
 	'Internal: brings rule tags in line with the enabled rules and reviews, with history';
 
--- Raises unless tagscrm can supply every customer attribute the rule names:
--- city, gender and the others are columns of the watched customer table
--- (watch_customers' attributes), birth_year and age come from its birth
--- date column; days_since_registration is always known.  The rule language
--- itself refuses names it does not know (rule_check).
+-- The customer attributes a rule names that tagscrm cannot supply, with the
+-- character where the rule first names each and a hint: city, gender and
+-- the others are columns of the watched customer table (watch_customers'
+-- attributes), birth_year and age come from its birth date column;
+-- days_since_registration is always known.  The rule language itself
+-- refuses names it does not know (rule_check).  Segment conditions are
+-- checked with it too (segment.c).
+CREATE FUNCTION @extschema@.rule_unsupplied(rule text)
+RETURNS TABLE (name text, "position" integer, hint text)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT m.name, m."position",
+	       CASE WHEN m.name IN ('age', 'birth_year')
+	            THEN 'birth_year and age come from the birth date column of the watched customer table: tagscrm.watch_customers(..., birth_date => ...).'
+	            WHEN c.relid IS NULL
+	            THEN 'No customer table is watched: tagscrm.watch_customers(table, customer, attributes => ARRAY[...]) supplies attributes.'
+	            ELSE format('The watched customer table %s supplies %s.', c.relid,
+	                        COALESCE(NULLIF(array_to_string(c.attribute_columns, ', '), ''), 'no attributes')) END
+	  FROM @extschema@.rule_measures(rule) m
+	  LEFT JOIN @extschema@.watched_table c ON c.role = 'customers'
+	 WHERE m.kind = 'attribute' AND m.name <> 'days_since_registration'
+	   AND NOT (m.name IN ('age', 'birth_year') AND c.birth_date_column IS NOT NULL)
+	   AND NOT COALESCE(m.name = ANY (c.attribute_columns), false)
+	 ORDER BY m."position"
+$$;
+COMMENT ON FUNCTION @extschema@.rule_unsupplied(text) IS
+	'Internal: the customer attributes a rule names that no watched column supplies, where, and a hint';
+
+-- Raises unless tagscrm can supply every customer attribute the rule names.
 CREATE FUNCTION @extschema@.check_rule_supplies(rule text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c @extschema@.watched_table := (SELECT w FROM @extschema@.watched_table w WHERE w.role = 'customers');
 	m record;
 BEGIN
-	FOR m IN SELECT * FROM @extschema@.rule_measures(rule) x WHERE x.kind = 'attribute' ORDER BY x."position" LOOP
-		CONTINUE WHEN m.name = 'days_since_registration'
-		           OR (m.name IN ('age', 'birth_year') AND c.birth_date_column IS NOT NULL)
-		           OR m.name = ANY (c.attribute_columns);
+	FOR m IN SELECT * FROM @extschema@.rule_unsupplied(rule) u ORDER BY u."position" LIMIT 1 LOOP
 		RAISE EXCEPTION 'rule names customer attribute "%", which no watched column supplies', m.name
 			USING ERRCODE = '42703',
 			      DETAIL = format('At character %s of the rule.', m."position"),
-			      HINT = CASE WHEN m.name IN ('age', 'birth_year')
-			                  THEN 'birth_year and age come from the birth date column of the watched customer table: tagscrm.watch_customers(..., birth_date => ...).'
-			                  WHEN c.relid IS NULL
-			                  THEN 'No customer table is watched: tagscrm.watch_customers(table, customer, attributes => ARRAY[...]) supplies attributes.'
-			                  ELSE format('The watched customer table %s supplies %s.', c.relid,
-			                              COALESCE(NULLIF(array_to_string(c.attribute_columns, ', '), ''), 'no attributes')) END;
+			      HINT = m.hint;
 	END LOOP;
 END
 $$;

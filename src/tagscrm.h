@@ -41,6 +41,7 @@ extern void OwnerReadEnd(OwnerRead *state);
 extern const RuleTree *RuleLookup(const char *text, size_t len);
 extern bool RuleEvaluate(const RuleTree *tree, const RuleValue *values, bool *isnull);
 extern void RuleReportError(const RuleError *err, const char *text, size_t len) pg_attribute_noreturn();
+extern void RuleReportErrorIn(const RuleError *err, const char *text, size_t len, const char *what) pg_attribute_noreturn();
 extern void RuleCachePin(void);
 extern void RuleCacheUnpin(void);
 

@@ -13,10 +13,15 @@
  *    from the input, and RuleEval returns one of the three truth values;
  *  - out of memory: the parse is repeated with allocation number k failing
  *    (k derived from the input); it must fail with 53200 and free everything
- *    (LeakSanitizer checks), or succeed if k is past the last allocation.
+ *    (LeakSanitizer checks), or succeed if k is past the last allocation;
+ *  - the host hook (RuleParseCondition, through which the segment language
+ *    parses its conditions): the input read as conditions joined by AND and
+ *    OR, as a host reads them; an error has a SQLSTATE, a message and a
+ *    position inside the input, and each condition accepted (of boolean
+ *    type) is a text RuleParse accepts on its own.
  * Set RULE_FUZZ_VERBOSE=1 to print each input's canonical text or error.
  */
-#include "rule.h"
+#include "rule_parse.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +87,56 @@ PickValue(const RuleMeasure *m, unsigned seed, RuleValue *v)
 	}
 }
 
+/* The oracle of the host hook (see the header) */
+static void
+CheckEmbedded(const char *text, size_t len, const RuleAllocator *allocator)
+{
+	Parser		p;
+	RuleError	err;
+
+	if (len > RULE_MAX_LENGTH || memchr(text, '\0', len) != NULL)
+		return;					/* the hosts refuse these before parsing */
+	memset(&p, 0, sizeof(p));
+	memset(&err, 0, sizeof(err));
+	p.src = text;
+	p.len = len;
+	p.err = &err;
+	p.host = "segment expression";
+	p.arena = RuleArenaCreate(allocator);
+	if (p.arena == NULL)
+		abort();
+	RuleNext(&p);
+	for (int n = 0; n < 64 && !p.failed && p.tok.type != TK_EOF; n++)
+	{
+		size_t		start = p.tok.start;
+		RuleNode   *node = RuleParseCondition(&p);
+
+		if (node == NULL)
+			break;
+		if (node->type == RULE_TYPE_BOOL)
+		{
+			size_t		end = p.tok.start;
+			RuleError	alone_err;
+			RuleTree   *alone;
+
+			while (end > start && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\n' ||
+								   text[end - 1] == '\r' || text[end - 1] == '\f' || text[end - 1] == '\v'))
+				end--;
+			alone = RuleParse(text + start, end - start, allocator, &alone_err);
+			if (alone == NULL)
+				Die("a condition the hook accepts does not parse alone", alone_err.message, text + start);
+			RuleFree(alone);
+		}
+		if (!RuleTokIs(&p, "and") && !RuleTokIs(&p, "or"))
+			break;
+		RuleNext(&p);
+	}
+	if (p.failed && (strlen(err.sqlstate) != 5 || err.message[0] == '\0' ||
+					 err.position < -1 || err.position > (int) len))
+		Die("hook error without SQLSTATE, message or position inside the input", err.sqlstate, err.message);
+	RuleArenaFree(p.arena);
+}
+
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -100,8 +155,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		verbose = getenv("RULE_FUZZ_VERBOSE") != NULL;
 	for (size_t i = 0; i < size; i++)
 		hash = (hash ^ data[i]) * 16777619u;
-	allocations = 0;
 	fail_at = 0;
+	CheckEmbedded((const char *) data, size, &allocator);
+	allocations = 0;
 	tree = RuleParse((const char *) data, size, &allocator, &err);
 	if (allocations > 0)
 	{

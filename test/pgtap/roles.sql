@@ -243,7 +243,7 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.customer_set_intersection(tagscrm.customer_set)', 'reader',
 	 $$SELECT tagscrm.customer_set_intersection(s) FROM (VALUES ('{1,2}'::tagscrm.customer_set), ('{2}')) v(s)$$, NULL, NULL),
 	('tagscrm.segment_set(text)', 'reader', $$SELECT tagscrm.segment_set($e$tag('garden') or tag('kitchen')$e$)$$, NULL, NULL),
-	('tagscrm.segment_count(text)', 'reader', $$SELECT tagscrm.segment_count($e$not tag('garden')$e$)$$, NULL, NULL),
+	('tagscrm.segment_count(text)', 'reader', $$SELECT tagscrm.segment_count($e$not tag('garden') and order_count >= 1$e$)$$, NULL, NULL),
 	('tagscrm.segment_members(text,text,integer)', 'reader',
 	 $$SELECT * FROM tagscrm.segment_members($e$tag('garden')$e$, after => '0', page_size => 10)$$, NULL, NULL),
 	('tagscrm.segment_overlap(text,text)', 'reader',
@@ -268,9 +268,9 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	 format('SELECT tagscrm.release_review(%L, ''big spender'')', :'kept'), NULL, NULL),
 	('tagscrm.preview_tag_rule(text,text,integer)', 'operator', $$SELECT * FROM tagscrm.preview_tag_rule('loyal')$$, NULL, NULL),
 	('tagscrm.define_segment(text,text,text)', 'operator',
-	 $$SELECT tagscrm.define_segment('green', $e$tag('garden') and not tag('kitchen')$e$, 'gardeners only')$$, NULL, NULL),
+	 $$SELECT tagscrm.define_segment('green', $e$tag('garden') and not tag('kitchen') and order_count >= 1$e$, 'gardeners who bought')$$, NULL, NULL),
 	('tagscrm.drop_segment(text)', 'operator', $$SELECT tagscrm.drop_segment('greens')$$, NULL,
-	 $$SELECT tagscrm.define_segment('greens', $e$tag('garden')$e$)$$),
+	 $$SELECT tagscrm.define_segment('greens', $e$tag('garden') or order_count >= 2$e$)$$),
 
 	-- admin: the library, watching, jobs, rules, churn models
 	('tagscrm.create_tag_group(text,text,boolean,text,text,text)', 'admin',
@@ -334,7 +334,7 @@ INSERT INTO relation VALUES
 	('tagscrm.customer_event_fact', NULL), ('tagscrm.model_tag', NULL), ('tagscrm.pending_customers', NULL),
 	('tagscrm.recompute_log', NULL),
 	('tagscrm.segments', 'reader'), ('tagscrm.segment', NULL), ('tagscrm.customer_key', NULL),
-	('tagscrm.tag_set_base', NULL), ('tagscrm.tag_set_log', NULL);
+	('tagscrm.tag_set_base', NULL), ('tagscrm.tag_set_log', NULL), ('tagscrm.segment_condition', NULL);
 
 -- Writes: only admins UPDATE settings; nobody writes the history or the assignments.
 CREATE TEMP TABLE write (rel regclass NOT NULL, sql text PRIMARY KEY, min_role text);

@@ -14,7 +14,10 @@ RETURN (SELECT p[1 + floor(random() * cardinality(p))::integer] FROM (SELECT ARR
               ',', '.', '-', '--', '/*', '"', '=', '<>', '!', '&&', '||', ';', '$$', '\', '%s', '1e999', repeat('9', 130),
               '0.5', '.5e3', 'é', '京', chr(160), chr(8203), chr(128512), chr(65279), chr(1), chr(127), E'\t', E'\n', ' ',
               'AND', 'Or', 'NOT NOT', 'segment(''seg 1'')', 'tag(''garden'')', 'group(''channel'')',
-              'segment(''chain 16'')', 'tag(''' || repeat('n', 100) || ''')']) x(p));
+              'segment(''chain 16'')', 'tag(''' || repeat('n', 100) || ''')',
+              'sum(order.amount, last 90 days) > 300', 'order_count', ' >= ', ' > 5', ' between 1 and ', 'count(order',
+              ' where amount > 10', ', last 30 days)', 'max(event.duration)', 'city = ''x''', 'has_tag(''garden'')', ' in (1, 2)',
+              ' is null', 'true', '5 days']) x(p));
 
 -- one character: printable ASCII or any code point (surrogates excepted)
 CREATE FUNCTION fuzz_char() RETURNS text LANGUAGE plpgsql VOLATILE AS $$
@@ -230,14 +233,14 @@ CREATE FUNCTION fuzz_report(planned integer) RETURNS TABLE (check_name text, fai
 LANGUAGE plpgsql AS $$
 DECLARE
 	c text[];
-	documented text := $d$'42601', '42704', '22023', '54000'$d$;
+	documented text := $d$'42601', '42704', '22023', '54000', '42703', '42883', '42804', '22003'$d$;
 BEGIN
 	FOREACH c SLICE 1 IN ARRAY ARRAY[
-		['every error has a documented SQLSTATE (42601, 42704, 22023, 54000)', 'true',
+		['every error has a documented SQLSTATE (42601, 42704, 22023, 54000; in conditions 42703, 42883, 42804, 22003)', 'true',
 		 format('state NOT IN (''00000'', %1$s) OR members_state NOT IN (''00000'', %1$s) OR define_state NOT IN (''00000'', %1$s)', documented)],
 		['every error has a message of its own', 'state <> ''00000'' OR define_state <> ''00000''',
-		 $c$(state <> '00000' AND (coalesce(message, '') IN ('', 'invalid rule'))) OR (define_state <> '00000' AND coalesce(define_message, '') IN ('', 'invalid rule'))$c$],
-		['valid expressions: segment_count equals the plain SQL over customer_tag', $c$kind = 'valid'$c$,
+		 $c$(state <> '00000' AND (coalesce(message, '') IN ('', 'invalid rule', 'invalid segment expression'))) OR (define_state <> '00000' AND coalesce(define_message, '') IN ('', 'invalid rule', 'invalid segment expression'))$c$],
+		['valid expressions: segment_count equals the plain SQL over customer_tag and the orders', $c$kind = 'valid'$c$,
 		 $c$state <> '00000' OR got <> want$c$],
 		['rewritten expressions (parentheses, not not, spaces, case, a or a, a or not a, not a and a): the count they must have', $c$kind = 'rewrite'$c$,
 		 $c$state <> '00000' OR got <> want$c$],

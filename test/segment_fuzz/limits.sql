@@ -49,7 +49,16 @@ SELECT name, want, fuzz_state(q) FROM (VALUES
 	(32, 'a number of 200 digits', '42601', format('SELECT tagscrm.segment_count(%L)', 'tag(' || repeat('9', 200) || ')')),
 	(33, 'segment_members of NULL', '22004', 'SELECT tagscrm.segment_members(NULL)'),
 	(34, 'define_segment of a NULL expression', '22004', 'SELECT tagscrm.define_segment(''x'', NULL)'),
-	(35, 'a name of 10,000 bytes in a term (no such tag)', '42704', format('SELECT tagscrm.segment_count(%L)', 'tag(''' || repeat('x', 9993) || ''')'))
+	(35, 'a name of 10,000 bytes in a term (no such tag)', '42704', format('SELECT tagscrm.segment_count(%L)', 'tag(''' || repeat('x', 9993) || ''')')),
+	(36, 'a condition', '00000', 'SELECT tagscrm.segment_count($$tag(''garden'') and sum(order.amount, last 90 days) > 300$$)'),
+	(37, 'a condition that is a number', '42804', 'SELECT tagscrm.segment_count($$tag(''garden'') and order_count$$)'),
+	(38, 'a condition naming no measure', '42703', 'SELECT tagscrm.segment_count($$total_spent > 1$$)'),
+	(39, 'a condition naming an attribute no watched column supplies', '42703', 'SELECT tagscrm.segment_count($$city = ''x''$$)'),
+	(40, 'a condition naming no function', '42883', 'SELECT tagscrm.segment_count($$lower(city) = ''x''$$)'),
+	(41, 'a number out of range in a condition', '22003', 'SELECT tagscrm.segment_count($$order_count > 1e999$$)'),
+	(42, 'a condition nested 255 deep', '00000', format('SELECT tagscrm.segment_count(%L)', 'true = ' || repeat('(', 255) || 'true' || repeat(')', 255))),
+	(43, 'a condition nested 256 deep', '54000', format('SELECT tagscrm.segment_count(%L)', 'true = ' || repeat('(', 256) || 'true' || repeat(')', 256))),
+	(44, 'define a segment whose condition names an attribute no watched column supplies', '42703', 'SELECT tagscrm.define_segment(''by city'', $$city = ''x''$$)')
 ) v(n, name, want, q) ORDER BY n;
 -- segment_count of NULL is NULL (STRICT), not an error
 SELECT 'segment_count of NULL is NULL', 'true', (tagscrm.segment_count(NULL) IS NULL)::text;

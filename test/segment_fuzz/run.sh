@@ -18,8 +18,8 @@ seconds="${FUZZ_SECONDS:-0}"
 db=segment_fuzz
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-# the checks below: 3 + the 36 lines of limits.sql + the 10 lines of fuzz.sql's report
-planned=49
+# the checks below: 3 + the 45 lines of limits.sql + the 10 lines of fuzz.sql's report
+planned=58
 echo "1..$planned"
 echo "# seed $seed, $count inputs, $seconds s (FUZZ_SEED, FUZZ_COUNT, FUZZ_SECONDS)"
 n=0 failed_any=

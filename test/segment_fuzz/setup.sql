@@ -1,12 +1,17 @@
 -- test/segment_fuzz/setup.sql: the library the fuzzer's expressions name
 -- (groups, tags with quotes, letters outside ASCII and 100 characters,
--- aliases), 400 customers with random tags, and saved segments, nested; with
--- the plain SQL of every saved segment in fuzz_segment_sql, over
--- customer_tag, to check counts against.
+-- aliases), 400 customers with random tags and orders in a watched table,
+-- conditions of the rule language over those orders, and saved segments,
+-- nested; with the plain SQL of every saved segment in fuzz_segment_sql,
+-- over customer_tag and the orders, to check counts against.  The clock is
+-- pinned for the database (the fuzz session runs at the same time).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 CREATE EXTENSION tagscrm;
 SET TimeZone = 'UTC';
+SELECT current_database() AS db \gset
+ALTER DATABASE :"db" SET tagscrm.clock_override = '2026-06-01 00:00:00+00';
+SET tagscrm.clock_override = '2026-06-01 00:00:00+00';
 SELECT setseed(0.14);
 
 SELECT count(tagscrm.create_tag_group(g, 'manual')) AS groups
@@ -31,6 +36,25 @@ SELECT count(*) FILTER (WHERE tagscrm.tag_customer(c, 'garden') AND tagscrm.unta
   FROM (SELECT 'c' || i AS c FROM generate_series(381, 400) i) x;
 DROP TABLE fuzz_pick;
 
+-- orders of 300 of the customers over the last 200 days, watched
+CREATE TABLE fuzz_orders (id serial PRIMARY KEY, customer_id text, paid_at timestamptz, amount numeric);
+INSERT INTO fuzz_orders (customer_id, paid_at, amount)
+SELECT 'c' || lpad((1 + floor(random() * 300))::text, 3, '0'), '2026-06-01'::timestamptz - random() * interval '200 days',
+       round((5 + random() * 250)::numeric, 2)
+  FROM generate_series(1, 1200);
+SELECT tagscrm.watch_orders('fuzz_orders', 'customer_id', 'paid_at', 'amount') IS NULL AS watched;
+
+-- conditions and their plain SQL over the orders at the pinned clock (a row
+-- at t is in "last n days" when now - n days < t <= now)
+CREATE TABLE fuzz_condition (c text PRIMARY KEY, sql text NOT NULL);
+INSERT INTO fuzz_condition VALUES
+	('sum(order.amount, last 90 days) > 300',
+	 $$(SELECT o.customer_id FROM fuzz_orders o WHERE o.paid_at > tagscrm.now() - interval '90 days' AND o.paid_at <= tagscrm.now() GROUP BY 1 HAVING sum(o.amount) > 300)$$),
+	('order_count >= 5', $$(SELECT o.customer_id FROM fuzz_orders o GROUP BY 1 HAVING count(*) >= 5)$$),
+	('max(order.amount) between 50 and 150', $$(SELECT o.customer_id FROM fuzz_orders o GROUP BY 1 HAVING max(o.amount) BETWEEN 50 AND 150)$$),
+	('count(order, last 30 days) >= 1',
+	 $$(SELECT o.customer_id FROM fuzz_orders o WHERE o.paid_at > tagscrm.now() - interval '30 days' AND o.paid_at <= tagscrm.now() GROUP BY 1)$$);
+
 -- the plain SQL of a term: the ids of the customers holding the tag (by
 -- name or alias, case-insensitive) or any tag of the group
 CREATE TABLE fuzz_segment_sql (name text PRIMARY KEY, sql text NOT NULL);
@@ -52,7 +76,8 @@ CREATE FUNCTION fuzz_anycase(s text) RETURNS text LANGUAGE sql VOLATILE
 RETURN CASE floor(random() * 3)::integer WHEN 0 THEN upper(s) WHEN 1 THEN lower(s) ELSE s END;
 
 -- (expression, plain SQL) of a random valid expression of at most depth
--- levels, over the tags, aliases, groups and the segments saved so far
+-- levels, over the tags, aliases, groups, conditions and the segments saved
+-- so far
 CREATE FUNCTION fuzz_gen(depth integer) RETURNS text[] LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
 	r float8 := random();
@@ -62,7 +87,10 @@ DECLARE
 BEGIN
 	IF depth <= 0 OR r < 0.3 THEN
 		r := random();
-		IF r < 0.6 THEN
+		IF r < 0.2 THEN
+			SELECT c.c INTO w FROM fuzz_condition c ORDER BY random(), c.c LIMIT 1;
+			RETURN ARRAY[fuzz_anycase(w), (SELECT c.sql FROM fuzz_condition c WHERE c.c = w)];
+		ELSIF r < 0.6 THEN
 			SELECT x INTO w FROM (SELECT t.name FROM tagscrm.tag t UNION ALL SELECT a.alias FROM tagscrm.tag_alias a) s(x)
 			 ORDER BY random(), x LIMIT 1;
 			RETURN ARRAY[format('%s(%s)', fuzz_anycase('tag'), fuzz_quote(fuzz_anycase(w))), fuzz_tag_sql(w)];
@@ -111,4 +139,5 @@ BEGIN
 	END LOOP;
 END
 $$;
-SELECT count(*) AS segments, max(cardinality(uses)) AS most_used FROM tagscrm.segment;
+SELECT count(*) AS segments, max(cardinality(uses)) AS most_used, count(*) FILTER (WHERE conditions <> '{}') AS with_conditions
+  FROM tagscrm.segment;
