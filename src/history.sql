@@ -423,11 +423,19 @@ BEGIN
 	IF page_size IS NULL OR page_size < 0 THEN
 		RAISE EXCEPTION 'page size % is not valid', page_size USING ERRCODE = '22023', HINT = 'Give a page size of 0 or more.';
 	END IF;
+	-- a tag of the layer by its own name first: a merged tag's name now
+	-- resolves to the tag it was merged into, but its history is its own
 	IF from_tag IS NOT NULL THEN
-		ta := @extschema@.find_tag(from_tag);
+		SELECT * INTO ta FROM @extschema@.tag x WHERE x.group_id = g AND lower(x.name) = @extschema@.name_key(from_tag);
+		IF NOT FOUND THEN
+			ta := @extschema@.find_tag(from_tag);
+		END IF;
 	END IF;
 	IF to_tag IS NOT NULL THEN
-		tb := @extschema@.find_tag(to_tag);
+		SELECT * INTO tb FROM @extschema@.tag x WHERE x.group_id = g AND lower(x.name) = @extschema@.name_key(to_tag);
+		IF NOT FOUND THEN
+			tb := @extschema@.find_tag(to_tag);
+		END IF;
 	END IF;
 	IF ta.group_id <> g OR tb.group_id <> g THEN
 		RAISE EXCEPTION 'tag "%" is not a tag of layer "%"', CASE WHEN ta.group_id <> g THEN from_tag ELSE to_tag END, layer
