@@ -36,7 +36,9 @@ BEGIN
 		 WHERE p.pending_id IN (SELECT x.pending_id FROM @extschema@.pending_customers x FOR UPDATE SKIP LOCKED);
 	END IF;
 	IF rebuild OR all_models THEN
-		RETURN @extschema@.reevaluate(rebuild, quiet);
+		customers := @extschema@.reevaluate(rebuild, quiet);
+		PERFORM @extschema@.record_history(quiet);   -- the layers over time (docs/reports.md)
+		RETURN customers;
 	END IF;
 	PERFORM @extschema@.lock_for_everyone(breakpoints => true);   -- writers wait while the population is re-scored
 	PERFORM @extschema@.report_progress('refresh', 'computing RFM breakpoints', quiet);
@@ -84,6 +86,7 @@ BEGIN
 		PERFORM @extschema@.maintain_in_batches('refresh due', true, quiet, lock_rows => false);
 	END IF;
 	PERFORM @extschema@.expire_tags();
+	PERFORM @extschema@.record_history(quiet);   -- the layers over time (docs/reports.md)
 	PERFORM @extschema@.report_progress('refresh', format('done: %s customers', customers), quiet);
 	RETURN customers;
 END

@@ -31,14 +31,16 @@ BEGIN
 		                           'customer_set', 'customer_set_and', 'customer_set_or', 'customer_set_andnot',
 		                           'customer_set_cardinality', 'customer_set_contains', 'customer_set_eq', 'customer_set_keys',
 		                           'customer_set_agg', 'customer_set_union', 'customer_set_intersection',
-		                           'segment_set', 'segment_count', 'segment_members', 'segment_overlap']),
+		                           'segment_set', 'segment_count', 'segment_members', 'segment_overlap',
+		                           'movement', 'movement_members']),
 		('tagscrm_operator', ARRAY['tag_customer', 'untag_customer', 'import_tags', 'import_tag_rows', 'expire_tags', 'review_tag',
 		                           'release_review', 'preview_tag_rule', 'define_segment', 'drop_segment']),
 		('tagscrm_admin',    ARRAY['create_tag_group', 'alter_tag_group', 'create_tag', 'rename_tag',
 		                           'describe_tag', 'move_tag', 'add_tag_alias', 'drop_tag_alias',
 		                           'retire_tag', 'merge_tags', 'watch_orders', 'watch_events', 'watch_customers',
 		                           'watch_contacts', 'unwatch', 'refresh', 'sweep', 'apply_pending', 'schedule', 'unschedule', 'set_tag_rule',
-		                           'enable_tag_rule', 'churn_fit', 'drop_churn_model', 'segment_compact'])) AS v(grantee, api)
+		                           'enable_tag_rule', 'churn_fit', 'drop_churn_model', 'segment_compact',
+		                           'record_history', 'set_history_retention'])) AS v(grantee, api)
 	LOOP
 		FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 		          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tagscrm'::regnamespace
@@ -55,7 +57,8 @@ GRANT SELECT ON @extschema@.tag_groups, @extschema@.tags, @extschema@.customer_t
                 @extschema@.model_groups, @extschema@.model_members, @extschema@.customer_rfm_segment,
                 @extschema@.customer_lifecycle, @extschema@.customer_sales_stage, @extschema@.customer_status,
                 @extschema@.customer_level, @extschema@.customer_churn_risk, @extschema@.customer_loyalty,
-                @extschema@.churn_model, @extschema@.segments TO tagscrm_reader;
+                @extschema@.churn_model, @extschema@.segments, @extschema@.tag_size_history,
+                @extschema@.segment_size_history TO tagscrm_reader;
 GRANT SELECT ON @extschema@.tag_rule, @extschema@.tag_review TO tagscrm_operator;
 GRANT SELECT ON @extschema@.library_changes, @extschema@.watched_table, @extschema@.unmatched_channel,
                 @extschema@.rfm_state, @extschema@.pending_changes TO tagscrm_admin;

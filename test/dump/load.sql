@@ -19,3 +19,18 @@ SELECT count(*) FROM tagscrm.import_tags('staging');
 SELECT tagscrm.merge_tags('kitchen', 'garden', reason => 'merged');
 SELECT tagscrm.retire_tag('offline', reason => 'closed');
 SELECT tagscrm.untag_customer('wm-1', 'wardrobe', reason => 'asked');
+-- layers over time: two recordings, with a customer who has left since the
+-- first; copies of customer_tag at each (public.history_snap) for the checks
+-- after a restore (test/dump/history_check.sql)
+CREATE TABLE history_snap (recording integer, customer_id text, tag_id integer);
+SET tagscrm.clock_override = '2026-03-01 03:00+00';
+SELECT tagscrm.define_segment('web', $$tag('online') or tag('Taobao')$$);
+WITH r AS MATERIALIZED (SELECT tagscrm.record_history(quiet => true) AS id) INSERT INTO history_snap SELECT r.id, ct.customer_id, ct.tag_id FROM r, tagscrm.customer_tag ct;
+SET tagscrm.clock_override = '2026-03-02 03:00+00';
+SELECT tagscrm.tag_customer(g, 'online') FROM generate_series(3, 60, 3) g;
+SELECT tagscrm.tag_customer(g, 'TB') FROM generate_series(1, 200, 10) g;
+SELECT tagscrm.untag_customer(g, 'garden', reason => 'moved') FROM generate_series(100, 120) g;
+DELETE FROM tagscrm.customer_tag WHERE customer_id = '7';   -- removed by hand
+DELETE FROM tagscrm.customer WHERE customer_id = '7';
+WITH r AS MATERIALIZED (SELECT tagscrm.record_history(quiet => true) AS id) INSERT INTO history_snap SELECT r.id, ct.customer_id, ct.tag_id FROM r, tagscrm.customer_tag ct;
+RESET tagscrm.clock_override;

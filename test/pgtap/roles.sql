@@ -311,7 +311,15 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.churn_fit(text,regclass,name,name,name,timestamptz,interval,text)', 'admin',
 	 $$SELECT tagscrm.churn_fit('shop-daily', 'public.orders', 'customer_id', 'paid_at', 'amount', time_unit => '1 day')$$, NULL, NULL),
 	('tagscrm.drop_churn_model(text)', 'admin', $$SELECT tagscrm.drop_churn_model('shop')$$, NULL, NULL),
-	('tagscrm.segment_compact(integer)', 'admin', $$SELECT tagscrm.segment_compact()$$, NULL, NULL);
+	('tagscrm.segment_compact(integer)', 'admin', $$SELECT tagscrm.segment_compact()$$, NULL, NULL),
+
+	-- layers over time (src/history.sql): refresh() above recorded at 2026-06-01 12:00
+	('tagscrm.movement(text,timestamptz,timestamptz)', 'reader',
+	 $$SELECT * FROM tagscrm.movement('rfm', '2026-06-01 12:00+00', '2026-06-02')$$, NULL, NULL),
+	('tagscrm.movement_members(text,timestamptz,timestamptz,text,text,text,integer)', 'reader',
+	 $$SELECT * FROM tagscrm.movement_members('status', '2026-06-01 12:00+00', '2026-06-02', 'active', 'active', page_size => 10)$$, NULL, NULL),
+	('tagscrm.record_history(boolean)', 'admin', $$SELECT tagscrm.record_history(quiet => true)$$, NULL, NULL),
+	('tagscrm.set_history_retention(interval)', 'admin', $$SELECT tagscrm.set_history_retention('2 years')$$, NULL, NULL);
 
 -- ---------------------------------------------------------------------------
 -- Every relation of the schema, and the lowest role that may read it
@@ -334,7 +342,11 @@ INSERT INTO relation VALUES
 	('tagscrm.customer_event_fact', NULL), ('tagscrm.model_tag', NULL), ('tagscrm.pending_customers', NULL),
 	('tagscrm.recompute_log', NULL),
 	('tagscrm.segments', 'reader'), ('tagscrm.segment', NULL), ('tagscrm.customer_key', NULL),
-	('tagscrm.tag_set_base', NULL), ('tagscrm.tag_set_log', NULL), ('tagscrm.segment_condition', NULL);
+	('tagscrm.tag_set_base', NULL), ('tagscrm.tag_set_log', NULL), ('tagscrm.segment_condition', NULL),
+	('tagscrm.tag_size_history', 'reader'), ('tagscrm.segment_size_history', 'reader'),
+	('tagscrm.history_recording', NULL), ('tagscrm.history_tag', NULL), ('tagscrm.history_segment', NULL),
+	('tagscrm.history_key', NULL), ('tagscrm.history_state', NULL), ('tagscrm.history_key_epoch', NULL),
+	('tagscrm.history_key_remap', NULL);
 
 -- Writes: only admins UPDATE settings; nobody writes the history or the assignments.
 CREATE TEMP TABLE write (rel regclass NOT NULL, sql text PRIMARY KEY, min_role text);
