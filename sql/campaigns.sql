@@ -294,4 +294,5 @@ RESET ROLE;
 SELECT count(*) AS contacts_left FROM tagscrm.campaign_contact x WHERE NOT EXISTS (SELECT FROM tagscrm.campaign c WHERE c.campaign_id = x.campaign_id);
 SELECT count(*) AS groups_left FROM tagscrm.campaign_group x WHERE NOT EXISTS (SELECT FROM tagscrm.campaign c WHERE c.campaign_id = x.campaign_id);
 
+DROP TABLE orders;
 DROP ROLE regress_cp_op, regress_cp_reader;
