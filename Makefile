@@ -14,7 +14,7 @@ SQL_PARTS  = src/tagscrm.sql src/library.sql \
              src/facts.sql \
              src/rfm.sql src/churn.sql src/churn_validate.sql src/settings.sql src/churn_predict.sql src/models.sql \
              src/rule.sql src/rule_values.sql src/tag_rules.sql \
-             src/tags.sql src/segments.sql src/history.sql \
+             src/tags.sql src/segments.sql src/history.sql src/housekeeping.sql src/campaigns.sql \
              src/views.sql \
              src/jobs.sql src/permissions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

@@ -63,3 +63,12 @@ GRANT SELECT ON @extschema@.tag_rule, @extschema@.tag_review TO tagscrm_operator
 GRANT SELECT ON @extschema@.library_changes, @extschema@.watched_table, @extschema@.unmatched_channel,
                 @extschema@.rfm_state, @extschema@.pending_changes TO tagscrm_admin;
 GRANT SELECT, UPDATE ON @extschema@.settings TO tagscrm_admin;
+
+-- Tag housekeeping (src/housekeeping.sql) and campaign effect (src/campaigns.sql)
+GRANT SELECT ON @extschema@.tag_usage, @extschema@.campaigns TO tagscrm_reader;
+GRANT EXECUTE ON FUNCTION @extschema@.retirement_candidates(interval),
+                          @extschema@.campaign_effect(text, text, interval) TO tagscrm_reader;
+GRANT EXECUTE ON FUNCTION @extschema@.create_campaign(text, timestamptz, interval, text),
+                          @extschema@.add_campaign_contacts(text, text[], boolean, timestamptz),
+                          @extschema@.drop_campaign(text) TO tagscrm_operator;
+GRANT EXECUTE ON FUNCTION @extschema@.retire_idle_tags(interval, text) TO tagscrm_admin;

@@ -22,7 +22,7 @@ my %stage = (
 	'src/facts.sql' => 4,
 	'src/rfm.sql' => 5, 'src/churn.sql' => 5, 'src/churn_validate.sql' => 5, 'src/settings.sql' => 5, 'src/churn_predict.sql' => 5, 'src/models.sql' => 5,
 	'src/rule.sql' => 6, 'src/rule_values.sql' => 6, 'src/tag_rules.sql' => 6,
-	'src/tags.sql' => 7, 'src/segments.sql' => 7, 'src/history.sql' => 7,
+	'src/tags.sql' => 7, 'src/segments.sql' => 7, 'src/history.sql' => 7, 'src/housekeeping.sql' => 7, 'src/campaigns.sql' => 7,
 	'src/views.sql' => 8,
 	'src/jobs.sql' => 9, 'src/permissions.sql' => 9,
 );

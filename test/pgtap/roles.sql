@@ -359,6 +359,23 @@ SELECT t::regclass, format(s, t), NULL
   FROM unnest(ARRAY['tagscrm.tag_history', 'tagscrm.customer_tag']) t,
        unnest(ARRAY['INSERT INTO %s DEFAULT VALUES', 'UPDATE %s SET reason = NULL', 'DELETE FROM %s', 'TRUNCATE %s']) s;
 
+-- Tag housekeeping and campaign effect (src/housekeeping.sql, src/campaigns.sql):
+-- a campaign with contacts, registered as the superuser
+SELECT tagscrm.create_campaign('launch', started_at => '2026-05-20 00:00+00', conversion_window => '7 days');
+SELECT tagscrm.add_campaign_contacts('launch', ARRAY['1', '2', '3'], reached_at => '2026-05-21 00:00+00');
+INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
+	('tagscrm.retirement_candidates(interval)', 'reader', $$SELECT * FROM tagscrm.retirement_candidates('30 days')$$, NULL, NULL),
+	('tagscrm.campaign_effect(text,text,interval)', 'reader', $$SELECT * FROM tagscrm.campaign_effect('launch', 'tag')$$, NULL, NULL),
+	('tagscrm.create_campaign(text,timestamptz,interval,text)', 'operator',
+	 $$SELECT tagscrm.create_campaign('summer', conversion_window => '14 days')$$, NULL, NULL),
+	('tagscrm.add_campaign_contacts(text,text[],boolean,timestamptz)', 'operator',
+	 $$SELECT tagscrm.add_campaign_contacts('launch', ARRAY['10', '11'], control => true)$$, NULL, NULL),
+	('tagscrm.drop_campaign(text)', 'operator', $$SELECT tagscrm.drop_campaign('launch')$$, NULL, NULL),
+	('tagscrm.retire_idle_tags(interval,text)', 'admin', $$SELECT * FROM tagscrm.retire_idle_tags('0 days', 'unused')$$, NULL, NULL);
+INSERT INTO relation VALUES
+	('tagscrm.tag_usage', 'reader'), ('tagscrm.campaigns', 'reader'),
+	('tagscrm.campaign', NULL), ('tagscrm.campaign_group', NULL), ('tagscrm.campaign_contact', NULL);
+
 -- Runs sql as role in a subtransaction that is always rolled back (prepare
 -- first, as the caller): 'ok', or the SQLSTATE and message of the error.
 CREATE FUNCTION pg_temp.attempt(role name, sql text, prepare text DEFAULT NULL) RETURNS text
