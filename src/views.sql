@@ -115,7 +115,7 @@ COMMENT ON FUNCTION @extschema@.churn_probability_of(text) IS
 	'Internal: a customer''s churn probability under settings.churn_model, for the reader views';
 
 -- One row per customer for readers and BI tools.  It reads customer_fact,
--- which holds a copy of every model tag (kept by triggers on customer_tag),
+-- which holds a copy of every model tag (kept by its writers: see tags.sql),
 -- and joins the small tag table once per model by primary key: the planner
 -- drops the joins and per-row expressions a query does not use, so
 -- "GROUP BY rfm_segment" over a million customers reads one table.  The
