@@ -110,6 +110,20 @@ SELECT name, reached, converted, orders, revenue, baseline_customers, baseline_c
   FROM tagscrm.campaign_effect('spring', 'all', '1 day');
 SELECT name, reached, converted, orders, revenue FROM tagscrm.campaign_effect('spring', 'all', '2 weeks');
 RESET ROLE;
+-- window_complete: every counted window has ended.  Per tag: vip's contacts
+-- (c1 c2, 1 March) and its unreached (from the start) end with 7 March;
+-- newsletter holds c4 (3..9 March).  With 1 day, c4's window is 3 March.
+SET tagscrm.clock_override = '2026-03-07 23:59+08';
+SELECT name, window_complete FROM tagscrm.campaign_effect('spring', 'tag');
+SET tagscrm.clock_override = '2026-03-08 00:00+08';
+SELECT name, window_complete FROM tagscrm.campaign_effect('spring', 'tag');
+SET tagscrm.clock_override = '2026-03-10 00:00+08';
+SELECT name, window_complete FROM tagscrm.campaign_effect('spring', 'tag');
+SET tagscrm.clock_override = '2026-03-03 23:59+08';
+SELECT name, window_complete FROM tagscrm.campaign_effect('spring', 'all', '1 day');
+SET tagscrm.clock_override = '2026-03-04 00:00+08';
+SELECT name, window_complete FROM tagscrm.campaign_effect('spring', 'all', '1 day');
+SET tagscrm.clock_override = '2026-03-01 10:00+08';
 
 -- with a control group: c5 and c6 held out; the baseline is the control
 -- group's members, each with its own window
@@ -210,11 +224,13 @@ SELECT name, reached, control_group FROM tagscrm.campaigns WHERE name LIKE 'r %'
 CREATE FUNCTION pg_temp.expected(campaign text, grp text, days integer)
 RETURNS TABLE (name text, reached bigint, converted bigint, conversion_rate numeric, orders bigint, revenue numeric,
                baseline text, baseline_customers bigint, baseline_converted bigint, baseline_rate numeric,
-               baseline_orders bigint, baseline_revenue numeric, uplift numeric, relative_uplift numeric)
+               baseline_orders bigint, baseline_revenue numeric, uplift numeric, relative_uplift numeric,
+               window_complete boolean)
 LANGUAGE sql AS $$
 	WITH c AS (SELECT * FROM tagscrm.campaign x WHERE x.name = $1),
+	today AS (SELECT (current_setting('tagscrm.clock_override')::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AS day),
 	contact AS (
-		SELECT x.customer_id, x.control,
+		SELECT x.customer_id, x.control, (x.reached_at AT TIME ZONE 'Asia/Shanghai')::date + days - 1 AS last_day,
 		       (SELECT count(*) FROM orders o WHERE o.customer_id = x.customer_id
 		           AND (o.paid_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN (x.reached_at AT TIME ZONE 'Asia/Shanghai')::date
 		                                                                AND (x.reached_at AT TIME ZONE 'Asia/Shanghai')::date + days - 1) AS n,
@@ -256,12 +272,17 @@ LANGUAGE sql AS $$
 		            ELSE (SELECT COALESCE(sum(u.n), 0) FROM unreached u WHERE u.name = g.name) END AS bo,
 		       CASE WHEN (SELECT yes FROM has_control)
 		            THEN (SELECT COALESCE(sum(x.v), 0) FROM member m JOIN contact x USING (customer_id) WHERE m.name = g.name AND x.control)
-		            ELSE (SELECT COALESCE(sum(u.v), 0) FROM unreached u WHERE u.name = g.name) END AS bv
+		            ELSE (SELECT COALESCE(sum(u.v), 0) FROM unreached u WHERE u.name = g.name) END AS bv,
+		       -- the last day counted: a contact's, or the unreached baseline's
+		       GREATEST((SELECT max(x.last_day) FROM member m JOIN contact x USING (customer_id) WHERE m.name = g.name),
+		                CASE WHEN NOT (SELECT yes FROM has_control)
+		                     THEN (SELECT (c.started_at AT TIME ZONE 'Asia/Shanghai')::date + days - 1 FROM c) END) AS last_day
 		  FROM (SELECT DISTINCT m.name FROM member m) g)
 	SELECT x.name, x.r, x.rc, round(x.rc::numeric / x.r, 4), x.ro, x.rv, x.b, x.bn, x.bc,
 	       round(x.bc::numeric / NULLIF(x.bn, 0), 4), x.bo, x.bv,
 	       round(x.rc::numeric / x.r - x.bc::numeric / NULLIF(x.bn, 0), 4),
-	       round((x.rc::numeric / x.r - x.bc::numeric / NULLIF(x.bn, 0)) / NULLIF(x.bc::numeric / NULLIF(x.bn, 0), 0), 4)
+	       round((x.rc::numeric / x.r - x.bc::numeric / NULLIF(x.bn, 0)) / NULLIF(x.bc::numeric / NULLIF(x.bn, 0), 0), 4),
+	       x.last_day < (SELECT day FROM today)
 	  FROM cell x WHERE x.r > 0
 $$;
 -- sizes, so that the comparison means something
@@ -281,6 +302,27 @@ SELECT campaign, grouping, days, 'extra', x.*
        (VALUES (1), (10), (30)) d(days),
        LATERAL (SELECT * FROM tagscrm.campaign_effect(campaign, grouping, make_interval(days => days))
                 EXCEPT SELECT * FROM pg_temp.expected(campaign, grouping, days)) x;
+
+-- again on 12 May, when some windows have ended and others not
+SET tagscrm.clock_override = '2026-05-12 00:00+08';
+SELECT window_complete, count(*) AS cells
+  FROM (VALUES ('r plain'), ('r control')) c(campaign), (VALUES ('segment'), ('tag'), ('all')) g(grouping),
+       (VALUES (1), (10), (30)) d(days),
+       LATERAL tagscrm.campaign_effect(campaign, grouping, make_interval(days => days)) e
+ GROUP BY 1 ORDER BY 1;
+SELECT campaign, grouping, days, 'missing' AS what, x.*
+  FROM (VALUES ('r plain'), ('r control'), ('spring'), ('spring b')) c(campaign), (VALUES ('segment'), ('tag'), ('all')) g(grouping),
+       (VALUES (1), (10), (30)) d(days),
+       LATERAL (SELECT * FROM pg_temp.expected(campaign, grouping, days)
+                EXCEPT SELECT * FROM tagscrm.campaign_effect(campaign, grouping, make_interval(days => days))) x
+UNION ALL
+SELECT campaign, grouping, days, 'extra', x.*
+  FROM (VALUES ('r plain'), ('r control'), ('spring'), ('spring b')) c(campaign), (VALUES ('segment'), ('tag'), ('all')) g(grouping),
+       (VALUES (1), (10), (30)) d(days),
+       LATERAL (SELECT * FROM tagscrm.campaign_effect(campaign, grouping, make_interval(days => days))
+                EXCEPT SELECT * FROM pg_temp.expected(campaign, grouping, days)) x;
+
+SET tagscrm.clock_override = '2026-05-01 10:00+08';
 
 -- the comparison notices a window one day off
 SELECT count(*) > 0 AS differs FROM (

@@ -218,7 +218,8 @@ CREATE FUNCTION @extschema@.campaign_effect(campaign text, by text DEFAULT 'segm
                                             conversion_window interval DEFAULT NULL)
 RETURNS TABLE (name text, reached bigint, converted bigint, conversion_rate numeric, orders bigint, revenue numeric,
                baseline text, baseline_customers bigint, baseline_converted bigint, baseline_rate numeric,
-               baseline_orders bigint, baseline_revenue numeric, uplift numeric, relative_uplift numeric)
+               baseline_orders bigint, baseline_revenue numeric, uplift numeric, relative_uplift numeric,
+               window_complete boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -226,6 +227,7 @@ DECLARE
 	c @extschema@.campaign := @extschema@.find_campaign(campaign);
 	days integer := @extschema@.window_days(COALESCE(conversion_window, c.conversion_window));
 	tz text := (SELECT s.time_zone FROM @extschema@.settings s);
+	today date;
 	has_control boolean;
 BEGIN
 	IF by IS NULL OR by NOT IN ('segment', 'tag', 'all') THEN
@@ -236,17 +238,19 @@ BEGIN
 		RAISE EXCEPTION 'no orders table is watched' USING ERRCODE = '55000',
 			HINT = 'Conversions are the purchases of the watched orders table: watch it with tagscrm.watch_orders().';
 	END IF;
+	today := (@extschema@.now() AT TIME ZONE tz)::date;
 	has_control := EXISTS (SELECT FROM @extschema@.campaign_contact x WHERE x.campaign_id = c.campaign_id AND x.control);
 	RETURN QUERY
 	WITH contact AS MATERIALIZED (   -- each contact with its purchases in its window
 		SELECT x.customer_id, k.key, x.control, count(d.day) FILTER (WHERE d.orders > 0) > 0 AS converted,
-		       COALESCE(sum(d.orders), 0) AS orders, COALESCE(sum(d.amount), 0) AS revenue
+		       COALESCE(sum(d.orders), 0) AS orders, COALESCE(sum(d.amount), 0) AS revenue,
+		       (x.reached_at AT TIME ZONE tz)::date + days AS window_end
 		  FROM @extschema@.campaign_contact x
 		  LEFT JOIN @extschema@.customer_key k ON k.customer_id = x.customer_id
 		  LEFT JOIN @extschema@.customer_day d ON d.customer_id = x.customer_id
 		        AND d.day >= (x.reached_at AT TIME ZONE tz)::date AND d.day < (x.reached_at AT TIME ZONE tz)::date + days
 		 WHERE x.campaign_id = c.campaign_id
-		 GROUP BY x.customer_id, k.key, x.control),
+		 GROUP BY x.customer_id, k.key, x.control, x.reached_at),
 	contacted AS (
 		SELECT COALESCE(@extschema@.customer_set_agg(x.key), '{}') AS everyone FROM contact x),
 	grp AS (
@@ -269,7 +273,8 @@ BEGIN
 		       count(*) FILTER (WHERE m.control) AS held_out,
 		       count(*) FILTER (WHERE m.control AND m.converted) AS held_out_converted,
 		       COALESCE(sum(m.orders) FILTER (WHERE m.control), 0) AS held_out_orders,
-		       COALESCE(sum(m.revenue) FILTER (WHERE m.control), 0) AS held_out_revenue
+		       COALESCE(sum(m.revenue) FILTER (WHERE m.control), 0) AS held_out_revenue,
+		       max(m.window_end) AS last_window_end
 		  FROM member m GROUP BY m.name),
 	-- without a control group: every customer's purchases in the window from
 	-- the campaign's start, for the members nobody reached
@@ -297,7 +302,10 @@ BEGIN
 		       CASE WHEN has_control THEN p.held_out ELSE u.customers END AS b_customers,
 		       CASE WHEN has_control THEN p.held_out_converted ELSE u.converted END AS b_converted,
 		       CASE WHEN has_control THEN p.held_out_orders ELSE u.orders END AS b_orders,
-		       CASE WHEN has_control THEN p.held_out_revenue ELSE u.revenue END AS b_revenue
+		       CASE WHEN has_control THEN p.held_out_revenue ELSE u.revenue END AS b_revenue,
+		       -- the unreached baseline's window starts with the campaign
+		       GREATEST(p.last_window_end, CASE WHEN NOT has_control THEN (c.started_at AT TIME ZONE tz)::date + days END)
+		           <= today AS complete
 		  FROM per_group p LEFT JOIN unreached u ON u.name = p.name
 		 WHERE p.reached > 0),
 	rates AS (
@@ -306,13 +314,13 @@ BEGIN
 		  FROM figures f)
 	SELECT r.name, r.reached, r.converted, round(r.rate, 4), r.orders::bigint, r.revenue,
 	       r.baseline, r.b_customers, r.b_converted, round(r.b_rate, 4), r.b_orders::bigint, r.b_revenue,
-	       round(r.rate - r.b_rate, 4), round((r.rate - r.b_rate) / NULLIF(r.b_rate, 0), 4)
+	       round(r.rate - r.b_rate, 4), round((r.rate - r.b_rate) / NULLIF(r.b_rate, 0), 4), r.complete
 	  FROM rates r
 	 ORDER BY r.name;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.campaign_effect(text, text, interval) IS
-	'Per segment, tag or all customers: reached, converted, rate, orders and revenue in the window, against the control group or the unreached members, with the uplift';
+	'Per segment, tag or all customers: reached, converted, rate, orders and revenue in the window, against the control group or the unreached members, with the uplift, and whether every window has ended';
 
 CREATE VIEW @extschema@.campaigns AS
 	SELECT c.name, c.started_at, c.conversion_window, c.description,
