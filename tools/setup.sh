@@ -4,9 +4,12 @@
 # fails: package-manager and compiler output go to a log that is shown then.
 
 # server and headers; pgTAP and pg_cron for the tests; gcc for the build;
-# clang and its sanitizer runtime for the fuzz harness (test/fuzz)
+# clang and its sanitizer runtime for the fuzz harness (test/fuzz); the JDK,
+# PostgreSQL's JDBC driver, psqlODBC and unixODBC for the BI drivers test
+# (test/drivers)
 TAGSCRM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
-	make gcc clang libclang-rt-14-dev libroaring-dev"
+	make gcc clang libclang-rt-14-dev libroaring-dev
+	default-jdk-headless libpostgresql-jdbc-java odbc-postgresql unixodbc unixodbc-dev"
 
 say() { echo "tagscrm: $*"; }
 
