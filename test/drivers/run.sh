@@ -12,8 +12,9 @@
 # COPY of the same ordered query, value for value, with only the conversions
 # the ODBC driver makes by definition undone (a timestamp comes as
 # SQL_TYPE_TIMESTAMP in the session's time zone, UTC here, without the
-# offset; a boolean as 1 or 0).  The clock is pinned for the database, so
-# figures that depend on the time (recency, churn) read the same everywhere.
+# offset; a boolean as 1 or 0).  demo/weeks.sql pins the clock for the
+# database, so figures that depend on the time (recency, churn) read the same
+# in every session.
 # TAP output; needs PGHOST/PGPORT (and PGUSER) of a cluster with tagscrm, as a
 # superuser.  A driver that is not installed is skipped (tools/setup.sh
 # installs them).
@@ -46,10 +47,10 @@ q -c "DROP ROLE IF EXISTS $reader" >/dev/null 2>&1
 createdb "$db"
 check "load the demo shop (demo/sample.sql, demo/weeks.sql)" \
 	bash -c "psql -X -q -v ON_ERROR_STOP=1 -d $db <demo/sample.sql >/dev/null && psql -X -q -v ON_ERROR_STOP=1 -d $db <demo/weeks.sql"
-# the demo's last moment, for every session (a superuser may set it so)
-check "a login role in tagscrm_reader; the clock pinned for the database" \
-	q -d "$db" -c "CREATE ROLE $reader LOGIN IN ROLE tagscrm_reader" \
-	           -c "ALTER DATABASE $db SET tagscrm.clock_override = '2026-07-27 03:00:00+00'"
+# demo/weeks.sql pins the clock for the database: every session reads the same
+check "a login role in tagscrm_reader; the clock pinned for its sessions" \
+	bash -c "psql -X -q -v ON_ERROR_STOP=1 -d $db -c 'CREATE ROLE $reader LOGIN IN ROLE tagscrm_reader' &&
+	         test \"\$(psql -X -At -U $reader -d $db -c 'SELECT tagscrm.now()')\" = '2026-07-27 03:00:00+00'"
 # relations.txt is exactly what the reader may read
 q -At -d "$db" -c "SELECT c.relname FROM pg_catalog.pg_class c
 	WHERE c.relnamespace = 'tagscrm'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
