@@ -3,7 +3,8 @@
 -- some customers buy (every 15th of the lost and silent ones comes back), the
 -- nightly refresh runs and records the tags' sizes; in week 2 a win-back
 -- campaign reaches 300 customers at high churn risk and holds 100 out as a
--- control group, and those it reached buy more often in the next four weeks.
+-- control group, and those it reached buy more often in the next four weeks;
+-- two interest tags end up unused.
 -- Deterministic (setseed), so the figures are the same on every run.
 \set QUIET on
 SET client_min_messages = warning;
@@ -16,6 +17,12 @@ SELECT tagscrm.define_segment('wardrobe readers', $$tag('wardrobe')$$);
 -- the recording of demo/sample.sql's refresh, again, now with the segments
 SET tagscrm.clock_override = '2026-06-01 00:00:00+00';
 SELECT tagscrm.record_history(quiet => true);
+-- two tags for housekeeping: a hand tag for 40 customers who asked about
+-- sofas (taken off again in week 1, when the sofa offer ended) and one nobody
+-- ever used
+SELECT tagscrm.create_tag('sofa', 'interests', description => 'asked about sofas (the June offer)');
+SELECT tagscrm.create_tag('summer sale 2025', 'interests', description => 'never used');
+SELECT tagscrm.tag_customer(g::text, 'sofa', reason => 'asked about sofas') FROM generate_series(1, 400, 10) g;
 -- the shop's own list of whom the campaign reaches (chosen in week 2)
 CREATE TEMPORARY TABLE win_back (customer_id text PRIMARY KEY, control boolean NOT NULL);
 DO $$
@@ -39,6 +46,9 @@ BEGIN
 		 WHERE NOT c.control AND week BETWEEN 3 AND 6 AND random() < 0.12
 		 ORDER BY 1;
 		PERFORM pg_catalog.set_config('tagscrm.clock_override', (monday + interval '7 days 3 hours')::text, false);
+		IF week = 1 THEN
+			PERFORM tagscrm.untag_customer(g::text, 'sofa') FROM generate_series(1, 400, 10) g;
+		END IF;
 		PERFORM tagscrm.refresh(quiet => true);
 		IF week = 2 THEN
 			PERFORM tagscrm.create_campaign('win-back', conversion_window => '28 days',
