@@ -12,9 +12,9 @@ const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
 
 createServer(async (req, res) => {
 	// a path inside the build only; a directory means its index.html
-	let file = normalize(join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
-	if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
 	try {
+		let file = normalize(join(root, decodeURIComponent(req.url.split('?')[0])));
+		if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
 		if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
 		const body = await readFile(file);
 		res.writeHead(200, { 'Content-Type': types[extname(file)] || 'application/octet-stream' }).end(body);
