@@ -64,6 +64,9 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- statistics for the planner, as autovacuum would gather them in time (without
+-- them tag_usage takes half a second here instead of 10 ms)
+ANALYZE;
 -- BI tools read the shop as of its last day too: the clock is pinned for
 -- every session of this database (only a superuser may set it)
 SELECT pg_catalog.format('ALTER DATABASE %I SET tagscrm.clock_override = %L', pg_catalog.current_database(),

@@ -23,6 +23,9 @@ q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 dropdb --if-exists "$db"; q -c "DROP ROLE IF EXISTS $reader" >/dev/null
 createdb "$db"
 q -d "$db" <demo/sample.sql >/dev/null; q -d "$db" <demo/weeks.sql
+# statistics, as autovacuum would gather them on a real database: the fresh
+# demo data has none, and tag_usage then takes 0.5 s instead of 10 ms
+q -d "$db" -c ANALYZE
 q -d "$db" -c "CREATE ROLE $reader LOGIN IN ROLE tagscrm_reader" >/dev/null
 javac -d "$tmp" test/drivers/ReadViews.java
 gcc -O1 -o "$tmp/read_views_odbc" test/drivers/read_views_odbc.c -lodbc
