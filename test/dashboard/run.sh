@@ -27,7 +27,7 @@ pages=(segment-sizes movement churn-risk housekeeping campaign)
 export PGTZ=UTC
 
 # the checks: 6 for the build, 2 per page (a screenshot, its text), then the figures
-figures=9
+figures=10
 plan=$((6 + 2 * ${#pages[@]} + figures))
 echo "1..$plan"
 n=0
@@ -76,14 +76,18 @@ check "serve the built site on 127.0.0.1:$port" \
 rm -rf "$shots" && mkdir -p "$shots"
 browse() { timeout 90 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,"$2" \
 	--virtual-time-budget=15000 "${@:3}" "http://127.0.0.1:$port/$1" 2>>"$tmp/chromium.log"; }
+# the page's text after its scripts ran: tags dropped, entities decoded, blanks collapsed
+page_text() {   # path, file
+	browse "$1" 1600 --dump-dom | tr '\n\t' '  ' | sed -e 's/<[^>]*>/ /g' -e 's/&amp;/\&/g; s/&lt;/</g; s/&gt;/>/g; s/&nbsp;/ /g; s/&#39;/'"'"'/g; s/&quot;/"/g' |
+		tr -s ' ' >"$2"
+}
 browse "" 800 --screenshot="$shots/index.png" >/dev/null
+page_text "" "$shots/index.txt"
 check "chromium renders the front page (headless): $shots/index.png" test -s "$shots/index.png"
 for p in "${pages[@]}"; do
 	browse "$p/" 1600 --screenshot="$shots/$p.png" >/dev/null
 	check "$p: screenshot $shots/$p.png" test "$(stat -c %s "$shots/$p.png" 2>/dev/null || echo 0)" -gt 30000
-	# the page's text after its scripts ran: tags dropped, entities decoded, blanks collapsed
-	browse "$p/" 1600 --dump-dom | tr '\n\t' '  ' | sed -e 's/<[^>]*>/ /g' -e 's/&amp;/\&/g; s/&lt;/</g; s/&gt;/>/g; s/&nbsp;/ /g; s/&#39;/'"'"'/g; s/&quot;/"/g' |
-		tr -s ' ' >"$shots/$p.txt"
+	page_text "$p/" "$shots/$p.txt"
 	check "$p: rendered text ($(wc -c <"$shots/$p.txt") characters)" test "$(wc -c <"$shots/$p.txt")" -gt 500
 done
 
@@ -97,6 +101,11 @@ shows() {   # page, description, SQL printing one expected string a line
 }
 int() { echo "pg_catalog.to_char($1, 'FM999,999,990')"; }
 
+shows index "buyers, active ones, at high churn risk (plain SQL over customer_overview)" "
+	SELECT 'Customers with an order ' || $(int 'count(*)') || ' Active (an order in 30 days) ' ||
+	       $(int "count(*) FILTER (WHERE status = 'active')") || ' At high churn risk ' ||
+	       $(int "count(*) FILTER (WHERE churn_risk = 'churn risk high')")
+	  FROM tagscrm.customer_overview WHERE orders > 0"
 shows segment-sizes "each RFM segment at the first recording, now (plain SQL), and the change" "
 	WITH now AS (SELECT segment, count(*) AS n FROM tagscrm.customer_rfm_segment GROUP BY 1),
 	first AS (SELECT tag AS segment, customers AS n FROM tagscrm.tag_size_history
