@@ -9,20 +9,19 @@
 # table), else from the same tagscrm function (the first recording's sizes,
 # the movement matrix, the campaign's per-segment rows).
 # The screenshots stay in $TAGSCRM_DASHBOARD_SHOTS (default
-# /tmp/tagscrm-dashboard).  Needs node, npm, chromium (tools/setup.sh
-# installs them) and the npm registry for `npm ci` (or npm's cache): without
-# them every check is skipped.  TAP output; needs PGHOST/PGPORT (and PGUSER)
+# /tmp/tagscrm-dashboard-PORT, PORT the cluster's).  Needs node, npm,
+# chromium (tools/setup.sh installs them) and the npm registry for `npm ci`
+# (or npm's cache): without them every check is skipped.  TAP output; needs PGHOST/PGPORT (and PGUSER)
 # of a cluster with tagscrm, as a superuser.
 set -u
 cd "$(dirname "$0")/../.."
-root="$PWD"
 tmp="$(mktemp -d)"
 chmod 755 "$tmp"
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
 db=bi_dashboard
 reader=bi_dashboard_reader
-shots="${TAGSCRM_DASHBOARD_SHOTS:-/tmp/tagscrm-dashboard}"
+shots="${TAGSCRM_DASHBOARD_SHOTS:-/tmp/tagscrm-dashboard-${PGPORT:-5432}}"
 pages=(segment-sizes movement churn-risk housekeeping campaign)
 export PGTZ=UTC
 

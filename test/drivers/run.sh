@@ -20,7 +20,6 @@
 # installs them).
 set -u
 cd "$(dirname "$0")/../.."
-root="$PWD"
 tmp="$(mktemp -d)"
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
