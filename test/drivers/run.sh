@@ -78,7 +78,7 @@ done
 # JDBC
 jdbc=ready
 if ! command -v javac >/dev/null || ! command -v java >/dev/null || [ ! -r "$jar" ]; then
-	jdbc="javac, java or $jar missing (Debian: default-jdk-headless libpostgresql-jdbc-java)"
+	jdbc="javac, java or $jar missing (Debian: openjdk-17-jdk-headless libpostgresql-jdbc-java)"
 	skip "$jdbc"
 else
 	mkdir "$tmp/jdbc"
