@@ -4,9 +4,18 @@
 # fails: package-manager and compiler output go to a log that is shown then.
 
 # server and headers; pgTAP and pg_cron for the tests; gcc for the build;
-# clang and its sanitizer runtime for the fuzz harness (test/fuzz)
+# clang and its sanitizer runtime for the fuzz harness (test/fuzz); the JDK,
+# PostgreSQL's JDBC driver, psqlODBC and unixODBC for the BI drivers test
+# (test/drivers)
 TAGSCRM_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
-	make gcc clang libclang-rt-14-dev libroaring-dev"
+	make gcc clang libclang-rt-14-dev libroaring-dev
+	openjdk-17-jdk-headless libpostgresql-jdbc-java odbc-postgresql unixodbc unixodbc-dev"
+
+# commands and the package that brings each, installed only when the command
+# is missing (a machine may have node and npm from elsewhere, such as
+# NodeSource, whose nodejs conflicts with Debian's npm package): node and npm
+# build the BI dashboard (examples/dashboard), chromium renders it (test/dashboard)
+TAGSCRM_COMMANDS="node:nodejs npm:npm chromium:chromium"
 
 say() { echo "tagscrm: $*"; }
 
@@ -14,6 +23,9 @@ install_packages() {
 	local missing=() p log rc dropin=/etc/postgresql-common/createcluster.d/tagscrm-no-main-cluster.conf
 	for p in $TAGSCRM_PACKAGES; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	for p in $TAGSCRM_COMMANDS; do
+		command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	[ "$(id -u)" = 0 ] || { say "missing Debian packages: ${missing[*]}; run this as root to install them"; return 1; }

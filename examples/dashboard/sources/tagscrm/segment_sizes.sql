@@ -1,0 +1,2 @@
+-- every saved segment at every recording
+SELECT recorded_at, segment, customers FROM tagscrm.segment_size_history
