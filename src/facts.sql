@@ -136,12 +136,14 @@ COMMENT ON FUNCTION @extschema@.lock_free_facts(text[]) IS
 
 -- Delta for the days of inserted orders or events (counts: 'orders' or
 -- 'events'; amounts: the orders' amounts, NULL for events); one static
--- statement, so its plan is cached.
+-- statement in PL/pgSQL, so its plan is kept for the session (a SQL function
+-- would be parsed and planned on every call).
 CREATE FUNCTION @extschema@.add_days(customers text[], ats timestamptz[], amounts numeric[], counts text, tz text)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
 	INSERT INTO @extschema@.customer_day AS d (customer_id, day, orders, events, amount)
 	SELECT u.c, (u.a AT TIME ZONE tz)::date,
 	       count(*) FILTER (WHERE counts = 'orders'), count(*) FILTER (WHERE counts = 'events'),
@@ -151,7 +153,8 @@ BEGIN ATOMIC
 	 GROUP BY 1, 2 ORDER BY 1, 2
 	ON CONFLICT (customer_id, day) DO UPDATE
 	   SET orders = d.orders + EXCLUDED.orders, events = d.events + EXCLUDED.events, amount = pg_catalog.trim_scale(d.amount + EXCLUDED.amount);
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.add_days(text[], timestamptz[], numeric[], text, text) IS
 	'Internal: applies inserted orders or events to the per-day counts as deltas';
 
@@ -289,16 +292,14 @@ BEGIN
 		ON CONFLICT (customer_id) DO UPDATE
 		   SET first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
 		       order_count = EXCLUDED.order_count, order_total = EXCLUDED.order_total;
-		INSERT INTO @extschema@.customer_day (customer_id, day, orders, amount)
-		SELECT r.* FROM @extschema@.read_as_owner(o.relid, @extschema@.days_sql(o, NULL), NULL, tz)
-			AS r(c text, day date, n bigint, amount numeric);
 	END IF;
 
 	IF e.relid IS NOT NULL THEN
 		PERFORM @extschema@.check_read_rights(e);
 		INSERT INTO @extschema@.customer_event_fact (customer_id, kind, events, first_at, last_at)
 		SELECT r.* FROM @extschema@.read_as_owner(e.relid, @extschema@.event_kinds_sql(e, NULL), NULL, tz)
-			AS r(c text, kind text, n bigint, first_at timestamptz, last_at timestamptz);
+			AS r(c text, kind text, n bigint, first_at timestamptz, last_at timestamptz)
+		 ORDER BY 1, 2;
 		INSERT INTO @extschema@.customer_fact AS f (customer_id, first_event_at, last_event_at, event_count)
 		SELECT x.customer_id, min(x.first_at), max(x.last_at), sum(x.events)
 		  FROM @extschema@.customer_event_fact x
@@ -306,11 +307,30 @@ BEGIN
 		ON CONFLICT (customer_id) DO UPDATE
 		   SET first_event_at = EXCLUDED.first_event_at, last_event_at = EXCLUDED.last_event_at,
 		       event_count = EXCLUDED.event_count;
-		INSERT INTO @extschema@.customer_day AS d (customer_id, day, events)
+	END IF;
+
+	-- The days of orders and of events in one pass into the emptied table,
+	-- sorted, without upserts (writers are kept out: lock_for_everyone): an
+	-- upsert of each event day probed an index full of the rows just deleted.
+	IF o.relid IS NOT NULL AND e.relid IS NOT NULL THEN
+		INSERT INTO @extschema@.customer_day (customer_id, day, orders, events, amount)
+		SELECT COALESCE(od.c, ed.c), COALESCE(od.day, ed.day), COALESCE(od.n, 0), COALESCE(ed.n, 0), COALESCE(od.amount, 0)
+		  FROM @extschema@.read_as_owner(o.relid, @extschema@.days_sql(o, NULL), NULL, tz)
+		       AS od(c text, day date, n bigint, amount numeric)
+		  FULL JOIN @extschema@.read_as_owner(e.relid, @extschema@.days_sql(e, NULL), NULL, tz)
+		       AS ed(c text, day date, n bigint, amount numeric)
+		    ON ed.c = od.c AND ed.day = od.day
+		 ORDER BY 1, 2;
+	ELSIF o.relid IS NOT NULL THEN
+		INSERT INTO @extschema@.customer_day (customer_id, day, orders, amount)
+		SELECT r.* FROM @extschema@.read_as_owner(o.relid, @extschema@.days_sql(o, NULL), NULL, tz)
+			AS r(c text, day date, n bigint, amount numeric)
+		 ORDER BY 1, 2;
+	ELSIF e.relid IS NOT NULL THEN
+		INSERT INTO @extschema@.customer_day (customer_id, day, events)
 		SELECT r.c, r.day, r.n FROM @extschema@.read_as_owner(e.relid, @extschema@.days_sql(e, NULL), NULL, tz)
 			AS r(c text, day date, n bigint, amount numeric)
-		 ORDER BY 1, 2
-		ON CONFLICT (customer_id, day) DO UPDATE SET events = EXCLUDED.events;
+		 ORDER BY 1, 2;
 	END IF;
 
 	IF c.relid IS NOT NULL THEN

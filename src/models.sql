@@ -374,23 +374,31 @@ COMMENT ON FUNCTION @extschema@.ensure_age_band_tags() IS 'Internal: creates the
 -- line with model_values(), with history, and stores when time alone may next
 -- change them.  One statement: it reads the state once.  Callers hold the
 -- customers' fact locks (or an exclusive lock on customer_fact for everyone).
+-- The statement runs through execute_kept (kept_plan.c): a small batch (a
+-- single-row INSERT) with a generic plan kept for the session, a large one
+-- with a plan for its values; so $1 is the batch (never NULL: an index
+-- serves it) and $2 is rfm_only.
 CREATE FUNCTION @extschema@.sync_models(customers text[], rfm_only boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	changed bigint;
 BEGIN
+	IF customers IS NULL THEN   -- everyone: whoever has facts or holds a tag
+		customers := ARRAY(SELECT f.customer_id FROM @extschema@.customer_fact f
+		                   UNION SELECT ct.customer_id FROM @extschema@.customer_tag ct ORDER BY 1);
+	END IF;
 	IF EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.role = 'customers') AND NOT rfm_only THEN
 		PERFORM @extschema@.ensure_attribute_tags(customers);
 	END IF;
 
-	-- rfm_only: the nightly re-score against new breakpoints, which touches
-	-- the RFM segment alone (the other models do not depend on the population)
+	-- rfm_only ($2): the nightly re-score against new breakpoints, which
+	-- touches the RFM segment alone (the other models do not depend on the
+	-- population)
+	RETURN @extschema@.execute_kept($sync$
 	WITH mv AS MATERIALIZED (
-		SELECT * FROM @extschema@.model_values(customers) WHERE NOT rfm_only
+		SELECT * FROM @extschema@.model_values($1) WHERE NOT $2
 		UNION ALL
-		SELECT * FROM @extschema@.model_values_rfm(customers) WHERE rfm_only),
+		SELECT * FROM @extschema@.model_values_rfm($1) WHERE $2),
 	desired AS (
 		SELECT v.customer_id, t.group_id, t.tag_id, t.name, v.model
 		  FROM mv v
@@ -398,12 +406,10 @@ BEGIN
 		  JOIN @extschema@.tag t ON t.tag_id = mt.tag_id),
 	held AS (
 		SELECT ct.customer_id, ct.group_id, ct.tag_id, t.name, mt.model
-		  -- two branches rather than an OR, so that the index serves (see model_values)
-		  FROM (SELECT * FROM @extschema@.customer_tag ct WHERE customers IS NULL
-		        UNION ALL
-		        SELECT * FROM @extschema@.customer_tag ct WHERE ct.customer_id = ANY (customers)) ct
-		  JOIN @extschema@.model_tag mt ON mt.tag_id = ct.tag_id AND (NOT rfm_only OR mt.model = 'rfm')
-		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id),
+		  FROM @extschema@.customer_tag ct
+		  JOIN @extschema@.model_tag mt ON mt.tag_id = ct.tag_id AND (NOT $2 OR mt.model = 'rfm')
+		  JOIN @extschema@.tag t ON t.tag_id = ct.tag_id
+		 WHERE ct.customer_id = ANY ($1)),
 	diff AS (
 		SELECT COALESCE(d.customer_id, h.customer_id) AS customer_id, COALESCE(d.group_id, h.group_id) AS group_id,
 		       h.tag_id AS old_tag, h.name AS old_name, d.tag_id AS new_tag, d.name AS new_name,
@@ -464,22 +470,21 @@ BEGIN
 	-- tag of the copy is known.
 	after AS (
 		SELECT c.customer_id,
-		       CASE WHEN NOT rfm_only THEN m.at
+		       CASE WHEN NOT $2 THEN m.at
 		            WHEN m.at IS NOT NULL AND (c.next_change_at IS NULL OR m.at < c.next_change_at) THEN m.at
 		            ELSE c.next_change_at END AS next_change_at,
 		       k.rfm AS rfm_tag,
-		       CASE WHEN rfm_only THEN c.lifecycle_tag ELSE k.lifecycle END AS lifecycle_tag,
-		       CASE WHEN rfm_only THEN c.sales_stage_tag ELSE k.sales_stage END AS sales_stage_tag,
-		       CASE WHEN rfm_only THEN c.status_tag ELSE k.status END AS status_tag,
-		       CASE WHEN rfm_only THEN c.level_tag ELSE k.level END AS level_tag,
-		       CASE WHEN rfm_only THEN c.loyalty_tag ELSE k.loyalty END AS loyalty_tag,
-		       CASE WHEN rfm_only THEN c.churn_risk_tag ELSE k.churn_risk END AS churn_risk_tag
-		  FROM (SELECT * FROM @extschema@.customer_fact c WHERE customers IS NULL
-		        UNION ALL
-		        SELECT * FROM @extschema@.customer_fact c WHERE c.customer_id = ANY (customers)) c
+		       CASE WHEN $2 THEN c.lifecycle_tag ELSE k.lifecycle END AS lifecycle_tag,
+		       CASE WHEN $2 THEN c.sales_stage_tag ELSE k.sales_stage END AS sales_stage_tag,
+		       CASE WHEN $2 THEN c.status_tag ELSE k.status END AS status_tag,
+		       CASE WHEN $2 THEN c.level_tag ELSE k.level END AS level_tag,
+		       CASE WHEN $2 THEN c.loyalty_tag ELSE k.loyalty END AS loyalty_tag,
+		       CASE WHEN $2 THEN c.churn_risk_tag ELSE k.churn_risk END AS churn_risk_tag
+		  FROM @extschema@.customer_fact c
 		  LEFT JOIN (SELECT v.customer_id, min(v.changes_at) AS at FROM mv v GROUP BY v.customer_id) m
 		         ON m.customer_id = c.customer_id
-		  LEFT JOIN copied k ON k.customer_id = c.customer_id),
+		  LEFT JOIN copied k ON k.customer_id = c.customer_id
+		 WHERE c.customer_id = ANY ($1)),
 	next_change AS (
 		UPDATE @extschema@.customer_fact f
 		   SET next_change_at = a.next_change_at, rfm_tag = a.rfm_tag, lifecycle_tag = a.lifecycle_tag,
@@ -493,8 +498,8 @@ BEGIN
 		       (a.next_change_at, a.rfm_tag, a.lifecycle_tag, a.sales_stage_tag, a.status_tag, a.level_tag,
 		        a.loyalty_tag, a.churn_risk_tag)
 		RETURNING 1)
-	SELECT count(*) INTO changed FROM logged;
-	RETURN changed;
+	SELECT count(*) FROM logged
+$sync$, customers, rfm_only);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_models(text[], boolean) IS

@@ -8,6 +8,16 @@
  * (triggers.sql) for the statement that reads them, runs it as the table's
  * owner, and hands the rows it read, as built-in arrays, to apply_trigger()
  * with the extension owner's rights.  Everything else is SQL.
+ *
+ * trigger_read() builds its statement from the watched table's row, the
+ * settings and the catalog, and checks each time that tagscrm may still read
+ * the table; for a single-row INSERT that cost more than the INSERT.  So each
+ * backend keeps, per table and operation, the statement with its plan, found
+ * by a fingerprint of the watched_table and settings rows (read with a kept
+ * plan on every statement), and forgets it when the table's relcache entry
+ * or any role changes (a grant, a revoke, a column's type or name, row-level
+ * security, inheritance, a role's attributes or memberships): everything the
+ * check and the statement depend on.
  */
 #include "tagscrm.h"
 
@@ -16,13 +26,104 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(tagscrm_watch_trigger);
 
 /* whether this session has looked for queued work yet (see below) */
 static bool queue_checked = false;
+
+/*
+ * The kept read of a watched table for one operation, in TopMemoryContext:
+ * valid while its table's relcache entry and the roles are unchanged and
+ * the fingerprint matches.
+ */
+typedef struct KeptRead
+{
+	struct KeptRead *next;
+	Oid			relid;
+	char		op[9];
+	char	   *role;
+	char	   *fingerprint;
+	SPIPlanPtr	plan;			/* the read, prepared as the table's owner */
+	bool		valid;
+} KeptRead;
+
+static KeptRead *kept_reads = NULL;
+static bool callbacks_registered = false;
+static SPIPlanPtr fingerprint_plan = NULL;
+static char *fingerprint_schema = NULL;
+
+/* A relcache entry changed (InvalidOid: all of them): forget its reads */
+static void
+ForgetReadsOfRelation(Datum arg, Oid relid)
+{
+	for (KeptRead *k = kept_reads; k != NULL; k = k->next)
+		if (relid == InvalidOid || k->relid == relid)
+			k->valid = false;
+}
+
+/* A role or membership changed: forget every read (rights may differ) */
+static void
+ForgetAllReads(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ForgetReadsOfRelation(arg, InvalidOid);
+}
+
+/*
+ * The fingerprint of what trigger_read builds from for this role: the
+ * watched_table row and the settings row as text, or NULL when the role is
+ * not watched; *watched_relid is the table watched in that role.
+ */
+static char *
+ReadFingerprint(const char *schema, Datum role, Oid *watched_relid)
+{
+	Datum		values[1] = {role};
+	Oid			types[1] = {TEXTOID};
+	bool		isnull;
+	int			ret;
+	char	   *result;
+
+	if (fingerprint_plan == NULL || strcmp(fingerprint_schema, schema) != 0)
+	{
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(psprintf("SELECT x.relid::pg_catalog.oid, x::pg_catalog.text OPERATOR(pg_catalog.||) s::pg_catalog.text"
+									" FROM %s.watched_table x, %s.settings s WHERE x.role OPERATOR(pg_catalog.=) $1",
+									schema, schema), 1, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "tagscrm: could not prepare the fingerprint of a watched table: %s",
+				 SPI_result_code_string(SPI_result));
+		if (fingerprint_plan != NULL)
+			SPI_freeplan(fingerprint_plan);
+		fingerprint_plan = plan;
+		if (fingerprint_schema != NULL)
+			pfree(fingerprint_schema);
+		fingerprint_schema = MemoryContextStrdup(TopMemoryContext, schema);
+	}
+	ret = SPI_execute_plan(fingerprint_plan, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tagscrm: the fingerprint of a watched table failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return NULL;
+	*watched_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	return result;
+}
+
+/* The kept read of relid for op and role, or NULL */
+static KeptRead *
+FindKeptRead(Oid relid, const char *op, const char *role)
+{
+	for (KeptRead *k = kept_reads; k != NULL; k = k->next)
+		if (k->relid == relid && strcmp(k->op, op) == 0 && strcmp(k->role, role) == 0)
+			return k;
+	return NULL;
+}
 
 /* Runs a statement of ours with args; returns its single row, or NULL for none */
 static HeapTuple
@@ -54,6 +155,8 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	bool		isnull;
 	Datum		read_sql;
+	char	   *read_text = NULL;
+	KeptRead   *kept = NULL;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event) || trigdata->tg_trigger->tgnargs != 1)
@@ -89,17 +192,60 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 
 	args[0] = CStringGetTextDatum(trigdata->tg_trigger->tgargs[0]);
 	args[1] = CStringGetTextDatum(op);
+	if (!callbacks_registered)
 	{
+		CacheRegisterRelcacheCallback(ForgetReadsOfRelation, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, ForgetAllReads, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, ForgetAllReads, (Datum) 0);
+		callbacks_registered = true;
+	}
+	if (strcmp(op, "TRUNCATE") != 0)
+	{
+		Oid			watched_relid = InvalidOid;
+		char	   *fingerprint = ReadFingerprint(schema, args[0], &watched_relid);
+
+		if (fingerprint == NULL || watched_relid != relid)
+		{
+			SPI_finish();		/* not (or no longer) watched in this role */
+			return PointerGetDatum(NULL);
+		}
+		kept = FindKeptRead(relid, op, trigdata->tg_trigger->tgargs[0]);
+		if (kept != NULL && (!kept->valid || strcmp(kept->fingerprint, fingerprint) != 0))
+		{
+			/* stale: build it again below */
+			kept->valid = false;
+			if (kept->plan != NULL)
+				SPI_freeplan(kept->plan);
+			kept->plan = NULL;
+			pfree(kept->fingerprint);
+			kept->fingerprint = MemoryContextStrdup(TopMemoryContext, fingerprint);
+		}
+		else if (kept == NULL)
+		{
+			kept = MemoryContextAllocZero(TopMemoryContext, sizeof(KeptRead));
+			kept->relid = relid;
+			strlcpy(kept->op, op, sizeof(kept->op));
+			kept->role = MemoryContextStrdup(TopMemoryContext, trigdata->tg_trigger->tgargs[0]);
+			kept->fingerprint = MemoryContextStrdup(TopMemoryContext, fingerprint);
+			kept->next = kept_reads;
+			kept_reads = kept;
+		}
+	}
+
+	if (kept == NULL || !kept->valid)
+	{
+		/* trigger_read checks the read rights and builds the statement */
 		Oid			t[3] = {TEXTOID, TEXTOID, OIDOID};
 		Datum		v[3] = {args[0], args[1], ObjectIdGetDatum(relid)};
 
 		row = RunOurs(psprintf("SELECT %s.trigger_read($1, $2, $3)", schema), 3, t, v, NULL, &desc);
-	}
-	read_sql = row ? SPI_getbinval(row, desc, 1, &isnull) : (Datum) 0;
-	if (row == NULL || isnull)
-	{
-		SPI_finish();			/* not (or no longer) watched in this role */
-		return PointerGetDatum(NULL);
+		read_sql = row ? SPI_getbinval(row, desc, 1, &isnull) : (Datum) 0;
+		if (row == NULL || isnull)
+		{
+			SPI_finish();		/* not (or no longer) watched in this role */
+			return PointerGetDatum(NULL);
+		}
+		read_text = TextDatumGetCString(read_sql);
 	}
 
 	if (strcmp(op, "TRUNCATE") != 0)
@@ -108,7 +254,18 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 		int			ret;
 
 		OwnerReadBegin(relid, &state);
-		ret = SPI_execute(TextDatumGetCString(read_sql), false, 1);
+		if (!kept->valid)
+		{
+			/* prepared as the table's owner, who runs it */
+			SPIPlanPtr	plan = SPI_prepare(read_text, 0, NULL);
+
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "tagscrm: could not prepare the read of the transition table: %s",
+					 SPI_result_code_string(SPI_result));
+			kept->plan = plan;
+			kept->valid = true;
+		}
+		ret = SPI_execute_plan(kept->plan, NULL, NULL, false, 1);
 		OwnerReadEnd(&state);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 5)
 			elog(ERROR, "tagscrm: the read of the transition table returned no row");

@@ -11,7 +11,10 @@
 #     the time until the tags are current (apply_pending), side by side with
 #     a plain COPY;
 #   - the first watch (backfill) of orders and of events, against one grouped
-#     pass over the same table (per customer: count, sum, first and last).
+#     pass over the same table (per customer: count, sum, first and last);
+#   - the server backend's CPU time per single-row and 100-row INSERT, ours
+#     and plain (one session, statements one after another): the figure
+#     that moves least with the load of a shared machine.
 # Each figure is the median of the repeats; the load average (1 minute) is
 # printed beside each one, since the machine may be shared.
 #
@@ -154,6 +157,41 @@ for r in $(seq 1 "$repeats"); do
 	bench_tps insert100_orders "$r" "$tmp/orders_100.sql"
 done
 
+# The backend's own CPU time per statement (utime + stime from /proc, in
+# clock ticks), ours and plain alternating: on a shared machine this moves
+# far less with the load than throughput does.  One psql session runs the
+# statements one after another, each its own transaction.  Needs the server
+# on this machine (skipped otherwise).
+cpu_per_statement() {   # what run statements-file
+	local n out t0 t1
+	n=$(grep -c '^INSERT' "$3")
+	out=$( { echo "SELECT pg_backend_pid() AS pid \\gset"; echo "\\setenv BPID :pid"
+	         echo "\\! awk '{print \"T0\", \$14 + \$15}' /proc/\$BPID/stat"; cat "$3"
+	         echo "\\! awk '{print \"T1\", \$14 + \$15}' /proc/\$BPID/stat"; } | run 2>&1)
+	t0=$(echo "$out" | sed -n 's/^T0 //p'); t1=$(echo "$out" | sed -n 's/^T1 //p')
+	[ -n "$t0" ] && [ -n "$t1" ] || { echo "  $1: no CPU figure (is the server on another machine?)" >&2; return 0; }
+	record "$1" "$2" "$(awk "BEGIN { printf \"%.4f\", ($t1 - $t0) * 1000 / $(getconf CLK_TCK) / $n }")" "cpu ms"
+}
+for t in orders orders_plain; do
+	awk -v c="$customers" -v t="$t" 'BEGIN { srand(11); for (i = 0; i < 2000; i++)
+		printf "INSERT INTO %s (customer_id, ordered_at, amount) VALUES (%d, now(), 42.50);\n", t, 1 + int(rand() * c) }' >"$tmp/cpu_$t.sql"
+	awk -v c="$customers" -v t="$t" 'BEGIN { srand(12); for (i = 0; i < 200; i++)
+		printf "INSERT INTO %s (customer_id, ordered_at, amount) SELECT %d + g %% 50, now(), 10 + g FROM generate_series(1, 100) g;\n", t, 1 + int(rand() * c) }' >"$tmp/cpu100_$t.sql"
+done
+for t in events events_plain; do
+	awk -v c="$customers" -v t="$t" 'BEGIN { srand(13); for (i = 0; i < 2000; i++)
+		printf "INSERT INTO %s (customer_id, at, kind) VALUES (%d, now(), \x27view\x27);\n", t, 1 + int(rand() * c) }' >"$tmp/cpu_$t.sql"
+done
+echo "backend CPU per statement, alternating ours and plain" >&2
+for r in $(seq 1 "$repeats"); do
+	cpu_per_statement cpu_orders_plain "$r" "$tmp/cpu_orders_plain.sql"
+	cpu_per_statement cpu_orders "$r" "$tmp/cpu_orders.sql"
+	cpu_per_statement cpu_events_plain "$r" "$tmp/cpu_events_plain.sql"
+	cpu_per_statement cpu_events "$r" "$tmp/cpu_events.sql"
+	cpu_per_statement cpu100_orders_plain "$r" "$tmp/cpu100_orders_plain.sql"
+	cpu_per_statement cpu100_orders "$r" "$tmp/cpu100_orders.sql"
+done
+
 echo "COPY of $batch orders, then until the tags are current" >&2
 for r in $(seq 1 "$repeats"); do
 	run -c "\copy (SELECT 1 + floor(0.7 * $customers * u(i, 40 + $r))::bigint, now(), 5 + floor(u(i, 50 + $r) * 100000) / 100
@@ -173,12 +211,16 @@ pairs(label, ours, plain, target, higher_is_better) AS (VALUES
 	('single-row INSERT into orders, tps', 'insert_orders', 'insert_orders_plain', 0.70, true),
 	('single-row INSERT into events, tps', 'insert_events', 'insert_events_plain', 0.70, true),
 	('100-row INSERT into orders, statements/s', 'insert100_orders', 'insert100_orders_plain', 0.60, true),
+	('single-row INSERT into orders, backend CPU ms', 'cpu_orders', 'cpu_orders_plain', NULL, false),
+	('single-row INSERT into events, backend CPU ms', 'cpu_events', 'cpu_events_plain', NULL, false),
+	('100-row INSERT into orders, backend CPU ms', 'cpu100_orders', 'cpu100_orders_plain', NULL, false),
 	('COPY 100k orders (queue), ms', 'copy', 'copy_plain', NULL, false),
 	('watch_orders backfill vs one grouped pass, ms', 'watch_orders', 'grouped_orders', NULL, false),
 	('watch_events backfill vs one grouped pass, ms', 'watch_events', 'grouped_events', NULL, false))
-SELECT p.label AS "what", round(o.v::numeric, 1) AS ours, round(q.v::numeric, 1) AS plain,
-       CASE WHEN p.higher_is_better THEN round((100 * o.v / q.v)::numeric) || ' % of plain'
-            ELSE round((o.v / q.v)::numeric, 1) || 'x plain' END AS ratio,
+SELECT p.label AS "what", round(o.v::numeric, CASE WHEN o.v < 10 THEN 3 ELSE 1 END) AS ours,
+       round(q.v::numeric, CASE WHEN q.v < 10 THEN 3 ELSE 1 END) AS plain,
+       CASE WHEN p.higher_is_better THEN round((100 * o.v / NULLIF(q.v, 0))::numeric) || ' % of plain'
+            ELSE round((o.v / NULLIF(q.v, 0))::numeric, 1) || 'x plain' END AS ratio,
        CASE WHEN p.target IS NOT NULL THEN 'target ' || round(100 * p.target) || ' %' END AS target,
        o.load || ' / ' || q.load AS "load ours / plain"
   FROM pairs p JOIN m o ON o.what = p.ours JOIN m q ON q.what = p.plain
