@@ -227,7 +227,8 @@ BEGIN
 		SELECT string_agg(p, '' ORDER BY n) INTO x.q
 		  FROM (SELECT n, CASE WHEN n % 2 = 1 THEN p ELSE (SELECT sql FROM seg_sql WHERE name = p) END
 		          FROM regexp_split_to_table(x.q, '<<|>>') WITH ORDINALITY AS r(p, n)) y(n, p);
-		EXECUTE format('SELECT count(*), array_agg(s.customer_id ORDER BY s.customer_id) FROM %s s', x.q)
+		-- members come in key order (the order customers were first seen)
+		EXECUTE format('SELECT count(*), array_agg(s.customer_id ORDER BY k.key) FROM %s s JOIN tagscrm.customer_key k USING (customer_id)', x.q)
 		   INTO want, ids;
 		got_ids := ARRAY(SELECT tagscrm.segment_members(x.e, NULL, 100000));
 		IF tagscrm.segment_count(x.e) <> want OR COALESCE(ids, '{}') <> got_ids THEN
@@ -422,11 +423,55 @@ SELECT name, expression, description, customers = tagscrm.segment_count(expressi
   FROM tagscrm.segments WHERE name NOT LIKE 'chain%' ORDER BY name;
 
 -- ---------------------------------------------------------------------------
+-- Members come in key order, ids from this backend's cache of customer_key
+-- (src/segment_keys.c): checked against plain SQL when the keys start over
+-- in this transaction (TRUNCATE, the sequence set back) and after it rolls
+-- back; other sessions: test/isolation/specs/segment_members_cache.spec
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.members_ok(e text, tag text) RETURNS text LANGUAGE sql AS $$
+	SELECT CASE WHEN ours = plain THEN 'ok' ELSE format('ours %s, plain SQL %s', ours, plain) END || ', ' || cardinality(ours)
+	  FROM (SELECT ARRAY(SELECT tagscrm.segment_members(e, NULL, 100000)) AS ours,
+	               ARRAY(SELECT ct.customer_id FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id)
+	                       JOIN tagscrm.customer_key k USING (customer_id) WHERE t.name = tag ORDER BY k.key) AS plain) x
+$$;
+SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS warm;
+BEGIN;
+TRUNCATE tagscrm.customer CASCADE;
+SELECT setval('tagscrm.customer_key_seq', 1, false) IS NOT NULL AS keys_start_over;
+SELECT count(tagscrm.tag_customer('new ' || i, 'garden')) AS tagged FROM generate_series(1, 40) i;
+SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS after_truncate;
+ROLLBACK;
+SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS after_rollback;
+SELECT setval('tagscrm.customer_key_seq', (SELECT max(key) FROM tagscrm.customer_key)) IS NOT NULL AS keys_go_on;
+-- pages after the key of the last id; an unknown id is refused
+DO $$
+DECLARE
+	got text[] := '{}';
+	page text[];
+	last text;
+BEGIN
+	LOOP
+		page := ARRAY(SELECT tagscrm.segment_members($e$tag('garden')$e$, last, 113));
+		EXIT WHEN cardinality(page) = 0;
+		got := got || page;
+		last := page[cardinality(page)];
+	END LOOP;
+	IF got <> ARRAY(SELECT tagscrm.segment_members($e$tag('garden')$e$, NULL, 100000)) THEN
+		RAISE EXCEPTION 'pages differ from the whole list';
+	END IF;
+END
+$$;
+SELECT * FROM tagscrm.segment_members($$tag('garden')$$, 'no such customer', 10);
+-- a key's row cannot change: it stands for one customer for good
+UPDATE tagscrm.customer_key SET key = key WHERE false;
+
+-- ---------------------------------------------------------------------------
 -- The key limit: the last key is 2147483647; past it no customer is added
 -- ---------------------------------------------------------------------------
 SELECT setval('tagscrm.customer_key_seq', 2147483646) IS NOT NULL AS near_the_end;
 SELECT tagscrm.tag_customer('the last one', 'garden');
-SELECT k.key, 'the last one' IN (SELECT tagscrm.segment_members($$tag('garden')$$, 'the last', 10)) AS member
+SELECT k.key, 'the last one' IN (SELECT tagscrm.segment_members($$tag('garden')$$, NULL, 100000)) AS member,
+       (SELECT count(*) FROM tagscrm.segment_members($$tag('garden')$$, 'the last one', 10)) AS after_the_last
   FROM tagscrm.customer_key k WHERE k.customer_id = 'the last one';
 SELECT tagscrm.tag_customer('one too many', 'garden');
 SELECT count(*) AS half_added FROM tagscrm.customer WHERE customer_id = 'one too many';

@@ -225,6 +225,24 @@ CREATE TRIGGER customer_key_assign AFTER INSERT ON @extschema@.customer
 	REFERENCING NEW TABLE AS new_customers
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.customer_key_assign();
 
+-- A key's row is never changed: a key means one customer for good, which
+-- saved sets and each backend's cache of ids (src/segment_keys.c) rely on.
+CREATE FUNCTION @extschema@.customer_key_fixed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'customer keys cannot be changed'
+		USING ERRCODE = '0A000',
+		      DETAIL = 'A key stands for one customer for good: sets saved anywhere and every backend''s cache of ids rely on it.',
+		      HINT = 'Delete the customer and register it again to give it a new key.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.customer_key_fixed() IS
+	'Internal: trigger refusing any UPDATE of customer_key';
+CREATE TRIGGER customer_key_fixed BEFORE UPDATE ON @extschema@.customer_key
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.customer_key_fixed();
+
 -- A customer removed by hand leaves the universe; its key is not reused.
 CREATE FUNCTION @extschema@.customer_key_forget() RETURNS trigger
 LANGUAGE plpgsql
@@ -455,56 +473,23 @@ CREATE FUNCTION @extschema@.segment_conditions(expression text) RETURNS text[]
 COMMENT ON FUNCTION @extschema@.segment_conditions(text) IS
 	'Internal: the canonical texts of the rule conditions an expression holds itself, each once';
 
+-- C, both: the count without making the set a value; the members in key
+-- order from the backend's cache of customer_key (src/segment_keys.c)
 CREATE FUNCTION @extschema@.segment_count(expression text) RETURNS bigint
-LANGUAGE sql STABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT @extschema@.customer_set_cardinality(@extschema@.segment_set(expression)) $$;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.segment_count(text) IS
 	'How many customers a segment (by name) or an expression holds';
 
--- Customer ids in the order of customer_id (the database's collation, as
--- ORDER BY customer_id), from after (exclusive; NULL: the start), at most
--- page_size.  Of two plans the cheaper: read the customers in id order from
--- after, keeping the members (the set is read once per page), until the page
--- is full: about page_size / density rows; or look every member up by key
--- and sort them (about twice the members' number).
+-- Customer ids in key order (the order customers were first seen, which is
+-- the bitmap's own: no sort), from after the key of customer after (NULL:
+-- the start), at most page_size.
 CREATE FUNCTION @extschema@.segment_members(expression text, after text DEFAULT NULL, page_size integer DEFAULT 1000)
 RETURNS SETOF text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	s @extschema@.customer_set;
-	n bigint;
-	everyone bigint;
-BEGIN
-	IF expression IS NULL THEN
-		RAISE EXCEPTION 'segment expression must not be null' USING ERRCODE = '22004', HINT = 'Name a segment or write an expression.';
-	END IF;
-	IF page_size IS NULL OR page_size < 0 THEN
-		RAISE EXCEPTION 'page size % is not valid', page_size
-			USING ERRCODE = '22023', HINT = 'Give a page size of 0 or more.';
-	END IF;
-	s := @extschema@.segment_set(expression);
-	n := @extschema@.customer_set_cardinality(s);
-	everyone := @extschema@.customer_set_cardinality(@extschema@.tag_set(0));
-	IF least(everyone::float8, page_size::float8 * everyone / greatest(n, 1)) > 2.0 * n THEN
-		RETURN QUERY
-		SELECT k.customer_id FROM @extschema@.customer_key k
-		 WHERE k.key = ANY (ARRAY(SELECT @extschema@.customer_set_keys(s)))
-		   AND (after IS NULL OR k.customer_id > after)
-		 ORDER BY k.customer_id LIMIT page_size;
-	ELSE
-		RETURN QUERY
-		SELECT k.customer_id FROM @extschema@.customer_key k
-		 WHERE (after IS NULL OR k.customer_id > after)
-		   AND @extschema@.customer_set_contains(s, k.key)
-		 ORDER BY k.customer_id LIMIT page_size;
-	END IF;
-END
-$$;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE CALLED ON NULL INPUT SECURITY DEFINER ROWS 1000
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.segment_members(text, text, integer) IS
-	'Customer ids of a segment (by name) or an expression, ordered, after a customer id, one page at a time';
+	'Customer ids of a segment (by name) or an expression, in the order customers were first seen, after a customer id, one page at a time';
 
 CREATE FUNCTION @extschema@.segment_overlap(a text, b text)
 RETURNS TABLE (both_count bigint, a_only bigint, b_only bigint)
