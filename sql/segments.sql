@@ -332,6 +332,35 @@ SELECT tagscrm.segment_compact() > 0 AS compacted;
 COMMIT;
 SELECT * FROM pg_temp.check_all('rollback and compaction in one transaction');
 SELECT round, id, want, got, left(e, 200) AS e FROM mismatch ORDER BY round, id LIMIT 10;
+-- 8. automatic compaction (tag_set_autofold): 300 single changes to one
+-- tag, each followed by the length of its log; about one log row in 16
+-- makes its writer look, and fold at 64 rows: the log never passes 64 + 15
+CREATE TEMP TABLE log_len (i integer, n bigint);
+DO $$
+DECLARE
+	c text;
+BEGIN
+	FOR i IN 1 .. 300 LOOP
+		c := 'c' || lpad((1 + (i * 7) % 3000)::text, 4, '0');
+		IF EXISTS (SELECT FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id) WHERE ct.customer_id = c AND t.name = 'kitchen') THEN
+			PERFORM tagscrm.untag_customer(c, 'kitchen');
+		ELSE
+			PERFORM tagscrm.tag_customer(c, 'kitchen');
+		END IF;
+		INSERT INTO log_len SELECT i, count(*) FROM tagscrm.tag_set_log l JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'kitchen';
+	END LOOP;
+END
+$$;
+SELECT max(n) BETWEEN 64 AND 79 AS longest_64_to_79,
+       count(*) FILTER (WHERE n < (SELECT p.n FROM log_len p WHERE p.i = l.i - 1)) >= 3 AS folded_3_times_or_more
+  FROM log_len l;
+-- in REPEATABLE READ a writer never folds (the lock could fail it): the log grows
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(tagscrm.tag_customer('c' || lpad(i::text, 4, '0'), 'WeChat')) AS tagged_in_rr FROM generate_series(1, 200) i;
+SELECT count(*) >= 80 AS not_folded FROM tagscrm.tag_set_log l JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'WeChat';
+COMMIT;
+SELECT * FROM pg_temp.check_all('automatic compaction');
+SELECT round, id, want, got, left(e, 200) AS e FROM mismatch ORDER BY round, id LIMIT 10;
 
 -- the universe: every customer, whether or not it holds a tag
 SELECT tagscrm.segment_count($$not group('empty group')$$) = (SELECT count(*) FROM tagscrm.customer) AS all_customers;
