@@ -472,6 +472,16 @@ SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS after_truncate;
 ROLLBACK;
 SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS after_rollback;
 SELECT setval('tagscrm.customer_key_seq', (SELECT max(key) FROM tagscrm.customer_key)) IS NOT NULL AS keys_go_on;
+-- decoded bases are kept by row version: a compaction rolled back, then one committed
+BEGIN;
+SELECT count(tagscrm.untag_customer('c' || lpad(i::text, 4, '0'), 'garden')) >= 0 AS untagged FROM generate_series(1, 600) i;
+SELECT tagscrm.segment_compact((SELECT tag_id FROM tagscrm.tag WHERE name = 'garden')) > 0 AS compacted;
+SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS compacted_in_transaction;
+ROLLBACK;
+SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS compaction_rolled_back;
+SELECT count(tagscrm.untag_customer('c' || lpad(i::text, 4, '0'), 'garden')) >= 0 AS untagged FROM generate_series(1, 300) i;
+SELECT tagscrm.segment_compact((SELECT tag_id FROM tagscrm.tag WHERE name = 'garden')) > 0 AS compacted;
+SELECT pg_temp.members_ok($$tag('garden')$$, 'garden') AS compacted_and_committed;
 -- pages after the key of the last id; an unknown id is refused
 DO $$
 DECLARE

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "bitmap.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -39,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(segment_set);
@@ -396,6 +398,7 @@ typedef struct SegEval
 {
 	const char *schema;			/* quoted */
 	Oid			nsp;			/* the extension's schema */
+	Oid			base_relfilenode;	/* tag_set_base's, for the decoded bases */
 	MemoryContext cxt;			/* where the owners live (outside SPI) */
 	bool		evaluate;		/* false: only resolve names (segment_check) */
 	BitmapOwner *universe;		/* every customer, read at the first "not" */
@@ -457,7 +460,7 @@ static SegmentPlan group_plan = {
 	"WHERE pg_catalog.lower(g.name) = @s@.name_key($1) GROUP BY g.group_id", 1, {TEXTOID}
 };
 static SegmentPlan base_plan = {
-	"SELECT b.members FROM @s@.tag_set_base b WHERE b.tag_id = $1", 1, {INT4OID}
+	"SELECT b.members, b.xmin, b.ctid FROM @s@.tag_set_base b WHERE b.tag_id = $1", 1, {INT4OID}
 };
 static SegmentPlan log_plan = {
 	"SELECT l.added, l.removed FROM @s@.tag_set_log l WHERE l.tag_id = $1 ORDER BY l.log_id", 1, {INT4OID}
@@ -544,13 +547,33 @@ static BitmapOwner *
 TagSet(SegEval *e, int32 tag_id)
 {
 	bool		found;
-	Datum		d = QueryOne(e, &base_plan, Int32GetDatum(tag_id), &found);
+	Datum		d;
 	MemoryContext old;
 	BitmapOwner *owner;
 	uint64		i;
 
+	RunPlan(e, &base_plan, Int32GetDatum(tag_id), 2);
+	found = SPI_processed > 0;
 	old = MemoryContextSwitchTo(e->cxt);
-	owner = found ? BitmapFromDatum((CustomerSet *) PG_DETOAST_DATUM(d)) : BitmapEmpty();
+	if (found)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		bool		isnull;
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		roaring_bitmap_t *cached = BaseCacheCopy(e->base_relfilenode, tag_id, xmin, tid);
+
+		if (cached != NULL)
+			owner = BitmapOwn(cached);
+		else
+		{
+			d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+			owner = BitmapFromDatum((CustomerSet *) PG_DETOAST_DATUM(d));
+			BaseCachePut(e->base_relfilenode, tag_id, xmin, tid, owner->bitmap);
+		}
+	}
+	else
+		owner = BitmapEmpty();
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 	RunPlan(e, &log_plan, Int32GetDatum(tag_id), 0);
@@ -851,6 +874,22 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 	return NULL;
 }
 
+/* The relfilenode of one of the extension's tables */
+static Oid
+RelationFileNode(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+	Relation	rel;
+	Oid			result;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table %s of tagscrm does not exist", name);
+	rel = table_open(relid, AccessShareLock);
+	result = rel->rd_node.relNode;
+	table_close(rel, NoLock);
+	return result;
+}
+
 /* Evaluates (or checks) a saved segment's name or an expression; SPI connected */
 static BitmapOwner *
 Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
@@ -863,6 +902,7 @@ Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
 
 	e->nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
 	e->schema = quote_identifier(get_namespace_name(e->nsp));
+	e->base_relfilenode = RelationFileNode(e->nsp, "tag_set_base");
 	e->cxt = cxt;
 	/* a saved segment's name stands for segment('name') */
 	if (e->defining == NULL && len <= 256)

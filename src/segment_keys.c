@@ -21,6 +21,14 @@
  * relfilenode, which each call compares.  Missing entries are read on
  * demand, in the caller's snapshot: a key range when the keys missing are
  * dense in it (a cold backend listing a large segment), else by key.
+ *
+ * Decoded bases.  A tag's base set (tag_set_base) is kept decoded, by the
+ * version of its row: the table's relfilenode, the tag, the row's xmin and
+ * ctid.  A row version never changes, and no other version of any row gets
+ * the same four (a ctid is reused only once the version there is dead to
+ * everyone, by a later transaction; a rewrite gives a new relfilenode), so
+ * a reader whose snapshot sees that version may use the decoded copy
+ * instead of reading and decoding the value again.
  */
 #include "postgres.h"
 
@@ -30,6 +38,7 @@
 #include "miscadmin.h"
 #include "segment_keys.h"
 #include "utils/array.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -284,4 +293,106 @@ KeyCacheId(uint32 key)
 	if (!Known(key))
 		return NULL;
 	return (struct varlena *) (cache.buf + (Size) (cache.slot[key] - 1) * 4);
+}
+
+/* ------------------------------------------------------------------------
+ * Decoded bases
+ * ------------------------------------------------------------------------ */
+
+#define BASE_CACHE_BYTES ((Size) 256 * 1024 * 1024)	/* past this, start over */
+
+typedef struct BaseKey
+{
+	Oid			relfilenode;
+	int32		tag_id;
+} BaseKey;
+
+typedef struct BaseEntry
+{
+	BaseKey		key;
+	TransactionId xmin;
+	ItemPointerData tid;
+	roaring_bitmap_t *bitmap;	/* malloc'ed by CRoaring; NULL: none */
+	Size		bytes;
+} BaseEntry;
+
+static HTAB *base_cache;
+static Size base_bytes;
+
+static void
+BaseCacheClear(void)
+{
+	HASH_SEQ_STATUS seq;
+	BaseEntry  *entry;
+
+	if (base_cache == NULL)
+		return;
+	hash_seq_init(&seq, base_cache);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (entry->bitmap != NULL)
+			roaring_bitmap_free(entry->bitmap);
+	hash_destroy(base_cache);
+	base_cache = NULL;
+	base_bytes = 0;
+}
+
+roaring_bitmap_t *
+BaseCacheCopy(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid)
+{
+	BaseKey		key;
+	BaseEntry  *entry;
+
+	if (base_cache == NULL)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.relfilenode = relfilenode;
+	key.tag_id = tag_id;
+	entry = hash_search(base_cache, &key, HASH_FIND, NULL);
+	if (entry == NULL || entry->bitmap == NULL || entry->xmin != xmin || !ItemPointerEquals(&entry->tid, tid))
+		return NULL;
+	return roaring_bitmap_copy(entry->bitmap);	/* NULL if out of memory: read it again */
+}
+
+void
+BaseCachePut(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid, const roaring_bitmap_t *bitmap)
+{
+	BaseKey		key;
+	BaseEntry  *entry;
+	bool		found;
+	Size		bytes = roaring_bitmap_portable_size_in_bytes(bitmap);
+
+	if (bytes > BASE_CACHE_BYTES / 4)
+		return;
+	if (base_bytes + bytes > BASE_CACHE_BYTES)
+		BaseCacheClear();
+	if (base_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(BaseKey);
+		ctl.entrysize = sizeof(BaseEntry);
+		ctl.hcxt = TopMemoryContext;
+		base_cache = hash_create("tagscrm decoded tag bases", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.relfilenode = relfilenode;
+	key.tag_id = tag_id;
+	entry = hash_search(base_cache, &key, HASH_ENTER, &found);
+	if (found && entry->bitmap != NULL)
+	{
+		roaring_bitmap_free(entry->bitmap);
+		base_bytes -= entry->bytes;
+	}
+	/* the entry first, then the copy: nothing to leak if hash_search fails */
+	entry->bitmap = NULL;
+	entry->bytes = 0;
+	entry->xmin = xmin;
+	entry->tid = *tid;
+	entry->bitmap = roaring_bitmap_copy(bitmap);
+	if (entry->bitmap != NULL)
+	{
+		entry->bytes = bytes;
+		base_bytes += bytes;
+	}
 }

@@ -8,6 +8,9 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "storage/itemptr.h"
+
+#include <roaring/roaring.h>
 
 /* A query prepared once per backend; "@s@" in sql stands for the schema */
 typedef struct SegmentPlan
@@ -25,5 +28,10 @@ extern SPIPlanPtr SegmentPlanGet(SegmentPlan *plan, const char *schema);
 extern void KeyCacheValidate(Oid nsp);
 extern void KeyCacheResolve(const char *schema, const uint32 *keys, uint64 n);
 extern struct varlena *KeyCacheId(uint32 key);
+
+/* Decoded tag bases by row version: a copy, or NULL if not cached */
+extern roaring_bitmap_t *BaseCacheCopy(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid);
+extern void BaseCachePut(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid,
+						 const roaring_bitmap_t *bitmap);
 
 #endif							/* TAGSCRM_SEGMENT_KEYS_H */
