@@ -236,6 +236,30 @@ SELECT what, round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHER
               / (percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE NOT triggers)))::numeric, 2) AS ratio,
        min(load) || '-' || max(load) AS load
   FROM write_times GROUP BY 1 ORDER BY 1;
+-- what a writer that folds pays: one fold of 64 log rows into the largest
+-- tag's base (t50), the rows made at REPEATABLE READ so that no writer folds them
+SET default_transaction_isolation = 'repeatable read';
+CREATE TABLE fold_times (run int, ms float8, rows_folded bigint,
+                         load float8 DEFAULT split_part(pg_read_file('/proc/loadavg'), ' ', 1)::float8);
+DO \$fold\$
+DECLARE
+	t0 timestamptz;
+	n bigint;
+BEGIN
+	FOR run IN 1..$repeats LOOP
+		PERFORM tagscrm.untag_customer(ct.customer_id, 't50')
+		   FROM (SELECT customer_id FROM tagscrm.customer_tag WHERE tag_id = 50 ORDER BY customer_id LIMIT 64) ct;
+		t0 := clock_timestamp();
+		n := tagscrm.tag_set_fold(50);
+		INSERT INTO fold_times (run, ms, rows_folded) VALUES (run, 1000 * extract(epoch FROM clock_timestamp() - t0), n);
+	END LOOP;
+END
+\$fold\$;
+RESET default_transaction_isolation;
+SELECT 'one fold of 64 log rows into the largest tag' AS what, min(rows_folded) AS rows_folded,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) AS median_ms,
+       (SELECT count(*) FROM tagscrm.customer_tag WHERE tag_id = 50) AS tag_customers, min(load) || '-' || max(load) AS load
+  FROM fold_times;
 \\echo 'the log rows left after the write path (automatic compaction keeps each tag near 64 or fewer)'
 SELECT max(n) AS most_log_rows_of_a_tag FROM (SELECT count(*) AS n FROM tagscrm.tag_set_log GROUP BY tag_id) x;
 SQL
