@@ -21,6 +21,10 @@
  * machinery, as rule tags are); in an expression given as text, evaluated
  * now by the rule batch evaluator (rule_verdicts).  "not x" is the set of
  * all customers minus x; "a and not b" is computed as a - b without it.
+ *
+ * The queries are prepared once per backend, a tag's base is decoded once
+ * per row version, and segment_members maps keys to ids from the backend's
+ * cache of customer_key (src/segment_keys.c).
  */
 #include "postgres.h"
 
