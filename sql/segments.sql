@@ -512,6 +512,8 @@ SELECT tagscrm.tag_customer('the last one', 'garden');
 SELECT k.key, 'the last one' IN (SELECT tagscrm.segment_members($$tag('garden')$$, NULL, 100000)) AS member,
        (SELECT count(*) FROM tagscrm.segment_members($$tag('garden')$$, 'the last one', 10)) AS after_the_last
   FROM tagscrm.customer_key k WHERE k.customer_id = 'the last one';
+-- the cache of ids holds keys far apart in pages: key 2147483647 costs a page, not 8 GB
+SELECT total_bytes < 16 * 1024 * 1024 AS id_cache_small FROM pg_backend_memory_contexts WHERE name = 'tagscrm customer key cache';
 SELECT tagscrm.tag_customer('one too many', 'garden');
 SELECT count(*) AS half_added FROM tagscrm.customer WHERE customer_id = 'one too many';
 SELECT tagscrm.segment_count($$tag('garden')$$) = (SELECT count(*) FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'garden') AS count_ok;

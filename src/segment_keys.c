@@ -95,13 +95,22 @@ SegmentPlanGet(SegmentPlan *p, const char *schema)
  * The key -> id cache
  * ------------------------------------------------------------------------ */
 
+/*
+ * Slots by key in pages of 65,536 keys, made when a key of theirs is first
+ * read: a few keys far apart (the last key is 2^31 - 1) cost a page each,
+ * not an array up to the highest.
+ */
+#define SLOT_PAGE_BITS	16
+#define SLOT_PAGE_KEYS	((uint32) 1 << SLOT_PAGE_BITS)
+#define SLOT_PAGES		((uint32) 1 << (31 - SLOT_PAGE_BITS))	/* keys are below 2^31 */
+
 typedef struct KeyCache
 {
 	MemoryContext cxt;
 	Oid			relid;			/* customer_key when the entries were read */
 	Oid			relfilenode;
-	uint32	   *slot;			/* by key: 0 unknown, else 1 + offset in buf / 4 */
-	uint64		nslots;
+	uint32	  **page;			/* SLOT_PAGES pages of slots, or NULL */
+	/* a slot: 0 unknown, else 1 + offset in buf / 4 */
 	char	   *buf;			/* the ids, as text varlenas, 4-aligned */
 	Size		bufsize;
 	Size		bufused;
@@ -125,8 +134,7 @@ KeyCacheReset(void)
 		cache.cxt = AllocSetContextCreate(TopMemoryContext, "tagscrm customer key cache", ALLOCSET_DEFAULT_SIZES);
 	else
 		MemoryContextReset(cache.cxt);
-	cache.slot = NULL;
-	cache.nslots = 0;
+	cache.page = NULL;
 	cache.buf = NULL;
 	cache.bufsize = 0;
 	cache.bufused = 0;
@@ -163,20 +171,16 @@ KeyCachePut(uint32 key, struct varlena *id)
 	Size		len = VARSIZE_ANY_EXHDR(t);
 	Size		need = INTALIGN(VARHDRSZ + len);
 
-	if (key >= cache.nslots)
-	{
-		uint64		n = Max(cache.nslots * 2, 1024);
+	uint32	   *slots;
 
-		while (n <= key)
-			n *= 2;
-		if (cache.slot == NULL)
-			cache.slot = MemoryContextAllocHuge(cache.cxt, n * sizeof(uint32));
-		else
-			cache.slot = repalloc_huge(cache.slot, n * sizeof(uint32));
-		memset(cache.slot + cache.nslots, 0, (n - cache.nslots) * sizeof(uint32));
-		cache.nslots = n;
-	}
-	if (cache.slot[key] != 0)
+	if (key >= SLOT_PAGES * SLOT_PAGE_KEYS)
+		return;
+	if (cache.page == NULL)
+		cache.page = MemoryContextAllocZero(cache.cxt, SLOT_PAGES * sizeof(uint32 *));
+	if (cache.page[key >> SLOT_PAGE_BITS] == NULL)
+		cache.page[key >> SLOT_PAGE_BITS] = MemoryContextAllocZero(cache.cxt, SLOT_PAGE_KEYS * sizeof(uint32));
+	slots = cache.page[key >> SLOT_PAGE_BITS];
+	if (slots[key & (SLOT_PAGE_KEYS - 1)] != 0)
 		return;
 	if (cache.bufused + need > cache.bufsize)
 	{
@@ -198,7 +202,7 @@ KeyCachePut(uint32 key, struct varlena *id)
 	SET_VARSIZE(cache.buf + cache.bufused, VARHDRSZ + len);
 	memcpy(cache.buf + cache.bufused + VARHDRSZ, VARDATA_ANY(t), len);
 	/* the slot last: an error before it leaves the entry unknown */
-	cache.slot[key] = (uint32) (cache.bufused / 4) + 1;
+	slots[key & (SLOT_PAGE_KEYS - 1)] = (uint32) (cache.bufused / 4) + 1;
 	cache.bufused += need;
 	if ((Pointer) t != (Pointer) id)
 		pfree(t);
@@ -221,10 +225,22 @@ PutRows(SPITupleTable *tuptable, uint64 n)
 	}
 }
 
+/* The slot of a key: 0 if unknown */
+static inline uint32
+Slot(uint32 key)
+{
+	const uint32 *slots;
+
+	if (cache.page == NULL || key >= SLOT_PAGES * SLOT_PAGE_KEYS)
+		return 0;
+	slots = cache.page[key >> SLOT_PAGE_BITS];
+	return slots == NULL ? 0 : slots[key & (SLOT_PAGE_KEYS - 1)];
+}
+
 static inline bool
 Known(uint32 key)
 {
-	return key < cache.nslots && cache.slot[key] != 0;
+	return Slot(key) != 0;
 }
 
 /*
@@ -290,9 +306,11 @@ KeyCacheResolve(const char *schema, const uint32 *keys, uint64 n)
 struct varlena *
 KeyCacheId(uint32 key)
 {
-	if (!Known(key))
+	uint32		slot = Slot(key);
+
+	if (slot == 0)
 		return NULL;
-	return (struct varlena *) (cache.buf + (Size) (cache.slot[key] - 1) * 4);
+	return (struct varlena *) (cache.buf + (Size) (slot - 1) * 4);
 }
 
 /* ------------------------------------------------------------------------
