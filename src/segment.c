@@ -21,26 +21,37 @@
  * machinery, as rule tags are); in an expression given as text, evaluated
  * now by the rule batch evaluator (rule_verdicts).  "not x" is the set of
  * all customers minus x; "a and not b" is computed as a - b without it.
+ *
+ * The queries are prepared once per backend, a tag's base is decoded once
+ * per row version, and segment_members maps keys to ids from the backend's
+ * cache of customer_key (src/segment_keys.c).
  */
 #include "postgres.h"
 
 #include "bitmap.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "rule_parse.h"
+#include "segment_keys.h"
 #include "tagscrm.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(segment_set);
 PG_FUNCTION_INFO_V1(segment_check);
 PG_FUNCTION_INFO_V1(segment_conditions);
+PG_FUNCTION_INFO_V1(segment_count);
+PG_FUNCTION_INFO_V1(segment_members);
 
 #define SEGMENT_MAX_LENGTH	10000	/* bytes of expression text */
 #define SEGMENT_MAX_NODES	1000	/* terms and operators */
@@ -390,6 +401,8 @@ ParseExpression(const char *src, size_t len)
 typedef struct SegEval
 {
 	const char *schema;			/* quoted */
+	Oid			nsp;			/* the extension's schema */
+	Oid			base_relfilenode;	/* tag_set_base's, for the decoded bases */
 	MemoryContext cxt;			/* where the owners live (outside SPI) */
 	bool		evaluate;		/* false: only resolve names (segment_check) */
 	BitmapOwner *universe;		/* every customer, read at the first "not" */
@@ -438,19 +451,65 @@ NameError(const char *src, size_t len, const SegNode *node, const char *sqlstate
 	RuleReportErrorIn(&err, src, len, SEGMENT_TEXT);
 }
 
-/* One value of a one-row, one-column query with one text parameter */
-static Datum
-QueryOne(const char *sql, const char *arg, Oid argtype, Datum argdatum, bool *found)
+/*
+ * The queries of the evaluator, each prepared once per backend
+ * (src/segment_keys.c); "@s@" is the extension's schema.
+ */
+static SegmentPlan tag_word_plan = {
+	"SELECT w.tag_id FROM @s@.tag_word w WHERE w.word = @s@.name_key($1)", 1, {TEXTOID}
+};
+static SegmentPlan group_plan = {
+	"SELECT pg_catalog.array_agg(t.tag_id ORDER BY t.tag_id) FILTER (WHERE t.tag_id IS NOT NULL) "
+	"FROM @s@.tag_group g LEFT JOIN @s@.tag t ON t.group_id = g.group_id "
+	"WHERE pg_catalog.lower(g.name) = @s@.name_key($1) GROUP BY g.group_id", 1, {TEXTOID}
+};
+static SegmentPlan base_plan = {
+	"SELECT b.members, b.xmin, b.ctid FROM @s@.tag_set_base b WHERE b.tag_id = $1", 1, {INT4OID}
+};
+static SegmentPlan log_plan = {
+	"SELECT l.added, l.removed FROM @s@.tag_set_log l WHERE l.tag_id = $1 ORDER BY l.log_id", 1, {INT4OID}
+};
+static SegmentPlan segment_plan = {
+	"SELECT s.name, s.expression FROM @s@.segment s WHERE pg_catalog.lower(s.name) = @s@.name_key($1)", 1, {TEXTOID}
+};
+static SegmentPlan named_plan = {
+	"SELECT 1 FROM @s@.segment s WHERE pg_catalog.lower(s.name) = @s@.name_key($1)", 1, {TEXTOID}
+};
+static SegmentPlan unsupplied_plan = {
+	"SELECT u.name, u.\"position\", u.hint FROM @s@.rule_unsupplied($1) u ORDER BY u.\"position\" LIMIT 1",
+	1, {TEXTOID}
+};
+static SegmentPlan verdicts_plan = {
+	"SELECT @s@.customer_set_agg(k.key) FROM @s@.rule_verdicts(ARRAY[$1], NULL) v "
+	"JOIN @s@.customer_key k ON k.customer_id = v.customer_id WHERE v.holding <> '{}'", 1, {TEXTOID}
+};
+static SegmentPlan kept_condition_plan = {
+	"SELECT c.condition_id FROM @s@.segment_condition c JOIN @s@.tag_set_base b ON b.tag_id = -c.condition_id "
+	"WHERE c.condition = $1", 1, {TEXTOID}
+};
+static SegmentPlan after_plan = {
+	"SELECT k.key FROM @s@.customer_key k WHERE k.customer_id = $1", 1, {TEXTOID}
+};
+
+/* Runs a prepared query of one parameter; at most max rows */
+static void
+RunPlan(SegEval *e, SegmentPlan *plan, Datum arg, long max)
 {
-	Oid			types[1];
 	Datum		values[1];
+
+	values[0] = arg;
+	if (SPI_execute_plan(SegmentPlanGet(plan, e->schema), values, NULL, true, max) != SPI_OK_SELECT)
+		elog(ERROR, "segment lookup failed: %s", plan->sql);
+}
+
+/* One value of a one-row, one-column query with one parameter */
+static Datum
+QueryOne(SegEval *e, SegmentPlan *plan, Datum arg, bool *found)
+{
 	bool		isnull;
 	Datum		result;
 
-	types[0] = arg != NULL ? TEXTOID : argtype;
-	values[0] = arg != NULL ? CStringGetTextDatum(arg) : argdatum;
-	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 2) != SPI_OK_SELECT)
-		elog(ERROR, "segment lookup failed: %s", sql);
+	RunPlan(e, plan, arg, 2);
 	if (SPI_processed == 0)
 	{
 		*found = false;
@@ -461,19 +520,81 @@ QueryOne(const char *sql, const char *arg, Oid argtype, Datum argdatum, bool *fo
 	return result;
 }
 
-/* A tag's set (tag 0: every customer), owned by e->cxt */
+/* Applies one stored set to a bitmap: or (add) or andnot (remove) */
+static void
+Apply(roaring_bitmap_t *set, Datum d, bool add)
+{
+	CustomerSet *v = (CustomerSet *) PG_DETOAST_DATUM(d);
+	size_t		len = VARSIZE_ANY_EXHDR(v);
+	roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(VARDATA_ANY(v), len);
+
+	if (b == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid customer set of %zu bytes in a tag set's log", len),
+				 errhint("The value is not a portable roaring bitmap.")));
+	if (add)
+		roaring_bitmap_or_inplace(set, b);
+	else
+		roaring_bitmap_andnot_inplace(set, b);
+	roaring_bitmap_free(b);
+	if ((Pointer) v != DatumGetPointer(d))
+		pfree(v);
+}
+
+/*
+ * A tag's set (tag 0: every customer), owned by e->cxt: its base replayed
+ * with its log rows in log order, (set | added) - removed, as tag_set() in
+ * segments.sql computes it, read in the caller's snapshot.
+ */
 static BitmapOwner *
 TagSet(SegEval *e, int32 tag_id)
 {
-	char	   *sql = psprintf("SELECT %s.tag_set($1)", e->schema);
 	bool		found;
-	Datum		d = QueryOne(sql, NULL, INT4OID, Int32GetDatum(tag_id), &found);
+	Datum		d;
 	MemoryContext old;
 	BitmapOwner *owner;
+	uint64		i;
 
+	RunPlan(e, &base_plan, Int32GetDatum(tag_id), 2);
+	found = SPI_processed > 0;
 	old = MemoryContextSwitchTo(e->cxt);
-	owner = found ? BitmapFromDatum((CustomerSet *) PG_DETOAST_DATUM(d)) : BitmapEmpty();
+	if (found)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		bool		isnull;
+		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		roaring_bitmap_t *cached = BaseCacheCopy(e->base_relfilenode, tag_id, xmin, tid);
+
+		if (cached != NULL)
+			owner = BitmapOwn(cached);
+		else
+		{
+			d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+			owner = BitmapFromDatum((CustomerSet *) PG_DETOAST_DATUM(d));
+			BaseCachePut(e->base_relfilenode, tag_id, xmin, tid, owner->bitmap);
+		}
+	}
+	else
+		owner = BitmapEmpty();
 	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	RunPlan(e, &log_plan, Int32GetDatum(tag_id), 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Datum		added = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (!isnull)
+			Apply(owner->bitmap, added, true);
+		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+			Apply(owner->bitmap, d, false);
+	}
+	SPI_freetuptable(SPI_tuptable);
 	return owner;
 }
 
@@ -492,10 +613,6 @@ static BitmapOwner *Evaluate(SegEval *e, const char *src, size_t len, const SegN
 static BitmapOwner *
 EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 {
-	char	   *sql = psprintf("SELECT s.name, s.expression FROM %s.segment s "
-							   "WHERE pg_catalog.lower(s.name) = %s.name_key($1)", e->schema, e->schema);
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 	char	   *name;
 	char	   *expr;
@@ -505,9 +622,7 @@ EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 	BitmapOwner *result;
 	int			i;
 
-	values[0] = CStringGetTextDatum(node->name);
-	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 2) != SPI_OK_SELECT)
-		elog(ERROR, "segment lookup failed: %s", sql);
+	RunPlan(e, &segment_plan, CStringGetTextDatum(node->name), 2);
 	if (SPI_processed == 0 && e->defining != NULL && pg_strcasecmp(node->name, e->defining) == 0)
 		NameError(src, len, node, "22023", "A segment cannot contain itself, directly or through other segments.",
 				  "segment \"%s\" would refer to itself", node->name);
@@ -566,10 +681,6 @@ CanonicalCondition(const char *text)
 static void
 CheckSupplied(SegEval *e, const char *src, size_t len, const SegNode *node)
 {
-	char	   *sql = psprintf("SELECT u.name, u.\"position\", u.hint FROM %s.rule_unsupplied($1) u "
-							   "ORDER BY u.\"position\" LIMIT 1", e->schema);
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 	char	   *name;
 	int			charpos;
@@ -577,9 +688,7 @@ CheckSupplied(SegEval *e, const char *src, size_t len, const SegNode *node)
 	SegNode		at;
 	RuleError	err;
 
-	values[0] = CStringGetTextDatum(node->name);
-	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "segment condition check failed: %s", sql);
+	RunPlan(e, &unsupplied_plan, CStringGetTextDatum(node->name), 1);
 	if (SPI_processed == 0)
 		return;
 	name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -601,11 +710,8 @@ CheckSupplied(SegEval *e, const char *src, size_t len, const SegNode *node)
 static BitmapOwner *
 EvaluateCondition(SegEval *e, const char *canonical)
 {
-	char	   *sql = psprintf("SELECT %s.customer_set_agg(k.key) FROM %s.rule_verdicts(ARRAY[$1], NULL) v "
-							   "JOIN %s.customer_key k ON k.customer_id = v.customer_id "
-							   "WHERE v.holding <> '{}'", e->schema, e->schema, e->schema);
 	bool		found;
-	Datum		d = QueryOne(sql, canonical, InvalidOid, 0, &found);
+	Datum		d = QueryOne(e, &verdicts_plan, CStringGetTextDatum(canonical), &found);
 	MemoryContext old = MemoryContextSwitchTo(e->cxt);
 	BitmapOwner *owner = found ? BitmapFromDatum((CustomerSet *) PG_DETOAST_DATUM(d)) : BitmapEmpty();
 
@@ -643,11 +749,8 @@ ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
 	canonical = CanonicalCondition(node->name);
 	if (e->nsegments > 0)
 	{
-		char	   *sql = psprintf("SELECT c.condition_id FROM %s.segment_condition c "
-								   "JOIN %s.tag_set_base b ON b.tag_id = -c.condition_id "
-								   "WHERE c.condition = $1", e->schema, e->schema);
 		bool		found;
-		Datum		d = QueryOne(sql, canonical, InvalidOid, 0, &found);
+		Datum		d = QueryOne(e, &kept_condition_plan, CStringGetTextDatum(canonical), &found);
 
 		if (found)
 		{
@@ -690,9 +793,7 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 	{
 		case SEG_TAG:
 			{
-				char	   *sql = psprintf("SELECT w.tag_id FROM %s.tag_word w WHERE w.word = %s.name_key($1)",
-										   e->schema, e->schema);
-				Datum		d = QueryOne(sql, node->name, InvalidOid, 0, &found);
+				Datum		d = QueryOne(e, &tag_word_plan, CStringGetTextDatum(node->name), &found);
 
 				if (!found)
 					NameError(src, len, node, "42704",
@@ -702,18 +803,13 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 			}
 		case SEG_GROUP:
 			{
-				char	   *sql = psprintf("SELECT pg_catalog.array_agg(t.tag_id ORDER BY t.tag_id) "
-										   "FILTER (WHERE t.tag_id IS NOT NULL) FROM %s.tag_group g "
-										   "LEFT JOIN %s.tag t ON t.group_id = g.group_id "
-										   "WHERE pg_catalog.lower(g.name) = %s.name_key($1) GROUP BY g.group_id",
-										   e->schema, e->schema, e->schema);
 				Datum		d;
 				Datum	   *tags;
 				int			ntags;
 				int			i;
 				MemoryContext old;
 
-				d = QueryOne(sql, node->name, InvalidOid, 0, &found);
+				d = QueryOne(e, &group_plan, CStringGetTextDatum(node->name), &found);
 				if (SPI_processed == 0)
 					NameError(src, len, node, "42704",
 							  "See tagscrm.tag_groups for the groups.",
@@ -782,27 +878,39 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 	return NULL;
 }
 
-/* Evaluates (or checks) a saved segment's name or an expression */
+/* The relfilenode of one of the extension's tables */
+static Oid
+RelationFileNode(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+	Relation	rel;
+	Oid			result;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table %s of tagscrm does not exist", name);
+	rel = table_open(relid, AccessShareLock);
+	result = rel->rd_node.relNode;
+	table_close(rel, NoLock);
+	return result;
+}
+
+/* Evaluates (or checks) a saved segment's name or an expression; SPI connected */
 static BitmapOwner *
-Run(FunctionCallInfo fcinfo, SegEval *e, text *arg)
+Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
 {
 	char	   *src = text_to_cstring(arg);
 	size_t		len = strlen(src);
-	char	   *sql;
 	bool		found;
 	SegNode    *tree;
 	SegNode		named;
-	BitmapOwner *result;
 
-	e->schema = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
-	e->cxt = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	e->nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	e->schema = quote_identifier(get_namespace_name(e->nsp));
+	e->base_relfilenode = RelationFileNode(e->nsp, "tag_set_base");
+	e->cxt = cxt;
 	/* a saved segment's name stands for segment('name') */
-	sql = psprintf("SELECT 1 FROM %s.segment s WHERE pg_catalog.lower(s.name) = %s.name_key($1)",
-				   e->schema, e->schema);
 	if (e->defining == NULL && len <= 256)
-		QueryOne(sql, src, InvalidOid, 0, &found);
+		QueryOne(e, &named_plan, CStringGetTextDatum(src), &found);
 	else
 		found = false;
 	if (found)
@@ -814,8 +922,27 @@ Run(FunctionCallInfo fcinfo, SegEval *e, text *arg)
 	}
 	else
 		tree = ParseExpression(src, len);
-	result = Evaluate(e, src, len, tree);
+	return Evaluate(e, src, len, tree);
+}
+
+/* The set of a name or an expression, in the current memory context */
+static BitmapOwner *
+EvaluateText(FunctionCallInfo fcinfo, text *arg, SegEval *e)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	BitmapOwner *result;
+	ListCell   *lc;
+
+	memset(e, 0, sizeof(*e));
+	e->evaluate = true;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	result = Run(fcinfo, e, arg, cxt);
 	SPI_finish();
+	if (e->universe != NULL)
+		BitmapRelease(e->universe);
+	foreach(lc, e->condition_sets)
+		BitmapRelease((BitmapOwner *) lfirst(lc));
 	return result;
 }
 
@@ -824,17 +951,115 @@ Datum
 segment_set(PG_FUNCTION_ARGS)
 {
 	SegEval		e;
-	BitmapOwner *result;
+
+	PG_RETURN_POINTER(BitmapToDatum(EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e)));
+}
+
+/* segment_count(expression_or_name) RETURNS bigint: without making the set a value */
+Datum
+segment_count(PG_FUNCTION_ARGS)
+{
+	SegEval		e;
+	BitmapOwner *set = EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e);
+	uint64		n = roaring_bitmap_get_cardinality(set->bitmap);
+
+	BitmapRelease(set);
+	PG_RETURN_INT64((int64) n);
+}
+
+#define MEMBERS_BATCH 8192		/* keys mapped to ids at a time */
+
+/*
+ * segment_members(expression_or_name, after text, page_size integer)
+ * RETURNS SETOF text: the members' ids in key order (the order customers
+ * were first seen, the bitmap's own), after the key of customer "after",
+ * at most page_size.  Ids come from the backend's cache of customer_key
+ * (src/segment_keys.c), read on demand in the caller's snapshot.
+ */
+Datum
+segment_members(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SegEval		e;
+	BitmapOwner *set;
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		page_size;
+	int64		emitted = 0;
+	uint32		start = 0;
+	uint32	   *keys;
+	roaring_uint32_iterator_t it;
 	ListCell   *lc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("segment expression must not be null"),
+				 errhint("Name a segment or write an expression.")));
+	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("page size %s is not valid", PG_ARGISNULL(2) ? "NULL" : psprintf("%d", PG_GETARG_INT32(2))),
+				 errhint("Give a page size of 0 or more.")));
+	page_size = PG_GETARG_INT32(2);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	memset(&e, 0, sizeof(e));
 	e.evaluate = true;
-	result = Run(fcinfo, &e, PG_GETARG_TEXT_PP(0));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	set = Run(fcinfo, &e, PG_GETARG_TEXT_PP(0), cxt);
 	if (e.universe != NULL)
 		BitmapRelease(e.universe);
 	foreach(lc, e.condition_sets)
 		BitmapRelease((BitmapOwner *) lfirst(lc));
-	PG_RETURN_POINTER(BitmapToDatum(result));
+
+	if (!PG_ARGISNULL(1))
+	{
+		char	   *after = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		bool		found;
+		Datum		k = QueryOne(&e, &after_plan, CStringGetTextDatum(after), &found);
+
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("customer \"%s\" given as after is not known", after),
+					 errdetail("Members come in the order customers were first seen; a page starts after the customer given."),
+					 errhint("Pass the last id of the page before, or NULL for the first page.")));
+		if (DatumGetInt32(k) == PG_INT32_MAX)
+			page_size = 0;
+		else
+			start = (uint32) DatumGetInt32(k) + 1;
+	}
+
+	KeyCacheValidate(e.nsp);
+	keys = palloc(MEMBERS_BATCH * sizeof(uint32));
+	roaring_init_iterator(set->bitmap, &it);
+	roaring_move_uint32_iterator_equalorlarger(&it, start);
+	while (emitted < page_size && it.has_value)
+	{
+		uint32		want = (uint32) Min((int64) MEMBERS_BATCH, page_size - emitted);
+		uint32		n = roaring_read_uint32_iterator(&it, keys, want);
+		uint32		i;
+
+		CHECK_FOR_INTERRUPTS();
+		KeyCacheResolve(e.schema, keys, n);
+		for (i = 0; i < n; i++)
+		{
+			struct varlena *id = KeyCacheId(keys[i]);
+			Datum		value;
+			bool		isnull = false;
+
+			/* a key without a row in this snapshot: as a join would, skip it */
+			if (id == NULL)
+				continue;
+			value = PointerGetDatum(id);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+			emitted++;
+		}
+	}
+	SPI_finish();
+	BitmapRelease(set);
+	return (Datum) 0;
 }
 
 /*
@@ -845,6 +1070,7 @@ segment_set(PG_FUNCTION_ARGS)
 Datum
 segment_check(PG_FUNCTION_ARGS)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	SegEval		e;
 	ListCell   *lc;
 	ArrayBuildState *astate = NULL;
@@ -854,7 +1080,10 @@ segment_check(PG_FUNCTION_ARGS)
 	e.defining = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	/* the segment defined is the first level: as deep as when it is used */
 	e.segments[e.nsegments++] = e.defining;
-	Run(fcinfo, &e, PG_GETARG_TEXT_PP(0));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Run(fcinfo, &e, PG_GETARG_TEXT_PP(0), cxt);
+	SPI_finish();
 	foreach(lc, e.used)
 		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false, TEXTOID,
 								  CurrentMemoryContext);

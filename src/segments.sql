@@ -191,6 +191,74 @@ CREATE INDEX tag_set_log_tag_idx ON @extschema@.tag_set_log (tag_id, log_id);
 COMMENT ON TABLE @extschema@.tag_set_log IS
 	'Internal: the changes to each tag''s set since its base, one row per tag and statement';
 
+-- Folds one tag's committed log into its base, and returns the rows folded:
+-- under the base row's lock, taken without waiting (if another transaction
+-- holds it, it is folding this tag: nothing to do), in a statement of its
+-- own, so with a snapshot taken after the lock.  Readers see either the old
+-- base and the rows, or the new base without them.  A row of a transaction
+-- still open stays, to be applied on top (its keys cannot be among those of
+-- a later committed row: one customer's tag is changed by one transaction
+-- at a time).  No base row yet: 0 (segment_compact makes it).
+CREATE FUNCTION @extschema@.tag_set_fold(tag_id integer) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	PERFORM FROM @extschema@.tag_set_base b WHERE b.tag_id = tag_set_fold.tag_id FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	WITH gone AS (
+		DELETE FROM @extschema@.tag_set_log l WHERE l.tag_id = tag_set_fold.tag_id
+		RETURNING l.log_id, l.added, l.removed),
+	base AS (
+		UPDATE @extschema@.tag_set_base b
+		   SET members = (SELECT COALESCE(@extschema@.customer_set_replay(x.added, x.removed ORDER BY x.log_id), '{}')
+		                    FROM (SELECT 0::bigint AS log_id, b.members AS added, NULL::@extschema@.customer_set AS removed
+		                          UNION ALL
+		                          SELECT g.log_id, g.added, g.removed FROM gone g) x)
+		 WHERE b.tag_id = tag_set_fold.tag_id
+		RETURNING 1)
+	SELECT (SELECT count(*) FROM gone) INTO n FROM base;
+	RETURN COALESCE(n, 0);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tag_set_fold(integer) IS
+	'Internal: folds one tag''s committed change log into its base set (skipped if another transaction is folding it)';
+
+-- Automatic compaction.  A writer that appends a log row whose log_id is a
+-- multiple of 16 (about one row in 16, whichever tags) looks at that tag's
+-- log, and folds it when it has 64 rows or more: a busy tag's log stays
+-- near 64 rows between sweeps, at the cost of one fold every few dozen
+-- statements to the writer that happens to find it long.  The fold takes
+-- the base row's lock without waiting, so a writer never waits for another
+-- (the other is folding it already); the lock is held to the end of the
+-- writer's transaction, during which sweep's segment_compact skips that tag.
+-- Only in READ COMMITTED: in REPEATABLE READ or SERIALIZABLE the lock could
+-- fail the writer with a serialization error, so such writers leave it to
+-- the next one or the sweep.
+CREATE FUNCTION @extschema@.tag_set_autofold(tag_ids integer[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t integer;
+BEGIN
+	IF tag_ids IS NULL OR current_setting('transaction_isolation') <> 'read committed' THEN
+		RETURN;
+	END IF;
+	FOREACH t IN ARRAY tag_ids LOOP
+		IF (SELECT count(*) FROM (SELECT FROM @extschema@.tag_set_log l WHERE l.tag_id = t LIMIT 64) x) >= 64 THEN
+			PERFORM @extschema@.tag_set_fold(t);
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tag_set_autofold(integer[]) IS
+	'Internal: folds the logs of these tags that have grown to 64 rows (writers call it for about one log row in 16)';
+
 -- Keys for the customers a statement added; the universe grows with them.
 -- At 2^31 - 1 customers the sequence ends: the statement adding a customer
 -- fails with 54000, and nothing is half-added.
@@ -198,6 +266,8 @@ CREATE FUNCTION @extschema@.customer_key_assign() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	sampled integer[];
 BEGIN
 	IF NOT EXISTS (SELECT FROM new_customers) THEN
 		RETURN NULL;
@@ -207,15 +277,19 @@ BEGIN
 			INSERT INTO @extschema@.customer_key (customer_id, key)
 			SELECT n.customer_id, nextval('@extschema@.customer_key_seq')
 			  FROM (SELECT n.customer_id FROM new_customers n ORDER BY n.customer_id) n
-			RETURNING key)
-		INSERT INTO @extschema@.tag_set_log (tag_id, added)
-		SELECT 0, @extschema@.customer_set_agg(k.key) FROM k;
+			RETURNING key),
+		logged AS (
+			INSERT INTO @extschema@.tag_set_log (tag_id, added)
+			SELECT 0, @extschema@.customer_set_agg(k.key) FROM k
+			RETURNING log_id, tag_id)
+		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
 	EXCEPTION WHEN sequence_generator_limit_exceeded THEN
 		RAISE EXCEPTION 'no customer key is left for % new customers', (SELECT count(*) FROM new_customers)
 			USING ERRCODE = '54000',
 			      DETAIL = 'Customer keys are 32-bit: at most 2147483647 customers are ever registered, and keys are never reused.',
 			      HINT = 'tagscrm cannot register more customers in this database; see docs/segments.md on the key limit.';
 	END;
+	PERFORM @extschema@.tag_set_autofold(sampled);
 	RETURN NULL;
 END
 $$;
@@ -224,6 +298,24 @@ COMMENT ON FUNCTION @extschema@.customer_key_assign() IS
 CREATE TRIGGER customer_key_assign AFTER INSERT ON @extschema@.customer
 	REFERENCING NEW TABLE AS new_customers
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.customer_key_assign();
+
+-- A key's row is never changed: a key means one customer for good, which
+-- saved sets and each backend's cache of ids (src/segment_keys.c) rely on.
+CREATE FUNCTION @extschema@.customer_key_fixed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'customer keys cannot be changed'
+		USING ERRCODE = '0A000',
+		      DETAIL = 'A key stands for one customer for good: sets saved anywhere and every backend''s cache of ids rely on it.',
+		      HINT = 'Delete the customer and register it again to give it a new key.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.customer_key_fixed() IS
+	'Internal: trigger refusing any UPDATE of customer_key';
+CREATE TRIGGER customer_key_fixed BEFORE UPDATE ON @extschema@.customer_key
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.customer_key_fixed();
 
 -- A customer removed by hand leaves the universe; its key is not reused.
 CREATE FUNCTION @extschema@.customer_key_forget() RETURNS trigger
@@ -250,29 +342,42 @@ CREATE FUNCTION @extschema@.tag_set_track() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	sampled integer[];
 BEGIN
 	IF TG_OP = 'INSERT' THEN
-		INSERT INTO @extschema@.tag_set_log (tag_id, added)
-		SELECT n.tag_id, @extschema@.customer_set_agg(k.key)
-		  FROM new_rows n JOIN @extschema@.customer_key k ON k.customer_id = n.customer_id
-		 GROUP BY n.tag_id ORDER BY n.tag_id;
+		WITH logged AS (
+			INSERT INTO @extschema@.tag_set_log (tag_id, added)
+			SELECT n.tag_id, @extschema@.customer_set_agg(k.key)
+			  FROM new_rows n JOIN @extschema@.customer_key k ON k.customer_id = n.customer_id
+			 GROUP BY n.tag_id ORDER BY n.tag_id
+			RETURNING log_id, tag_id)
+		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
 	ELSIF TG_OP = 'DELETE' THEN
-		INSERT INTO @extschema@.tag_set_log (tag_id, removed)
-		SELECT o.tag_id, @extschema@.customer_set_agg(k.key)
-		  FROM old_rows o JOIN @extschema@.customer_key k ON k.customer_id = o.customer_id
-		 GROUP BY o.tag_id ORDER BY o.tag_id;
+		WITH logged AS (
+			INSERT INTO @extschema@.tag_set_log (tag_id, removed)
+			SELECT o.tag_id, @extschema@.customer_set_agg(k.key)
+			  FROM old_rows o JOIN @extschema@.customer_key k ON k.customer_id = o.customer_id
+			 GROUP BY o.tag_id ORDER BY o.tag_id
+			RETURNING log_id, tag_id)
+		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
 	ELSE
-		INSERT INTO @extschema@.tag_set_log (tag_id, added, removed)
-		SELECT d.tag_id, @extschema@.customer_set_agg(k.key) FILTER (WHERE d.added),
-		       @extschema@.customer_set_agg(k.key) FILTER (WHERE NOT d.added)
-		  FROM ((SELECT n.customer_id, n.tag_id, true AS added FROM new_rows n
-		         EXCEPT SELECT o.customer_id, o.tag_id, true FROM old_rows o)
-		        UNION ALL
-		        (SELECT o.customer_id, o.tag_id, false FROM old_rows o
-		         EXCEPT SELECT n.customer_id, n.tag_id, false FROM new_rows n)) d
-		  JOIN @extschema@.customer_key k ON k.customer_id = d.customer_id
-		 GROUP BY d.tag_id ORDER BY d.tag_id;
+		WITH logged AS (
+			INSERT INTO @extschema@.tag_set_log (tag_id, added, removed)
+			SELECT d.tag_id, @extschema@.customer_set_agg(k.key) FILTER (WHERE d.added),
+			       @extschema@.customer_set_agg(k.key) FILTER (WHERE NOT d.added)
+			  FROM ((SELECT n.customer_id, n.tag_id, true AS added FROM new_rows n
+			         EXCEPT SELECT o.customer_id, o.tag_id, true FROM old_rows o)
+			        UNION ALL
+			        (SELECT o.customer_id, o.tag_id, false FROM old_rows o
+			         EXCEPT SELECT n.customer_id, n.tag_id, false FROM new_rows n)) d
+			  JOIN @extschema@.customer_key k ON k.customer_id = d.customer_id
+			 GROUP BY d.tag_id ORDER BY d.tag_id
+			RETURNING log_id, tag_id)
+		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
 	END IF;
+	-- a long log is folded by the writer that finds it (tag_set_autofold)
+	PERFORM @extschema@.tag_set_autofold(sampled);
 	RETURN NULL;
 END
 $$;
@@ -322,20 +427,17 @@ $$;
 COMMENT ON FUNCTION @extschema@.tag_set(integer) IS
 	'Internal: a tag''s customers (0: every customer) as a customer_set, from its base and log';
 
--- Folds each tag's committed log into its base, one tag at a time, in one
--- transaction with the readers none the wiser: they see either the old base
--- and the log rows, or the new base without them.  The base row's lock makes
--- two compactions of one tag take turns; writers never wait for it.  A log
--- row of a transaction still open stays, to be applied on top (its keys
--- cannot be among those of a later committed row: one customer's tag is
--- changed by one transaction at a time).  Returns the log rows folded.
+-- Folds each tag's committed log into its base (tag_set_fold), one tag at a
+-- time, in one transaction with the readers none the wiser.  A tag whose
+-- base row another transaction holds (a writer folding it, see
+-- tag_set_autofold, or another compaction) is skipped: that one folds it.
+-- Returns the log rows folded.
 CREATE FUNCTION @extschema@.segment_compact(tag_id integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	t integer;
-	n bigint;
 	folded bigint := 0;
 BEGIN
 	-- a writer that saw a condition just dropped may have logged for it
@@ -346,21 +448,7 @@ BEGIN
 	          WHERE segment_compact.tag_id IS NULL OR l.tag_id = segment_compact.tag_id
 	          ORDER BY 1 LOOP
 		INSERT INTO @extschema@.tag_set_base (tag_id, members) VALUES (t, '{}') ON CONFLICT DO NOTHING;
-		PERFORM FROM @extschema@.tag_set_base b WHERE b.tag_id = t FOR UPDATE;
-		-- a new statement, so a snapshot taken after the lock
-		WITH gone AS (
-			DELETE FROM @extschema@.tag_set_log l WHERE l.tag_id = t
-			RETURNING l.log_id, l.added, l.removed),
-		base AS (
-			UPDATE @extschema@.tag_set_base b
-			   SET members = (SELECT COALESCE(@extschema@.customer_set_replay(x.added, x.removed ORDER BY x.log_id), '{}')
-			                    FROM (SELECT 0::bigint AS log_id, b.members AS added, NULL::@extschema@.customer_set AS removed
-			                          UNION ALL
-			                          SELECT g.log_id, g.added, g.removed FROM gone g) x)
-			 WHERE b.tag_id = t
-			RETURNING 1)
-		SELECT (SELECT count(*) FROM gone) INTO n FROM base;
-		folded := folded + n;
+		folded := folded + @extschema@.tag_set_fold(t);
 	END LOOP;
 	RETURN folded;
 END
@@ -455,56 +543,23 @@ CREATE FUNCTION @extschema@.segment_conditions(expression text) RETURNS text[]
 COMMENT ON FUNCTION @extschema@.segment_conditions(text) IS
 	'Internal: the canonical texts of the rule conditions an expression holds itself, each once';
 
+-- C, both: the count without making the set a value; the members in key
+-- order from the backend's cache of customer_key (src/segment_keys.c)
 CREATE FUNCTION @extschema@.segment_count(expression text) RETURNS bigint
-LANGUAGE sql STABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT @extschema@.customer_set_cardinality(@extschema@.segment_set(expression)) $$;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.segment_count(text) IS
 	'How many customers a segment (by name) or an expression holds';
 
--- Customer ids in the order of customer_id (the database's collation, as
--- ORDER BY customer_id), from after (exclusive; NULL: the start), at most
--- page_size.  Of two plans the cheaper: read the customers in id order from
--- after, keeping the members (the set is read once per page), until the page
--- is full: about page_size / density rows; or look every member up by key
--- and sort them (about twice the members' number).
+-- Customer ids in key order (the order customers were first seen, which is
+-- the bitmap's own: no sort), from after the key of customer after (NULL:
+-- the start), at most page_size.
 CREATE FUNCTION @extschema@.segment_members(expression text, after text DEFAULT NULL, page_size integer DEFAULT 1000)
 RETURNS SETOF text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	s @extschema@.customer_set;
-	n bigint;
-	everyone bigint;
-BEGIN
-	IF expression IS NULL THEN
-		RAISE EXCEPTION 'segment expression must not be null' USING ERRCODE = '22004', HINT = 'Name a segment or write an expression.';
-	END IF;
-	IF page_size IS NULL OR page_size < 0 THEN
-		RAISE EXCEPTION 'page size % is not valid', page_size
-			USING ERRCODE = '22023', HINT = 'Give a page size of 0 or more.';
-	END IF;
-	s := @extschema@.segment_set(expression);
-	n := @extschema@.customer_set_cardinality(s);
-	everyone := @extschema@.customer_set_cardinality(@extschema@.tag_set(0));
-	IF least(everyone::float8, page_size::float8 * everyone / greatest(n, 1)) > 2.0 * n THEN
-		RETURN QUERY
-		SELECT k.customer_id FROM @extschema@.customer_key k
-		 WHERE k.key = ANY (ARRAY(SELECT @extschema@.customer_set_keys(s)))
-		   AND (after IS NULL OR k.customer_id > after)
-		 ORDER BY k.customer_id LIMIT page_size;
-	ELSE
-		RETURN QUERY
-		SELECT k.customer_id FROM @extschema@.customer_key k
-		 WHERE (after IS NULL OR k.customer_id > after)
-		   AND @extschema@.customer_set_contains(s, k.key)
-		 ORDER BY k.customer_id LIMIT page_size;
-	END IF;
-END
-$$;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE CALLED ON NULL INPUT SECURITY DEFINER ROWS 1000
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.segment_members(text, text, integer) IS
-	'Customer ids of a segment (by name) or an expression, ordered, after a customer id, one page at a time';
+	'Customer ids of a segment (by name) or an expression, in the order customers were first seen, after a customer id, one page at a time';
 
 CREATE FUNCTION @extschema@.segment_overlap(a text, b text)
 RETURNS TABLE (both_count bigint, a_only bigint, b_only bigint)

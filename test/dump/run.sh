@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/../.."
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-echo "1..18"   # the checks below
+echo "1..25"   # the checks below
 n=0
 check() {   # description, command...
 	local what="$1"; shift
@@ -19,6 +19,14 @@ for db in dump_src dump_custom dump_plain; do dropdb --if-exists "$db"; done
 createdb dump_src
 check "load a database that uses tagscrm" q -d dump_src -f test/dump/load.sql
 q -d dump_src -f test/dump/fingerprint.sql >"$tmp/src.txt"
+# a saved segment with a condition (the condition's set is not dumped)
+segment_right() {
+	local r
+	r="$(q -At -d "$1" -f test/dump/segment_check.sql)"
+	echo "repeat web: $r"
+	test "${r#* }" = ok
+}
+check "a segment with a condition equals plain SQL before the dump" segment_right dump_src
 check "the fingerprint covers data" test "$(grep -c '^history' "$tmp/src.txt")" -gt 300
 
 check "pg_dump -Fc" pg_dump -Fc -d dump_src -f "$tmp/src.dump"
@@ -68,6 +76,15 @@ for db in dump_custom dump_plain; do
 	check "history equals plain SQL after the restore ($db)" history_right "$db"
 	record_after_restore "$db"
 	check "a recording after the restore fits with those before it ($db)" history_right "$db"
+done
+
+# the segment with a condition last: refresh() records history
+for db in dump_custom dump_plain; do
+	check "a segment with a condition equals plain SQL after the restore ($db)" segment_right "$db"
+	q -d "$db" -c "SELECT tagscrm.refresh(all_models => true, quiet => true)" >/dev/null
+	check "... and after refresh() builds its condition's set again ($db)" segment_right "$db"
+	q -d "$db" -c "INSERT INTO orders VALUES ('3', now(), 5), ('4', now(), 5), ('95', now(), 5), ('95', now(), 5)" >/dev/null
+	check "... and after new orders ($db)" segment_right "$db"
 done
 
 for db in dump_src dump_custom dump_plain; do dropdb --if-exists "$db"; done

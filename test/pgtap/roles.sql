@@ -245,7 +245,7 @@ INSERT INTO call (fn, min_role, sql, sqlstate, prepare) VALUES
 	('tagscrm.segment_set(text)', 'reader', $$SELECT tagscrm.segment_set($e$tag('garden') or tag('kitchen')$e$)$$, NULL, NULL),
 	('tagscrm.segment_count(text)', 'reader', $$SELECT tagscrm.segment_count($e$not tag('garden') and order_count >= 1$e$)$$, NULL, NULL),
 	('tagscrm.segment_members(text,text,integer)', 'reader',
-	 $$SELECT * FROM tagscrm.segment_members($e$tag('garden')$e$, after => '0', page_size => 10)$$, NULL, NULL),
+	 $$SELECT * FROM tagscrm.segment_members($e$tag('garden')$e$, after => NULL, page_size => 10)$$, NULL, NULL),
 	('tagscrm.segment_overlap(text,text)', 'reader',
 	 $$SELECT * FROM tagscrm.segment_overlap($e$tag('garden')$e$, $e$group('interests')$e$)$$, NULL, NULL),
 
