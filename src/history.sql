@@ -393,8 +393,8 @@ COMMENT ON FUNCTION @extschema@.movement(text, timestamptz, timestamptz) IS
 	'How many customers moved from each tag of a layer (a model or tag group) to each other between two recordings; NULL: none of its tags';
 
 -- The customers of one cell of movement(), in the order of customer_id,
--- from after (exclusive; NULL: the start), at most page_size: as
--- segment_members does, of two plans the cheaper.
+-- from after (exclusive; NULL: the start), at most page_size: of two
+-- plans the cheaper (walk the ids in order, or look every member up and sort).
 CREATE FUNCTION @extschema@.movement_members(layer text, from_at timestamptz, to_at timestamptz,
                                              from_tag text, to_tag text,
                                              after text DEFAULT NULL, page_size integer DEFAULT 1000)
