@@ -58,6 +58,26 @@ SELECT tagscrm.drop_segment('big');
 SELECT count(*) AS conditions, (SELECT count(*) FROM tagscrm.tag_set_base WHERE tag_id < 0) AS sets,
        (SELECT count(*) FROM tagscrm.tag_set_log WHERE tag_id < 0) AS log_rows
   FROM tagscrm.segment_condition;
+-- a kept condition's log is folded by its writers, as a tag's is
+-- (tag_set_autofold): 300 single-row orders, each bringing one new customer
+-- into the condition's set, each followed by the length of its log
+SELECT tagscrm.define_segment('big again', $$sum(order.amount, last 90 days) > 500$$);
+CREATE TEMP TABLE log_len (i integer, n bigint);
+DO $$
+BEGIN
+	FOR i IN 1 .. 300 LOOP
+		INSERT INTO hand_orders VALUES ('f' || i, '2026-06-30', 600);
+		INSERT INTO log_len SELECT i, count(*) FROM tagscrm.tag_set_log l JOIN tagscrm.segment_condition c ON l.tag_id = -c.condition_id;
+	END LOOP;
+END
+$$;
+SELECT max(n) < 150 AS log_stays_short,
+       count(*) FILTER (WHERE n < (SELECT p.n FROM log_len p WHERE p.i = l.i - 1)) >= 2 AS folded_twice_or_more
+  FROM log_len l;
+SELECT tagscrm.segment_count('big again') AS kept,
+       (SELECT count(*) FROM (SELECT customer_id FROM hand_orders WHERE paid_at > '2026-07-01'::timestamptz - interval '90 days'
+                               GROUP BY customer_id HAVING sum(amount) > 500) x) AS plain;
+SELECT tagscrm.drop_segment('big again');
 SELECT tagscrm.unwatch('hand_orders');
 DROP TABLE hand_orders;
 DROP EXTENSION tagscrm CASCADE;

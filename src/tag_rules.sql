@@ -44,6 +44,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	changed bigint;
+	sampled integer[];
 BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.enabled)
 	   AND NOT EXISTS (SELECT FROM @extschema@.segment_condition c
@@ -89,7 +90,7 @@ BEGIN
 			          FROM verdicts v JOIN @extschema@.customer_key k ON k.customer_id = v.customer_id) s) x
 		 WHERE @extschema@.customer_set_cardinality(x.came) > 0 OR @extschema@.customer_set_cardinality(x.went) > 0
 		 ORDER BY c.condition_id
-		RETURNING 1),
+		RETURNING log_id, tag_id),
 	-- the rule holds and no review removes it, or a review keeps it
 	verdict AS (
 		SELECT v.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority
@@ -154,7 +155,11 @@ BEGIN
 		  FROM verdicts v WHERE f.customer_id = v.customer_id
 		   AND f.rule_next_change_at IS DISTINCT FROM v.next_change_at
 		RETURNING 1)
-	SELECT count(*) INTO changed FROM logged;
+	SELECT (SELECT count(*) FROM logged),
+	       (SELECT array_agg(s.tag_id) FILTER (WHERE s.log_id % 16 = 0) FROM condition_sets s)
+	  INTO changed, sampled;
+	-- a condition's long log is folded as a tag's is (segments.sql)
+	PERFORM @extschema@.tag_set_autofold(sampled);
 	RETURN changed;
 END
 $$;
