@@ -228,9 +228,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.tag_set_fold(integer) IS
 	'Internal: folds one tag''s committed change log into its base set (skipped if another transaction is folding it)';
 
--- Automatic compaction.  A writer that appends a log row whose log_id is a
--- multiple of 16 (about one row in 16, whichever tags) looks at that tag's
--- log, and folds it when it has 64 rows or more: a busy tag's log stays
+-- Automatic compaction.  A writer that appends a sampled log row (about
+-- one in 16, whichever tags: tag_set_log_sampled) looks at that tag's log, and folds it when it has 64 rows or more: a busy tag's log stays
 -- near 64 rows between sweeps, at the cost of one fold every few dozen
 -- statements to the writer that happens to find it long.  The fold takes
 -- the base row's lock without waiting, so a writer never waits for another
@@ -239,6 +238,17 @@ COMMENT ON FUNCTION @extschema@.tag_set_fold(integer) IS
 -- Only in READ COMMITTED: in REPEATABLE READ or SERIALIZABLE the lock could
 -- fail the writer with a serialization error, so such writers leave it to
 -- the next one or the sweep.
+-- Which log rows make their writer look: one in 16, by a hash of the id.
+-- Not by the id's remainder: a workload whose statements each log the same
+-- number of rows (two tags, say) would give some tag's rows ids that are
+-- never a multiple of 16, and its log would never be folded.
+CREATE FUNCTION @extschema@.tag_set_log_sampled(log_id bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (pg_catalog.hashint8(log_id) OPERATOR(pg_catalog.&) 15) OPERATOR(pg_catalog.=) 0;
+COMMENT ON FUNCTION @extschema@.tag_set_log_sampled(bigint) IS
+	'Internal: whether a tag_set_log row makes its writer check the tag''s log length (about one row in 16)';
+
 CREATE FUNCTION @extschema@.tag_set_autofold(tag_ids integer[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -282,7 +292,7 @@ BEGIN
 			INSERT INTO @extschema@.tag_set_log (tag_id, added)
 			SELECT 0, @extschema@.customer_set_agg(k.key) FROM k
 			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
+		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
 	EXCEPTION WHEN sequence_generator_limit_exceeded THEN
 		RAISE EXCEPTION 'no customer key is left for % new customers', (SELECT count(*) FROM new_customers)
 			USING ERRCODE = '54000',
@@ -352,7 +362,7 @@ BEGIN
 			  FROM new_rows n JOIN @extschema@.customer_key k ON k.customer_id = n.customer_id
 			 GROUP BY n.tag_id ORDER BY n.tag_id
 			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
+		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
 	ELSIF TG_OP = 'DELETE' THEN
 		WITH logged AS (
 			INSERT INTO @extschema@.tag_set_log (tag_id, removed)
@@ -360,7 +370,7 @@ BEGIN
 			  FROM old_rows o JOIN @extschema@.customer_key k ON k.customer_id = o.customer_id
 			 GROUP BY o.tag_id ORDER BY o.tag_id
 			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
+		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
 	ELSE
 		WITH logged AS (
 			INSERT INTO @extschema@.tag_set_log (tag_id, added, removed)
@@ -374,7 +384,7 @@ BEGIN
 			  JOIN @extschema@.customer_key k ON k.customer_id = d.customer_id
 			 GROUP BY d.tag_id ORDER BY d.tag_id
 			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE l.log_id % 16 = 0) INTO sampled FROM logged l;
+		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
 	END IF;
 	-- a long log is folded by the writer that finds it (tag_set_autofold)
 	PERFORM @extschema@.tag_set_autofold(sampled);

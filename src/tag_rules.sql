@@ -156,7 +156,7 @@ BEGIN
 		   AND f.rule_next_change_at IS DISTINCT FROM v.next_change_at
 		RETURNING 1)
 	SELECT (SELECT count(*) FROM logged),
-	       (SELECT array_agg(s.tag_id) FILTER (WHERE s.log_id % 16 = 0) FROM condition_sets s)
+	       (SELECT array_agg(s.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(s.log_id)) FROM condition_sets s)
 	  INTO changed, sampled;
 	-- a condition's long log is folded as a tag's is (segments.sql)
 	PERFORM @extschema@.tag_set_autofold(sampled);
