@@ -147,7 +147,9 @@ fault_rebuild() {
 	[ "$running" = 0 ] && [ -n "$still" ] && [ "$queued" -ge 1 ] 2>/dev/null && fault_ok=1
 }
 applier_at_work() {   # sets pid: the applier, after 0.5 s of applying a large entry
-	bulk_insert 60000 6000 1
+	# large enough that its apply outlasts the half second (several seconds
+	# at the write path's speed of 2026-12: 60,000 rows were done in less)
+	bulk_insert 200000 20000 1
 	wait_until 10 "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'tagscrm applier' AND state = 'active')"
 	sleep 0.5
 	pid=$(applier_pid)
