@@ -228,9 +228,10 @@ $$;
 COMMENT ON FUNCTION @extschema@.tag_set_fold(integer) IS
 	'Internal: folds one tag''s committed change log into its base set (skipped if another transaction is folding it)';
 
--- Automatic compaction.  A writer that appends a sampled log row (about
--- one in 16, whichever tags: tag_set_log_sampled) looks at that tag's log, and folds it when it has 64 rows or more: a busy tag's log stays
--- near 64 rows between sweeps, at the cost of one fold every few dozen
+-- Automatic compaction.  Every writer of tag_set_log passes the rows it
+-- appended to tag_set_autofold; for a sampled row (about one in 16,
+-- whichever tags: tag_set_log_sampled) it looks at that tag's log, and
+-- folds it when it has 64 rows or more: a busy tag's log stays near 64 rows between sweeps, at the cost of one fold every few dozen
 -- statements to the writer that happens to find it long.  The fold takes
 -- the base row's lock without waiting, so a writer never waits for another
 -- (the other is folding it already); the lock is held to the end of the
@@ -249,25 +250,28 @@ RETURN (pg_catalog.hashint8(log_id) OPERATOR(pg_catalog.&) 15) OPERATOR(pg_catal
 COMMENT ON FUNCTION @extschema@.tag_set_log_sampled(bigint) IS
 	'Internal: whether a tag_set_log row makes its writer check the tag''s log length (about one row in 16)';
 
-CREATE FUNCTION @extschema@.tag_set_autofold(tag_ids integer[]) RETURNS void
+CREATE FUNCTION @extschema@.tag_set_autofold(log_ids bigint[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	t integer;
 BEGIN
-	IF tag_ids IS NULL OR current_setting('transaction_isolation') <> 'read committed' THEN
+	IF log_ids IS NULL OR current_setting('transaction_isolation') <> 'read committed' THEN
 		RETURN;
 	END IF;
-	FOREACH t IN ARRAY tag_ids LOOP
+	-- only the sampled rows are looked up (about one in 16)
+	FOR t IN SELECT DISTINCT l.tag_id FROM unnest(log_ids) i(log_id)
+	           JOIN @extschema@.tag_set_log l ON l.log_id = i.log_id
+	          WHERE @extschema@.tag_set_log_sampled(i.log_id) LOOP
 		IF (SELECT count(*) FROM (SELECT FROM @extschema@.tag_set_log l WHERE l.tag_id = t LIMIT 64) x) >= 64 THEN
 			PERFORM @extschema@.tag_set_fold(t);
 		END IF;
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.tag_set_autofold(integer[]) IS
-	'Internal: folds the logs of these tags that have grown to 64 rows (writers call it for about one log row in 16)';
+COMMENT ON FUNCTION @extschema@.tag_set_autofold(bigint[]) IS
+	'Internal: given the log rows a writer appended, folds the logs of their sampled tags that have grown to 64 rows';
 
 -- Keys for the customers a statement added; the universe grows with them.
 -- At 2^31 - 1 customers the sequence ends: the statement adding a customer
@@ -277,7 +281,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	sampled integer[];
+	logged_ids bigint[];
 BEGIN
 	IF NOT EXISTS (SELECT FROM new_customers) THEN
 		RETURN NULL;
@@ -291,15 +295,15 @@ BEGIN
 		logged AS (
 			INSERT INTO @extschema@.tag_set_log (tag_id, added)
 			SELECT 0, @extschema@.customer_set_agg(k.key) FROM k
-			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
+			RETURNING log_id)
+		SELECT array_agg(l.log_id) INTO logged_ids FROM logged l;
 	EXCEPTION WHEN sequence_generator_limit_exceeded THEN
 		RAISE EXCEPTION 'no customer key is left for % new customers', (SELECT count(*) FROM new_customers)
 			USING ERRCODE = '54000',
 			      DETAIL = 'Customer keys are 32-bit: at most 2147483647 customers are ever registered, and keys are never reused.',
 			      HINT = 'tagscrm cannot register more customers in this database; see docs/segments.md on the key limit.';
 	END;
-	PERFORM @extschema@.tag_set_autofold(sampled);
+	PERFORM @extschema@.tag_set_autofold(logged_ids);
 	RETURN NULL;
 END
 $$;
@@ -353,7 +357,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	sampled integer[];
+	logged_ids bigint[];
 BEGIN
 	IF TG_OP = 'INSERT' THEN
 		WITH logged AS (
@@ -361,16 +365,16 @@ BEGIN
 			SELECT n.tag_id, @extschema@.customer_set_agg(k.key)
 			  FROM new_rows n JOIN @extschema@.customer_key k ON k.customer_id = n.customer_id
 			 GROUP BY n.tag_id ORDER BY n.tag_id
-			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
+			RETURNING log_id)
+		SELECT array_agg(l.log_id) INTO logged_ids FROM logged l;
 	ELSIF TG_OP = 'DELETE' THEN
 		WITH logged AS (
 			INSERT INTO @extschema@.tag_set_log (tag_id, removed)
 			SELECT o.tag_id, @extschema@.customer_set_agg(k.key)
 			  FROM old_rows o JOIN @extschema@.customer_key k ON k.customer_id = o.customer_id
 			 GROUP BY o.tag_id ORDER BY o.tag_id
-			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
+			RETURNING log_id)
+		SELECT array_agg(l.log_id) INTO logged_ids FROM logged l;
 	ELSE
 		WITH logged AS (
 			INSERT INTO @extschema@.tag_set_log (tag_id, added, removed)
@@ -383,11 +387,11 @@ BEGIN
 			         EXCEPT SELECT n.customer_id, n.tag_id, false FROM new_rows n)) d
 			  JOIN @extschema@.customer_key k ON k.customer_id = d.customer_id
 			 GROUP BY d.tag_id ORDER BY d.tag_id
-			RETURNING log_id, tag_id)
-		SELECT array_agg(l.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(l.log_id)) INTO sampled FROM logged l;
+			RETURNING log_id)
+		SELECT array_agg(l.log_id) INTO logged_ids FROM logged l;
 	END IF;
 	-- a long log is folded by the writer that finds it (tag_set_autofold)
-	PERFORM @extschema@.tag_set_autofold(sampled);
+	PERFORM @extschema@.tag_set_autofold(logged_ids);
 	RETURN NULL;
 END
 $$;

@@ -44,7 +44,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	changed bigint;
-	sampled integer[];
+	logged_ids bigint[];
 BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.enabled)
 	   AND NOT EXISTS (SELECT FROM @extschema@.segment_condition c
@@ -90,7 +90,7 @@ BEGIN
 			          FROM verdicts v JOIN @extschema@.customer_key k ON k.customer_id = v.customer_id) s) x
 		 WHERE @extschema@.customer_set_cardinality(x.came) > 0 OR @extschema@.customer_set_cardinality(x.went) > 0
 		 ORDER BY c.condition_id
-		RETURNING log_id, tag_id),
+		RETURNING log_id),
 	-- the rule holds and no review removes it, or a review keeps it
 	verdict AS (
 		SELECT v.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority
@@ -156,10 +156,10 @@ BEGIN
 		   AND f.rule_next_change_at IS DISTINCT FROM v.next_change_at
 		RETURNING 1)
 	SELECT (SELECT count(*) FROM logged),
-	       (SELECT array_agg(s.tag_id) FILTER (WHERE @extschema@.tag_set_log_sampled(s.log_id)) FROM condition_sets s)
-	  INTO changed, sampled;
+	       (SELECT array_agg(s.log_id) FROM condition_sets s)
+	  INTO changed, logged_ids;
 	-- a condition's long log is folded as a tag's is (segments.sql)
-	PERFORM @extschema@.tag_set_autofold(sampled);
+	PERFORM @extschema@.tag_set_autofold(logged_ids);
 	RETURN changed;
 END
 $$;
