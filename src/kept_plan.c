@@ -9,7 +9,7 @@
  * statements is always: so a single-row INSERT paid the planning of a
  * statement of a hundred lines every time.  execute_kept() runs a statement
  * over a batch of customers ($1, text[]) and a flag ($2, boolean) that
- * returns one bigint:
+ * returns one row:
  *   - a small batch (at most KEPT_PLAN_MAX_BATCH customers) with a generic
  *     plan prepared once per backend and kept (SPI_keepplan; the plan cache
  *     replans it when a table it reads changes);
@@ -24,6 +24,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -69,7 +70,8 @@ KeptPlanFor(const char *sql)
 
 /*
  * execute_kept(statement, customers, flag): runs statement with $1 =
- * customers and $2 = flag, returns the bigint of its one row (NULL if none).
+ * customers and $2 = flag, returns its one row (NULL if none) as the record
+ * the caller's column list describes.
  */
 Datum
 tagscrm_execute_kept(PG_FUNCTION_ARGS)
@@ -80,13 +82,19 @@ tagscrm_execute_kept(PG_FUNCTION_ARGS)
 	Oid			types[2] = {TEXTARRAYOID, BOOLOID};
 	bool		small = false;
 	int			ret;
-	bool		isnull = true;
-	int64		result = 0;
+	TupleDesc	wanted;
+	TupleDesc	got;
+	Datum		result;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("tagscrm.execute_kept() needs a statement"),
+				 errhint("Only tagscrm's own functions call it.")));
+	if (get_call_result_type(fcinfo, NULL, &wanted) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("tagscrm.execute_kept() needs a column list"),
 				 errhint("Only tagscrm's own functions call it.")));
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (PG_ARGISNULL(1))
@@ -111,14 +119,21 @@ tagscrm_execute_kept(PG_FUNCTION_ARGS)
 		ret = SPI_execute_with_args(sql, 2, types, values, nulls, false, 0);
 	if (ret < 0)
 		elog(ERROR, "tagscrm.execute_kept: the statement failed: %s", SPI_result_code_string(ret));
-	if (SPI_tuptable != NULL && SPI_processed > 0)
+	if (SPI_tuptable == NULL || SPI_processed == 0)
 	{
-		if (SPI_tuptable->tupdesc->natts != 1 || TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
-			elog(ERROR, "tagscrm.execute_kept: the statement must return one bigint");
-		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	if (isnull)
+		SPI_finish();
 		PG_RETURN_NULL();
-	PG_RETURN_INT64(result);
+	}
+	got = SPI_tuptable->tupdesc;
+	if (SPI_processed != 1 || got->natts != wanted->natts)
+		elog(ERROR, "tagscrm.execute_kept: the statement must return one row of %d columns", wanted->natts);
+	for (int i = 0; i < got->natts; i++)
+		if (TupleDescAttr(got, i)->atttypid != TupleDescAttr(wanted, i)->atttypid)
+			elog(ERROR, "tagscrm.execute_kept: column %d of the statement is of type %s, not %s", i + 1,
+				 format_type_be(TupleDescAttr(got, i)->atttypid),
+				 format_type_be(TupleDescAttr(wanted, i)->atttypid));
+	/* copied into the caller's context before SPI's goes, as the caller's row type */
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], BlessTupleDesc(wanted)));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
 }

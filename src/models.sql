@@ -372,16 +372,40 @@ COMMENT ON FUNCTION @extschema@.ensure_age_band_tags() IS 'Internal: creates the
 
 -- Brings the model and attribute tags of these customers (NULL: everyone) in
 -- line with model_values(), with history, and stores when time alone may next
--- change them.  One statement: it reads the state once.  Callers hold the
--- customers' fact locks (or an exclusive lock on customer_fact for everyone).
--- The statement runs through execute_kept (kept_plan.c): a small batch (a
--- single-row INSERT) with a generic plan kept for the session, a large one
--- with a plan for its values; so $1 is the batch (never NULL: an index
--- serves it) and $2 is rfm_only.
+-- change them.  Callers hold the customers' fact locks (or an exclusive lock
+-- on customer_fact for everyone).  Two steps: one statement reads the state
+-- once and says what must change (the tags to add and remove, the fact rows
+-- whose next change or copy of the model tags moves); then only what changes
+-- is written.  A write that changes nothing would still fire every statement
+-- trigger of its table, and most single-row writes change no tag.  The read
+-- runs through execute_kept (kept_plan.c): a small batch (a single-row
+-- INSERT) with a generic plan kept for the session, a large one with a plan
+-- for its values; so $1 is the batch (never NULL: an index serves it) and $2
+-- is rfm_only.
 CREATE FUNCTION @extschema@.sync_models(customers text[], rfm_only boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- the changes of tags, one element per (customer, group), in that order
+	change_customers text[];
+	change_groups integer[];
+	old_tags integer[];
+	old_names text[];
+	new_tags integer[];
+	new_names text[];
+	change_models text[];
+	change_sources text[];
+	-- the fact rows to update, in customer order
+	fact_customers text[];
+	next_changes timestamptz[];
+	rfm_tags integer[];
+	lifecycle_tags integer[];
+	sales_stage_tags integer[];
+	status_tags integer[];
+	level_tags integer[];
+	loyalty_tags integer[];
+	churn_risk_tags integer[];
 BEGIN
 	IF customers IS NULL THEN   -- everyone: whoever has facts or holds a tag
 		customers := ARRAY(SELECT f.customer_id FROM @extschema@.customer_fact f
@@ -394,7 +418,10 @@ BEGIN
 	-- rfm_only ($2): the nightly re-score against new breakpoints, which
 	-- touches the RFM segment alone (the other models do not depend on the
 	-- population)
-	RETURN @extschema@.execute_kept($sync$
+	SELECT * INTO change_customers, change_groups, old_tags, old_names, new_tags, new_names, change_models,
+	              change_sources, fact_customers, next_changes, rfm_tags, lifecycle_tags, sales_stage_tags,
+	              status_tags, level_tags, loyalty_tags, churn_risk_tags
+	  FROM @extschema@.execute_kept($read$
 	WITH mv AS MATERIALIZED (
 		SELECT * FROM @extschema@.model_values($1) WHERE NOT $2
 		UNION ALL
@@ -419,38 +446,6 @@ BEGIN
 		  FROM desired d
 		  FULL JOIN held h ON h.customer_id = d.customer_id AND h.group_id = d.group_id
 		 WHERE d.tag_id IS DISTINCT FROM h.tag_id),
-	registered AS (
-		INSERT INTO @extschema@.customer (customer_id, first_seen_at)
-		SELECT DISTINCT x.customer_id, @extschema@.now() FROM diff x WHERE x.new_tag IS NOT NULL
-		 ORDER BY 1
-		ON CONFLICT DO NOTHING
-		RETURNING 1),
-	removed AS (
-		DELETE FROM @extschema@.customer_tag ct USING diff x
-		 WHERE ct.customer_id = x.customer_id AND ct.tag_id = x.old_tag
-		RETURNING 1),
-	added AS (
-		-- reads "removed" and "registered" first: the old tag of the exclusive
-		-- group must be gone, and the customer row there, before the insert
-		INSERT INTO @extschema@.customer_tag
-			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at)
-		SELECT x.customer_id, x.new_tag, x.group_id, x.group_id, x.source,
-		       @extschema@.acting_role(), @extschema@.now()
-		  FROM diff x
-		 WHERE x.new_tag IS NOT NULL
-		   AND (SELECT count(*) FROM removed) >= 0 AND (SELECT count(*) FROM registered) >= 0
-		 ORDER BY x.customer_id, x.new_tag
-		RETURNING 1),
-	logged AS (
-		INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
-		SELECT @extschema@.now(), @extschema@.acting_role(), x.customer_id, COALESCE(x.new_tag, x.old_tag),
-		       CASE WHEN x.old_tag IS NULL THEN 'add' WHEN x.new_tag IS NULL THEN 'remove' ELSE 'replace' END,
-		       CASE WHEN x.old_tag IS NOT NULL THEN jsonb_build_object('tag', x.old_name) END,
-		       CASE WHEN x.new_tag IS NOT NULL THEN jsonb_build_object('tag', x.new_name) END,
-		       x.source, 'model ' || x.model
-		  FROM diff x
-		 ORDER BY x.customer_id, x.group_id
-		RETURNING 1),
 	-- the copy of the model tags in customer_fact (for customer_overview),
 	-- pivoted from the desired tags, which customer_tag holds at the end
 	copied AS (
@@ -479,27 +474,86 @@ BEGIN
 		       CASE WHEN $2 THEN c.status_tag ELSE k.status END AS status_tag,
 		       CASE WHEN $2 THEN c.level_tag ELSE k.level END AS level_tag,
 		       CASE WHEN $2 THEN c.loyalty_tag ELSE k.loyalty END AS loyalty_tag,
-		       CASE WHEN $2 THEN c.churn_risk_tag ELSE k.churn_risk END AS churn_risk_tag
+		       CASE WHEN $2 THEN c.churn_risk_tag ELSE k.churn_risk END AS churn_risk_tag,
+		       (c.next_change_at, c.rfm_tag, c.lifecycle_tag, c.sales_stage_tag, c.status_tag, c.level_tag,
+		        c.loyalty_tag, c.churn_risk_tag) AS now_held
 		  FROM @extschema@.customer_fact c
 		  LEFT JOIN (SELECT v.customer_id, min(v.changes_at) AS at FROM mv v GROUP BY v.customer_id) m
 		         ON m.customer_id = c.customer_id
 		  LEFT JOIN copied k ON k.customer_id = c.customer_id
-		 WHERE c.customer_id = ANY ($1)),
-	next_change AS (
+		 WHERE c.customer_id = ANY ($1))
+	-- every array of a step in one order; (customer, group, old, new) tells
+	-- the changes apart, so the arrays stay aligned
+	SELECT x.*, a.*
+	  FROM (SELECT array_agg(x.customer_id ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag),
+	               array_agg(x.group_id ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag),
+	               array_agg(x.old_tag ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag),
+	               array_agg(x.old_name ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag),
+	               array_agg(x.new_tag ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag),
+	               array_agg(x.new_name ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag),
+	               array_agg(x.model ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag),
+	               array_agg(x.source ORDER BY x.customer_id, x.group_id, x.old_tag, x.new_tag)
+	          FROM diff x) x,
+	       (SELECT array_agg(a.customer_id ORDER BY a.customer_id), array_agg(a.next_change_at ORDER BY a.customer_id),
+	               array_agg(a.rfm_tag ORDER BY a.customer_id), array_agg(a.lifecycle_tag ORDER BY a.customer_id),
+	               array_agg(a.sales_stage_tag ORDER BY a.customer_id), array_agg(a.status_tag ORDER BY a.customer_id),
+	               array_agg(a.level_tag ORDER BY a.customer_id), array_agg(a.loyalty_tag ORDER BY a.customer_id),
+	               array_agg(a.churn_risk_tag ORDER BY a.customer_id)
+	          FROM after a
+	         WHERE a.now_held IS DISTINCT FROM
+	               (a.next_change_at, a.rfm_tag, a.lifecycle_tag, a.sales_stage_tag, a.status_tag, a.level_tag,
+	                a.loyalty_tag, a.churn_risk_tag)) a
+$read$, customers, rfm_only)
+	       AS r(change_customers text[], change_groups integer[], old_tags integer[], old_names text[],
+	            new_tags integer[], new_names text[], change_models text[], change_sources text[],
+	            fact_customers text[], next_changes timestamptz[], rfm_tags integer[], lifecycle_tags integer[],
+	            sales_stage_tags integer[], status_tags integer[], level_tags integer[], loyalty_tags integer[],
+	            churn_risk_tags integer[]);
+
+	IF change_customers IS NOT NULL THEN
+		IF array_remove(new_tags, NULL) <> '{}' THEN
+			INSERT INTO @extschema@.customer (customer_id, first_seen_at)
+			SELECT DISTINCT x.customer_id, @extschema@.now()
+			  FROM unnest(change_customers, new_tags) x(customer_id, tag_id) WHERE x.tag_id IS NOT NULL
+			 ORDER BY 1
+			ON CONFLICT DO NOTHING;
+		END IF;
+		-- the old tag of an exclusive group goes before the new one comes
+		IF array_remove(old_tags, NULL) <> '{}' THEN
+			DELETE FROM @extschema@.customer_tag ct
+			 USING unnest(change_customers, old_tags) x(customer_id, tag_id)
+			 WHERE ct.customer_id = x.customer_id AND ct.tag_id = x.tag_id;
+		END IF;
+		IF array_remove(new_tags, NULL) <> '{}' THEN
+			INSERT INTO @extschema@.customer_tag
+				(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at)
+			SELECT x.customer_id, x.tag_id, x.group_id, x.group_id, x.source, @extschema@.acting_role(), @extschema@.now()
+			  FROM unnest(change_customers, new_tags, change_groups, change_sources) x(customer_id, tag_id, group_id, source)
+			 WHERE x.tag_id IS NOT NULL
+			 ORDER BY x.customer_id, x.tag_id;
+		END IF;
+		INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+		SELECT @extschema@.now(), @extschema@.acting_role(), x.customer_id, COALESCE(x.new_tag, x.old_tag),
+		       CASE WHEN x.old_tag IS NULL THEN 'add' WHEN x.new_tag IS NULL THEN 'remove' ELSE 'replace' END,
+		       CASE WHEN x.old_tag IS NOT NULL THEN jsonb_build_object('tag', x.old_name) END,
+		       CASE WHEN x.new_tag IS NOT NULL THEN jsonb_build_object('tag', x.new_name) END,
+		       x.source, 'model ' || x.model
+		  FROM unnest(change_customers, change_groups, old_tags, old_names, new_tags, new_names, change_models, change_sources)
+		       x(customer_id, group_id, old_tag, old_name, new_tag, new_name, model, source)
+		 ORDER BY x.customer_id, x.group_id;
+	END IF;
+	IF fact_customers IS NOT NULL THEN
 		UPDATE @extschema@.customer_fact f
 		   SET next_change_at = a.next_change_at, rfm_tag = a.rfm_tag, lifecycle_tag = a.lifecycle_tag,
 		       sales_stage_tag = a.sales_stage_tag, status_tag = a.status_tag, level_tag = a.level_tag,
 		       loyalty_tag = a.loyalty_tag, churn_risk_tag = a.churn_risk_tag
-		  FROM after a
-		 WHERE f.customer_id = a.customer_id
-		   AND (f.next_change_at, f.rfm_tag, f.lifecycle_tag, f.sales_stage_tag, f.status_tag, f.level_tag,
-		        f.loyalty_tag, f.churn_risk_tag)
-		       IS DISTINCT FROM
-		       (a.next_change_at, a.rfm_tag, a.lifecycle_tag, a.sales_stage_tag, a.status_tag, a.level_tag,
-		        a.loyalty_tag, a.churn_risk_tag)
-		RETURNING 1)
-	SELECT count(*) FROM logged
-$sync$, customers, rfm_only);
+		  FROM unnest(fact_customers, next_changes, rfm_tags, lifecycle_tags, sales_stage_tags, status_tags, level_tags,
+		              loyalty_tags, churn_risk_tags)
+		       a(customer_id, next_change_at, rfm_tag, lifecycle_tag, sales_stage_tag, status_tag, level_tag,
+		         loyalty_tag, churn_risk_tag)
+		 WHERE f.customer_id = a.customer_id;
+	END IF;
+	RETURN COALESCE(cardinality(change_customers), 0);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_models(text[], boolean) IS
