@@ -332,6 +332,13 @@ SELECT tagscrm.segment_compact() > 0 AS compacted;
 COMMIT;
 SELECT * FROM pg_temp.check_all('rollback and compaction in one transaction');
 SELECT round, id, want, got, left(e, 200) AS e FROM mismatch ORDER BY round, id LIMIT 10;
+-- the sample (tag_set_log_sampled, in C) is hashint8(id) & 15 = 0, for
+-- ids of every size and sign; about one in 16
+SELECT count(*) FILTER (WHERE tagscrm.tag_set_log_sampled(i) IS DISTINCT FROM ((hashint8(i) & 15) = 0)) AS sample_differs,
+       round(count(*) FILTER (WHERE tagscrm.tag_set_log_sampled(i)) / 1000.0) AS sampled_thousands
+  FROM (SELECT generate_series(-100000, 100000)::bigint AS i
+        UNION ALL SELECT 9223372036854775807 - generate_series(0, 1000)
+        UNION ALL SELECT -9223372036854775808 + generate_series(0, 1000)) x;
 -- 8. automatic compaction (tag_set_autofold): 300 single changes to one
 -- tag, each followed by the length of its log; about one log row in 16
 -- (by a hash of its id) makes its writer look, and fold at 64 rows: past 64

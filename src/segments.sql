@@ -243,10 +243,10 @@ COMMENT ON FUNCTION @extschema@.tag_set_fold(integer) IS
 -- Not by the id's remainder: a workload whose statements each log the same
 -- number of rows (two tags, say) would give some tag's rows ids that are
 -- never a multiple of 16, and its log would never be folded.
+-- (hashint8(log_id) & 15 = 0, in C: tag_set_sample.c)
 CREATE FUNCTION @extschema@.tag_set_log_sampled(log_id bigint) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN (pg_catalog.hashint8(log_id) OPERATOR(pg_catalog.&) 15) OPERATOR(pg_catalog.=) 0;
+	AS 'MODULE_PATHNAME', 'tagscrm_tag_set_log_sampled'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tag_set_log_sampled(bigint) IS
 	'Internal: whether a tag_set_log row makes its writer check the tag''s log length (about one row in 16)';
 
