@@ -25,6 +25,15 @@ typedef struct OwnerRead
 extern void OwnerReadBegin(Oid relid, OwnerRead *state);
 extern void OwnerReadEnd(OwnerRead *state);
 
+/*
+ * kept_plan.c: KeptPlan returns the generic plan of one of tagscrm's own
+ * statements, prepared once per backend (sql's text is the key).
+ */
+#include "executor/spi.h"
+extern SPIPlanPtr KeptPlan(const char *sql, int nargs, Oid *types);
+
+/* sync_models.c: model tags in line with the models (SQL-callable only) */
+
 /* triggers.c: the statement trigger of the watched tables (SQL-callable only) */
 
 /* rfm.c: RFM breakpoints aggregate, scores and segments (SQL-callable only) */

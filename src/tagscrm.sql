@@ -148,12 +148,3 @@ CREATE FUNCTION @extschema@.read_as_owner(rel regclass, query text, customers te
 COMMENT ON FUNCTION @extschema@.read_as_owner(regclass, text, text[], text) IS
 	'Internal: the rows of a query over a user''s table, read as the table''s owner in a security-restricted operation';
 
--- Runs one of tagscrm's maintenance statements over a batch of customers
--- ($1) and a flag ($2), returning its one row as a record (kept_plan.c): a
--- small batch with a generic plan kept for the session, a large one planned
--- for its values.  Granted to nobody; the statements are tagscrm's own.
-CREATE FUNCTION @extschema@.execute_kept(statement text, customers text[], flag boolean) RETURNS record
-	AS 'MODULE_PATHNAME', 'tagscrm_execute_kept'
-	LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.execute_kept(text, text[], boolean) IS
-	'Internal: runs a maintenance statement over a batch of customers, with a plan kept per session for small batches';

@@ -157,6 +157,7 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 	Datum		read_sql;
 	char	   *read_text = NULL;
 	KeptRead   *kept = NULL;
+	int			ret;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event) || trigdata->tg_trigger->tgnargs != 1)
@@ -251,7 +252,6 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 	if (strcmp(op, "TRUNCATE") != 0)
 	{
 		OwnerRead	state;
-		int			ret;
 
 		OwnerReadBegin(relid, &state);
 		if (!kept->valid)
@@ -279,7 +279,10 @@ tagscrm_watch_trigger(PG_FUNCTION_ARGS)
 			nulls[i + 2] = isnull ? 'n' : ' ';
 		}
 	}
-	RunOurs(psprintf("SELECT %s.apply_trigger($1, $2, $3, $4, $5, $6, $7)", schema), 7, types, args, nulls, &desc);
+	ret = SPI_execute_plan(KeptPlan(psprintf("SELECT %s.apply_trigger($1, $2, $3, $4, $5, $6, $7)", schema), 7, types),
+						   args, nulls, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tagscrm: apply_trigger failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
