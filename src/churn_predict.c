@@ -46,27 +46,11 @@ typedef struct PredictModel
 	double		medium;
 } PredictModel;
 
-/* Plans kept for the backend: the model, and the facts of listed or all customers. */
-static SPIPlanPtr model_plan = NULL;
-static SPIPlanPtr listed_plan = NULL;
-static SPIPlanPtr everyone_plan = NULL;
-
-/* The plan of query (a format naming the schema twice), prepared on first use. */
+/* The plan of query (a format naming the schema twice), kept for the backend (kept_plan.c). */
 static SPIPlanPtr
-KeptPlan(SPIPlanPtr *slot, const char *format, const char *schema, int nargs, Oid *types)
+PlanOf(const char *format, const char *schema, int nargs, Oid *types)
 {
-	if (*slot == NULL)
-	{
-		char	   *query = psprintf(format, schema, schema);
-		SPIPlanPtr	plan = SPI_prepare(query, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
-	}
-	return *slot;
+	return KeptPlan(psprintf(format, schema, schema), nargs, types);
 }
 
 static double
@@ -94,7 +78,7 @@ ReadModel(const char *schema, text *name, PredictModel *m)
 
 	values[0] = name ? PointerGetDatum(name) : (Datum) 0;
 	nulls[0] = name ? ' ' : 'n';
-	ret = SPI_execute_plan(KeptPlan(&model_plan,
+	ret = SPI_execute_plan(PlanOf(
 										"SELECT m.kind, m.r, m.alpha, m.a, m.b, m.p, m.q, m.gamma, "
 										"pg_catalog.date_part('epoch', m.time_unit), s.churn_high, s.churn_medium "
 										"FROM %s.settings s JOIN %s.churn_model m "
@@ -192,7 +176,7 @@ churn_predict(PG_FUNCTION_ARGS)
 	/* x = purchase days - 1; zbar from the days after the first */
 	if (PG_ARGISNULL(0))
 	{
-		plan = KeptPlan(&everyone_plan,
+		plan = PlanOf(
 							"SELECT f.customer_id, f.first_order_at, f.last_order_at, d.days, d.total, d.first "
 							"FROM %s.customer_fact f JOIN ("
 							" SELECT d.customer_id, pg_catalog.count(*) AS days, pg_catalog.sum(d.amount) AS total,"
@@ -205,7 +189,7 @@ churn_predict(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		plan = KeptPlan(&listed_plan,
+		plan = PlanOf(
 							"SELECT f.customer_id, f.first_order_at, f.last_order_at, d.days, d.total, d.first "
 							"FROM %s.customer_fact f CROSS JOIN LATERAL ("
 							" SELECT pg_catalog.count(*) AS days, pg_catalog.sum(d.amount) AS total,"
