@@ -110,6 +110,37 @@ SELECT count(*) AS rule_measures_differ
                                 WHERE name = 'churn_probability'))::float8 AS cp) m
  WHERE m.ev IS NULL OR m.cp IS NULL
     OR abs(m.ev - p.expected_value) > 1e-9 * p.expected_value OR abs(m.cp - p.churn_probability) > 1e-12;
+-- risk_changes_at: if no order comes, the risk class is the same until
+-- just before it and the next one at it (every customer, each at its own
+-- moment); NULL only where no class is left to reach
+CREATE FUNCTION risk_at(customer text, at timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('tagscrm.clock_override', at::text, true);
+	RETURN (SELECT p.risk FROM tagscrm.churn_predict(ARRAY[customer]) p);
+END $$;
+BEGIN;
+CREATE TEMP TABLE moments AS SELECT customer_id, risk, risk_changes_at, x FROM tagscrm.churn_predict();
+SELECT count(*) AS customers, count(risk_changes_at) AS with_a_moment,
+       count(*) FILTER (WHERE risk_changes_at IS NULL AND risk <> 'high' AND x > 0) AS stuck_below_high,
+       count(*) FILTER (WHERE risk_changes_at <= '2026-06-01 00:00:00+00') AS moment_not_ahead,
+       count(*) FILTER (WHERE risk_changes_at IS NOT NULL
+                        AND risk_at(customer_id, risk_changes_at - interval '2 seconds') <> risk) AS changed_too_early,
+       count(*) FILTER (WHERE risk_changes_at IS NOT NULL AND risk_at(customer_id, risk_changes_at) = risk)
+	       AS not_changed_at_moment,
+       count(*) FILTER (WHERE risk = 'low' AND risk_at(customer_id, risk_changes_at) = 'high'
+                        AND (SELECT churn_medium < churn_high FROM tagscrm.settings)) AS skipped_medium
+  FROM moments;
+ROLLBACK;
+-- the sweep at the first of those moments changes that customer's tag, and
+-- only customers whose moment has come are evaluated
+BEGIN;
+SELECT set_config('tagscrm.clock_override', (SELECT min(risk_changes_at) FROM tagscrm.churn_predict())::text, true) IS NOT NULL AS clock_moved;
+SELECT count(*) AS due FROM tagscrm.customer_fact f WHERE f.next_change_at <= tagscrm.now();
+SELECT tagscrm.sweep() AS swept;
+SELECT count(*) FILTER (WHERE r.tag IS DISTINCT FROM 'churn risk ' || p.risk) AS tag_differs_after_sweep
+  FROM tagscrm.churn_predict() p
+  LEFT JOIN (SELECT customer_id, tag FROM tagscrm.customer_tags WHERE group_name = 'churn risk') r USING (customer_id);
+ROLLBACK;
 -- a new order moves the customer's figures at statement end (the delta path keeps zbar)
 INSERT INTO p_orders (cust, paid_at, amount, status) VALUES (1, '2026-05-30', 40, 'paid');
 SELECT x, round(expected_value::numeric, 6) = round((6.25 * (15.44 + 3 * (21 + 30 + 40) / 3.0) / (6.25 * 3 + 3.74 - 1))::numeric, 6)
@@ -136,4 +167,5 @@ SELECT count(*) AS rows_without_a_configured_model FROM tagscrm.churn_predict();
 SELECT count(*) AS rows_for_no_customer FROM tagscrm.churn_predict('{}', 'cdnow');
 
 DROP FUNCTION predict_vs_scores(interval);
+DROP FUNCTION risk_at(text, timestamptz);
 DROP TABLE p_orders, q_orders;

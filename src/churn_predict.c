@@ -125,10 +125,59 @@ PutFloat(Datum *values, bool *nulls, int i, double v)
 }
 
 /*
+ * When the risk class changes if no order comes: 1 - P(alive) only grows as
+ * T does (the summary x, t_x stays), so the class changes when it reaches
+ * the lowest threshold above it (settings.churn_medium, churn_high).  The
+ * moment is found by doubling, then bisection to a quarter of a second, on
+ * the same P(alive) the class comes from, and returned half a second late
+ * (then rounded up to a second), so that at that moment the class has
+ * changed and two seconds before it has not; NAN when it never does (no threshold
+ * left, or one at 1 or above, or P(alive) stays 1: x = 0 under BG/NBD).
+ * In model periods from the first purchase.
+ */
+static double
+RiskChangesAt(const PredictModel *m, double x, double t_x, double T, double churn)
+{
+	double		threshold = NAN;
+	double		lo = T,
+				hi,
+				step = 1.0,
+				second = 1.0 / m->unit_secs;	/* in periods */
+
+	if (m->medium > churn)
+		threshold = m->medium;
+	if (m->high > churn && (isnan(threshold) || m->high < threshold))
+		threshold = m->high;
+	if (isnan(threshold) || threshold >= 1.0)
+		return NAN;
+#define CHURN_AT(at) (1.0 - (m->mbgnbd ? mbgnbd_p_alive_value(&m->purchases, x, t_x, (at)) \
+									  : bgnbd_p_alive_value(&m->purchases, x, t_x, (at))))
+	for (hi = T + step; !(CHURN_AT(hi) >= threshold); hi = T + step)
+	{
+		if (step > 1e7)			/* not within 10 million periods: never */
+			return NAN;
+		lo = hi;
+		step *= 2.0;
+	}
+	while (hi - lo > second / 4.0)
+	{
+		double		mid = lo + (hi - lo) / 2.0;
+
+		if (CHURN_AT(mid) >= threshold)
+			hi = mid;
+		else
+			lo = mid;
+	}
+#undef CHURN_AT
+	return hi + second / 2.0;
+}
+
+/*
  * SQL: churn_predict(customers text[] DEFAULT NULL, model text DEFAULT NULL,
  *                    horizon interval DEFAULT '1 year')
  * RETURNS TABLE (customer_id, x, t_x, t, p_alive, churn_probability,
- *                expected_purchases, expected_value, expected_spend, risk)
+ *                expected_purchases, expected_value, expected_spend, risk,
+ *                risk_changes_at)
  */
 Datum
 churn_predict(PG_FUNCTION_ARGS)
@@ -213,8 +262,8 @@ churn_predict(PG_FUNCTION_ARGS)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum		values[10];
-		bool		nulls[10] = {false};
+		Datum		values[11];
+		bool		nulls[11] = {false};
 		bool		isnull;
 		TimestampTz first = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 		TimestampTz last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
@@ -261,8 +310,18 @@ churn_predict(PG_FUNCTION_ARGS)
 		PutFloat(values, nulls, 7, value);
 		PutFloat(values, nulls, 8, purchases * value);
 		nulls[9] = nulls[5];
+		nulls[10] = true;
 		if (!nulls[9])
+		{
+			double		changes = RiskChangesAt(&m, x, t_x, T, 1.0 - p_alive);
+
 			values[9] = 1.0 - p_alive >= m.high ? high : 1.0 - p_alive >= m.medium ? medium : low;
+			if (!isnan(changes))
+			{
+				values[10] = TimestampTzGetDatum(first + (TimestampTz) ceil(changes * m.unit_secs) * USECS_PER_SEC);
+				nulls[10] = false;
+			}
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();

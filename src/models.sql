@@ -243,8 +243,9 @@ SELECT f.customer_id, 'level',
                        + CASE WHEN r.recent THEN s.level_recent_bonus ELSE 0 END AS points) p
  WHERE f.order_count > 0 OR f.event_count > 0
 UNION ALL
--- churn risk: P(alive) falls as time passes without orders; re-checked daily
-SELECT c.customer_id, 'churn_risk', c.risk, @extschema@.now() + interval '1 day'
+-- churn risk: P(alive) falls as time passes without orders; the class
+-- changes when 1 - P(alive) reaches the next threshold (churn_predict.c)
+SELECT c.customer_id, 'churn_risk', c.risk, c.risk_changes_at
   FROM @extschema@.churn_predict(customers, NULL, NULL) c
  -- a one-time test: without a model, churn_predict is not called at all
  WHERE (SELECT x.churn_model FROM @extschema@.settings x) IS NOT NULL AND c.risk IS NOT NULL
