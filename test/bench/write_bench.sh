@@ -125,6 +125,7 @@ UPDATE tagscrm.settings SET churn_model = 'shop';
 SELECT tagscrm.create_tag_group('spend', 'interest');
 SELECT tagscrm.create_tag('high spender', 'spend', method => 'rule');
 SELECT tagscrm.set_tag_rule('high spender', $$sum(order.amount, last 30 days) >= 1500$$);
+SELECT tagscrm.enable_tag_rule('high spender');   -- so every write also runs the rule pass
 SELECT tagscrm.refresh(all_models => true, quiet => true);
 VACUUM ANALYZE;
 SQL
