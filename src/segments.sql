@@ -243,7 +243,7 @@ COMMENT ON FUNCTION @extschema@.tag_set_fold(integer) IS
 -- Not by the id's remainder: a workload whose statements each log the same
 -- number of rows (two tags, say) would give some tag's rows ids that are
 -- never a multiple of 16, and its log would never be folded.
--- (hashint8(log_id) & 15 = 0, in C: tag_set_sample.c)
+-- (hashint8(log_id) & 15 = 0, in C: tag_set_autofold.c, as is tag_set_autofold)
 CREATE FUNCTION @extschema@.tag_set_log_sampled(log_id bigint) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'tagscrm_tag_set_log_sampled'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -251,25 +251,9 @@ COMMENT ON FUNCTION @extschema@.tag_set_log_sampled(bigint) IS
 	'Internal: whether a tag_set_log row makes its writer check the tag''s log length (about one row in 16)';
 
 CREATE FUNCTION @extschema@.tag_set_autofold(log_ids bigint[]) RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	t integer;
-BEGIN
-	IF log_ids IS NULL OR current_setting('transaction_isolation') <> 'read committed' THEN
-		RETURN;
-	END IF;
-	-- only the sampled rows are looked up (about one in 16)
-	FOR t IN SELECT DISTINCT l.tag_id FROM unnest(log_ids) i(log_id)
-	           JOIN @extschema@.tag_set_log l ON l.log_id = i.log_id
-	          WHERE @extschema@.tag_set_log_sampled(i.log_id) LOOP
-		IF (SELECT count(*) FROM (SELECT FROM @extschema@.tag_set_log l WHERE l.tag_id = t LIMIT 64) x) >= 64 THEN
-			PERFORM @extschema@.tag_set_fold(t);
-		END IF;
-	END LOOP;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'tagscrm_tag_set_autofold'
+	LANGUAGE C VOLATILE
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.tag_set_autofold(bigint[]) IS
 	'Internal: given the log rows a writer appended, folds the logs of their sampled tags that have grown to 64 rows';
 
