@@ -93,8 +93,20 @@ BatchScan(Batch *b, const char *query, int nargs, Oid *types, Datum *values, cha
 	SPIExecuteOptions options;
 	BatchDest	dest;
 	int			ret;
+	bool		small;
 
-	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_PARALLEL_OK);
+	/*
+	 * A small batch (a single-row write's) keeps one generic plan per query
+	 * for the session (kept_plan.c): planned for each call, the reads cost
+	 * more than the work.  A large one, or everyone, is planned for its
+	 * values, with parallel workers where they pay.
+	 */
+	small = !b->everyone &&
+		ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(b->customers)), ARR_DIMS(DatumGetArrayTypeP(b->customers))) <= 64;
+	if (small)
+		plan = KeptPlan(query, nargs, types);
+	else
+		plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_PARALLEL_OK);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare_cursor failed: %s", SPI_result_code_string(SPI_result));
 	memset(&dest, 0, sizeof(dest));
@@ -123,7 +135,8 @@ BatchScan(Batch *b, const char *query, int nargs, Oid *types, Datum *values, cha
 	ret = SPI_execute_plan_extended(plan, &options);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(ret));
-	SPI_freeplan(plan);
+	if (!small)
+		SPI_freeplan(plan);
 	MemoryContextDelete(dest.rowcontext);
 }
 
