@@ -138,10 +138,10 @@ typedef struct MvSettings
 	float8		level_recent_bonus;
 	int32		level_recent_days;
 	int			nthresholds;
-	float8	   *thresholds;
+	Datum	   *thresholds;		/* float8 */
 	bool	   *threshold_nulls;
 	int			nbands;
-	int32	   *bands;
+	Datum	   *bands;			/* int4 */
 	bool	   *band_nulls;
 	Datum		age_bands;		/* int4[], for age_band() */
 	bool		ecommerce_ladder;
@@ -335,7 +335,6 @@ ReadSettings(const char *schema, MvSettings *s)
 	Datum		args[1] = {TimestampTzGetDatum(s->at)};
 	HeapTuple	tup;
 	TupleDesc	desc;
-	Datum	   *elems;
 	int			ret;
 	Oid			bp_type;
 
@@ -372,16 +371,10 @@ ReadSettings(const char *schema, MvSettings *s)
 	s->level_recent_days = DatumGetInt32(SettingsColumn(tup, desc, S_LEVEL_RECENT_DAYS));
 	deconstruct_array(DatumGetArrayTypeP(SettingsColumn(tup, desc, S_LEVEL_THRESHOLDS)),
 					  FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &s->threshold_nulls, &s->nthresholds);
-	s->thresholds = palloc(Max(s->nthresholds, 1) * sizeof(float8));
-	for (int i = 0; i < s->nthresholds; i++)
-		s->thresholds[i] = s->threshold_nulls[i] ? 0.0 : DatumGetFloat8(elems[i]);
+					  &s->thresholds, &s->threshold_nulls, &s->nthresholds);
 	s->age_bands = SettingsColumn(tup, desc, S_AGE_BANDS);
 	deconstruct_array(DatumGetArrayTypeP(s->age_bands), INT4OID, sizeof(int32), true, TYPALIGN_INT,
-					  &elems, &s->band_nulls, &s->nbands);
-	s->bands = palloc(Max(s->nbands, 1) * sizeof(int32));
-	for (int i = 0; i < s->nbands; i++)
-		s->bands[i] = s->band_nulls[i] ? 0 : DatumGetInt32(elems[i]);
+					  &s->bands, &s->band_nulls, &s->nbands);
 	s->ecommerce_ladder = DatumGetBool(SettingsColumn(tup, desc, S_ECOMMERCE_LADDER));
 	s->high_ticket_ladder = DatumGetBool(SettingsColumn(tup, desc, S_HIGH_TICKET_LADDER));
 	s->churn_model_set = DatumGetBool(SettingsColumn(tup, desc, S_CHURN_MODEL_SET));
@@ -639,11 +632,15 @@ PutAgeBand(ReturnSetInfo *rsinfo, MvSettings *s, Datum customer, DateADT birth_d
 	TimestampTz changes_at = 0;
 
 	for (int i = 0; i < s->nbands; i++)
-		if (!s->band_nulls[i] && s->bands[i] > age && (!found || s->bands[i] < next))
+	{
+		int32		band = DatumGetInt32(s->bands[i]);
+
+		if (!s->band_nulls[i] && band > age && (!found || band < next))
 		{
-			next = s->bands[i];
+			next = band;
 			found = true;
 		}
+	}
 	if (found)
 	{
 		Datum		years = DirectFunctionCall7(make_interval, Int32GetDatum(next), Int32GetDatum(0),
@@ -747,7 +744,7 @@ PutCustomer(ReturnSetInfo *rsinfo, MvSettings *s, HeapTuple tup, TupleDesc desc)
 									 float8_mul(s->level_per_review, (float8) reviews)),
 						   recent ? s->level_recent_bonus : 0.0);
 		for (int i = 0; i < s->nthresholds; i++)
-			if (!s->threshold_nulls[i] && float8_le(s->thresholds[i], points))
+			if (!s->threshold_nulls[i] && float8_le(DatumGetFloat8(s->thresholds[i]), points))
 				reached++;
 		Put(rsinfo, customer, "level", psprintf(INT64_FORMAT, 1 + reached), recent,
 			recent ? PlusDays(last_order_at, s->level_recent_days) : 0);
