@@ -1,5 +1,5 @@
 -- model_values() in C (model_values.c) against the PL/pgSQL body it replaced
--- (src/models.sql at commit 52cb013), kept below verbatim as the oracle,
+-- (src/models.sql at commit acd7a9d), kept below verbatim as the oracle,
 -- with @extschema@ written tagscrm: the two are compared row for row
 -- (EXCEPT ALL both ways; "extra" and "missing" must be 0) over wide inputs:
 -- facts from watched tables, and random facts written directly (order counts
@@ -90,8 +90,9 @@ SELECT f.customer_id, 'level',
                        + CASE WHEN r.recent THEN s.level_recent_bonus ELSE 0 END AS points) p
  WHERE f.order_count > 0 OR f.event_count > 0
 UNION ALL
--- churn risk: P(alive) falls as time passes without orders; re-checked daily
-SELECT c.customer_id, 'churn_risk', c.risk, tagscrm.now() + interval '1 day'
+-- churn risk: P(alive) falls as time passes without orders; the class
+-- changes when 1 - P(alive) reaches the next threshold (churn_predict.c)
+SELECT c.customer_id, 'churn_risk', c.risk, c.risk_changes_at
   FROM tagscrm.churn_predict(customers, NULL, NULL) c
  -- a one-time test: without a model, churn_predict is not called at all
  WHERE (SELECT x.churn_model FROM tagscrm.settings x) IS NOT NULL AND c.risk IS NOT NULL
