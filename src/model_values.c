@@ -12,8 +12,9 @@
  * over the whole batch that returns one row per customer with its facts and
  * what the models need of customer_event_fact and customer_day, then (with
  * a churn model) one call of churn_predict for the batch.  Their plans are
- * prepared once per backend and kept; a large batch or everyone is read
- * through a cursor in chunks, so memory stays bounded.  Time-zone
+ * prepared once per backend and kept (KeptPlan, kept_plan.c); a large
+ * batch or everyone is read through a cursor in chunks, so memory stays
+ * bounded.  Time-zone
  * conversions, local dates, ages and the RFM segment are SQL's (the same
  * expressions as before, evaluated by the same functions); the models'
  * branching is here, with the same built-in functions for the arithmetic
@@ -51,18 +52,6 @@ PG_FUNCTION_INFO_V1(tagscrm_model_values);
 
 /* ages whose band label is cached for the call (others are looked up each time) */
 #define MV_AGE_CACHE 256
-
-/*
- * Plans kept for the backend, prepared for one schema of the extension and
- * one oid of its rfm_breakpoints type (a recreated extension has others).
- */
-static SPIPlanPtr settings_plan = NULL;
-static SPIPlanPtr listed_plan = NULL;
-static SPIPlanPtr everyone_plan = NULL;
-static SPIPlanPtr churn_plan = NULL;
-static SPIPlanPtr age_band_plan = NULL;
-static char *plans_schema = NULL;
-static Oid	plans_bp_type = InvalidOid;
 
 /* The columns of the settings query, in order */
 enum
@@ -158,6 +147,8 @@ typedef struct MvSettings
 	bool		bp_usable;		/* rfm_state.breakpoints IS NOT NULL */
 	bool		rfm_basis_null;
 	float8		rfm_basis_days; /* r_mean or r_median, as rfm_basis says */
+	Oid			bp_type;		/* the type of rfm_state.breakpoints */
+	const char *schema;			/* the extension's, quoted */
 	HeapTuple	tup;			/* the settings row, for the query's parameters */
 	TupleDesc	desc;
 	MemoryContext callcxt;		/* lives for the call */
@@ -166,37 +157,28 @@ typedef struct MvSettings
 	bool		age_label_known[MV_AGE_CACHE];
 } MvSettings;
 
-/* Prepares query (a format naming the schema where %1$s stands) and keeps it */
-static SPIPlanPtr
-Prepare(const char *format, const char *schema, int nargs, Oid *types)
-{
-	char	   *query = psprintf(format, schema);
-	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", query, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	pfree(query);
-	return plan;
-}
-
 /*
- * Forgets the kept plans (another schema, or a recreated extension), but
- * for the settings plan unless all.
+ * The plan of format (a statement naming the schema where %1$s stands), kept
+ * for the backend by KeptPlan (kept_plan.c), whose key is the text: another
+ * schema, or the other rfm_breakpoints type of a recreated extension (named
+ * in a comment when bp_type is valid), is another statement.
  */
-static void
-ForgetPlans(bool all)
+static SPIPlanPtr
+OurPlan(const char *format, const char *schema, Oid bp_type, int nargs, Oid *types)
 {
-	SPIPlanPtr *plans[] = {&listed_plan, &everyone_plan, &churn_plan, &age_band_plan, &settings_plan};
+	char	   *sql = psprintf(format, schema);
+	SPIPlanPtr	plan;
 
-	for (int i = 0; i < (int) lengthof(plans) - (all ? 0 : 1); i++)
-		if (*plans[i] != NULL)
-		{
-			SPI_freeplan(*plans[i]);
-			*plans[i] = NULL;
-		}
-	plans_bp_type = InvalidOid;
+	if (OidIsValid(bp_type))
+	{
+		char	   *named = psprintf("%s /* rfm_breakpoints %u */", sql, bp_type);
+
+		pfree(sql);
+		sql = named;
+	}
+	plan = KeptPlan(sql, nargs, types);
+	pfree(sql);
+	return plan;
 }
 
 /*
@@ -276,30 +258,18 @@ static const char customers_query[] =
 	"   FROM %1$s.customer_day d WHERE d.customer_id OPERATOR(pg_catalog.=) f.customer_id) d"
 	"%2$s";
 
-/* Prepares every plan for schema, whose rfm_breakpoints type is bp_type */
-static void
-PreparePlans(const char *schema, Oid bp_type)
+/* The plan of the customers query, for a batch or for everyone */
+static SPIPlanPtr
+CustomersPlan(const char *schema, Oid bp_type, bool everyone)
 {
 	Oid			types[13] = {TEXTARRAYOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTARRAYOID,
 	bp_type, TEXTOID, BOOLOID, BOOLOID, DATEOID, INT4OID, BOOLOID, DATEOID};
-	Oid			one_array[1] = {TEXTARRAYOID};
-	Oid			age_types[2] = {INT4OID, INT4ARRAYOID};
-	char	   *listed = psprintf(customers_query, "%1$s",
-								  " WHERE f.customer_id OPERATOR(pg_catalog.=) ANY ($1)");
-	char	   *everyone = psprintf(customers_query, "%1$s", "");
+	char	   *format = psprintf(customers_query, "%1$s",
+								  everyone ? "" : " WHERE f.customer_id OPERATOR(pg_catalog.=) ANY ($1)");
+	SPIPlanPtr	plan = OurPlan(format, schema, bp_type, lengthof(types), types);
 
-	listed_plan = Prepare(listed, schema, lengthof(types), types);
-	everyone_plan = Prepare(everyone, schema, lengthof(types), types);
-	/*
-	 * churn risk: P(alive) falls as time passes without orders; the class
-	 * changes when 1 - P(alive) reaches the next threshold (churn_predict.c)
-	 */
-	churn_plan = Prepare("SELECT c.customer_id, c.risk, c.risk_changes_at FROM %1$s.churn_predict($1, NULL, NULL) c"
-						 " WHERE c.risk IS NOT NULL", schema, 1, one_array);
-	age_band_plan = Prepare("SELECT %1$s.age_band($1, $2)", schema, 2, age_types);
-	plans_bp_type = bp_type;
-	pfree(listed);
-	pfree(everyone);
+	pfree(format);
+	return plan;
 }
 
 /* Column col of the settings row, which must not be NULL */
@@ -336,11 +306,8 @@ ReadSettings(const char *schema, MvSettings *s)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	int			ret;
-	Oid			bp_type;
 
-	if (settings_plan == NULL)
-		settings_plan = Prepare(settings_query, schema, 1, types);
-	ret = SPI_execute_plan(settings_plan, args, NULL, true, 2);
+	ret = SPI_execute_plan(OurPlan(settings_query, schema, InvalidOid, 1, types), args, NULL, true, 2);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -350,13 +317,8 @@ ReadSettings(const char *schema, MvSettings *s)
 	if (desc->natts != S_NCOLS)
 		elog(ERROR, "tagscrm: the settings query returned %d columns", desc->natts);
 
-	/* the plans that take the breakpoints as a parameter need their type */
-	bp_type = SPI_gettypeid(desc, S_BP);
-	if (bp_type != plans_bp_type)
-	{
-		ForgetPlans(false);
-		PreparePlans(schema, bp_type);
-	}
+	/* the customers query takes the breakpoints as a parameter: their type */
+	s->bp_type = SPI_gettypeid(desc, S_BP);
 
 	s->time_zone = SettingsColumn(tup, desc, S_TIME_ZONE);
 	s->active_days = DatumGetInt32(SettingsColumn(tup, desc, S_ACTIVE_DAYS));
@@ -595,10 +557,12 @@ AgeBand(MvSettings *s, int32 age)
 	Datum		d;
 	text	   *label = NULL;
 	int			ret;
+	Oid			types[2] = {INT4OID, INT4ARRAYOID};
 
 	if (age >= 0 && age < MV_AGE_CACHE && s->age_label_known[age])
 		return s->age_labels[age];
-	ret = SPI_execute_plan(age_band_plan, args, NULL, true, 1);
+	ret = SPI_execute_plan(OurPlan("SELECT %1$s.age_band($1, $2)", s->schema, InvalidOid, 2, types),
+						   args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -883,16 +847,10 @@ tagscrm_model_values(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plans_schema == NULL || strcmp(plans_schema, schema) != 0)
-	{
-		ForgetPlans(true);
-		if (plans_schema != NULL)
-			pfree(plans_schema);
-		plans_schema = MemoryContextStrdup(TopMemoryContext, schema);
-	}
 
 	s = palloc0(sizeof(MvSettings));
 	s->at = TagscrmNow();
+	s->schema = schema;
 	s->callcxt = CurrentMemoryContext;
 	if (!ReadSettings(schema, s))
 	{
@@ -921,12 +879,23 @@ tagscrm_model_values(PG_FUNCTION_ARGS)
 	small = customers != NULL && ArrayGetNItems(ARR_NDIM(customers), ARR_DIMS(customers)) <= MV_CHUNK;
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "model_values row", ALLOCSET_DEFAULT_SIZES);
-	RunAndPut(MV_CUSTOMERS, customers == NULL ? everyone_plan : listed_plan, args, nulls, small,
+	RunAndPut(MV_CUSTOMERS, CustomersPlan(schema, s->bp_type, customers == NULL), args, nulls, small,
 			  rsinfo, s, rowcxt);
 
 	/* churn risk: without a model churn_predict is not called at all */
 	if (s->churn_model_set)
-		RunAndPut(MV_CHURN, churn_plan, args, nulls, small, rsinfo, s, rowcxt);
+	{
+		/*
+		 * churn risk: P(alive) falls as time passes without orders; the
+		 * class changes when 1 - P(alive) reaches the next threshold
+		 */
+		Oid			types[1] = {TEXTARRAYOID};
+		SPIPlanPtr	plan = OurPlan("SELECT c.customer_id, c.risk, c.risk_changes_at"
+								" FROM %1$s.churn_predict($1, NULL, NULL) c WHERE c.risk IS NOT NULL",
+								schema, InvalidOid, 1, types);
+
+		RunAndPut(MV_CHURN, plan, args, nulls, small, rsinfo, s, rowcxt);
+	}
 	SPI_finish();
 	return (Datum) 0;
 }
