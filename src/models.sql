@@ -169,139 +169,48 @@ $$;
 COMMENT ON FUNCTION @extschema@.customer_churn(text) IS
 	'P(alive), churn probability and expected order value of a customer under the model named in settings.churn_model';
 
--- What every model says of the given customers (NULL: everyone) at tagscrm.now():
--- one row per customer and model, with the moment time alone may change it.
--- PL/pgSQL rather than SQL so that its plan is kept for the session (a SQL
--- function is planned again on every call: most of a single-row write's
--- time), generic because the two branches of "customers" are decided at run
--- time by one-time filters.
+-- What every model says of the given customers (NULL: everyone with facts)
+-- at tagscrm.now(): one row per customer and model, with the moment time
+-- alone may change it (NULL: not by time alone).  C (model_values.c), set
+-- based over the batch: the settings once, then one query with a plan kept
+-- for the backend that reads each customer's facts, event kinds and days,
+-- the models decided in C; churn_predict for the churn risk when a churn
+-- model is set.  The models, as model_values.c implements and documents
+-- them:
+--   rfm          the RFM segment (rfm_classify against rfm_state's
+--                breakpoints and settings.rfm_basis), for a customer with an
+--                order; only recency moves with time, so it changes when R
+--                stops being high: last order + ceil(basis) days.
+--   lifecycle    new, first_purchase, repeat, super by orders (if
+--                ecommerce_ladder); sales_stage stranger .. super by orders,
+--                intent events and events (if high_ticket_ladder); neither
+--                moves with time.
+--   status       active, silent, lost by days since the last order or event
+--                of a kind in status_event_kinds; changes at last activity +
+--                active_days, + lost_days.
+--   level        1 + the level_thresholds reached by points (orders, amount,
+--                active days, reviews, a bonus while the last order is within
+--                level_recent_days); changes when the bonus ends.
+--   churn_risk   from churn_predict when settings.churn_model is set;
+--                changes when 1 - P(alive) reaches the next threshold
+--                (churn_predict's risk_changes_at).
+--   loyalty      the share of the last loyalty_periods periods of
+--                loyalty_cycle_days local days (from Monday 2000-01-03) with
+--                a counted day, banded; changes at the first period boundary
+--                whose band differs.
+--   attr:<key>   each non-blank watched attribute; age_band from the birth
+--                date (age at the local date), changing on the birthday that
+--                reaches the next band boundary.
+-- Two kept plans, for a batch and for everyone, rather than one with
+-- "customers IS NULL OR f.customer_id = ANY (customers)": the OR would scan
+-- every fact row and search the array linearly for each one.  Reads only
+-- tagscrm's own tables: no user code runs.
 CREATE FUNCTION @extschema@.model_values(customers text[])
 RETURNS TABLE (customer_id text, model text, value text, changes_at timestamptz)
-LANGUAGE plpgsql STABLE
+AS 'MODULE_PATHNAME', 'tagscrm_model_values'
+LANGUAGE C STABLE
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
-AS $$
-#variable_conflict use_column
-BEGIN
-RETURN QUERY
-WITH s AS (SELECT * FROM @extschema@.settings),
-bp AS (SELECT r.breakpoints AS bp FROM @extschema@.rfm_state r),
-f AS (
-	SELECT f.*, @extschema@.now() AS at,
-	       -- status counts orders, and events only of the kinds settings name
-	       GREATEST(f.last_order_at, k.status_event_at) AS last_active_at,
-	       (SELECT count(*) FROM @extschema@.customer_day d WHERE d.customer_id = f.customer_id) AS active_days,
-	       COALESCE(k.reviews, 0) AS reviews, COALESCE(k.intents, 0) AS intents
-	  -- two branches, not "customers IS NULL OR ... = ANY (customers)": the OR
-	  -- would scan every fact row and search the array linearly for each one
-	  FROM (SELECT * FROM @extschema@.customer_fact f WHERE customers IS NULL
-	        UNION ALL
-	        SELECT * FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)) f
-	  CROSS JOIN s
-	  -- reviews, intents and status events in one probe of the customer's event kinds
-	  CROSS JOIN LATERAL (SELECT max(e.events) FILTER (WHERE e.kind = s.review_kind) AS reviews,
-	                             max(e.events) FILTER (WHERE e.kind = s.intent_kind) AS intents,
-	                             max(e.last_at) FILTER (WHERE e.kind = ANY (s.status_event_kinds)) AS status_event_at
-	                        FROM @extschema@.customer_event_fact e WHERE e.customer_id = f.customer_id) k)
--- RFM segment: only recency moves with time; R is high while recency < basis
-SELECT f.customer_id, 'rfm',
-       (@extschema@.rfm_classify(@extschema@.days_between(f.last_order_at, f.at), f.order_count,
-                                 f.order_total::float8, bp.bp, s.rfm_basis)).segment,
-       CASE WHEN @extschema@.days_between(f.last_order_at, f.at) < b.basis
-            THEN f.last_order_at + make_interval(secs => 86400 * ceil(b.basis)) END
-  FROM f, s, bp,
-       LATERAL (SELECT CASE s.rfm_basis WHEN 'mean' THEN (bp.bp).r_mean ELSE (bp.bp).r_median END AS basis) b
- WHERE f.order_count > 0 AND f.last_order_at IS NOT NULL AND bp.bp IS NOT NULL
-UNION ALL
-SELECT f.customer_id, 'lifecycle',
-       CASE WHEN f.order_count = 0 THEN 'new' WHEN f.order_count = 1 THEN 'first_purchase'
-            WHEN f.order_count < s.super_orders THEN 'repeat' ELSE 'super' END, NULL
-  FROM f, s WHERE s.ecommerce_ladder
-UNION ALL
-SELECT f.customer_id, 'sales_stage',
-       CASE WHEN f.order_count >= s.super_orders THEN 'super' WHEN f.order_count >= 2 THEN 'repeat'
-            WHEN f.order_count = 1 THEN 'first_order' WHEN f.intents >= s.intent_events THEN 'intent'
-            WHEN f.event_count > 0 THEN 'potential' ELSE 'stranger' END, NULL
-  FROM f, s WHERE s.high_ticket_ladder
-UNION ALL
-SELECT f.customer_id, 'status',
-       CASE WHEN d < s.active_days THEN 'active' WHEN d < s.lost_days THEN 'silent' ELSE 'lost' END,
-       CASE WHEN d < s.active_days THEN f.last_active_at + make_interval(secs => 86400 * s.active_days)
-            WHEN d < s.lost_days THEN f.last_active_at + make_interval(secs => 86400 * s.lost_days) END
-  FROM f, s, LATERAL (SELECT @extschema@.days_between(f.last_active_at, f.at) AS d) x
- WHERE f.last_active_at IS NOT NULL
-UNION ALL
-SELECT f.customer_id, 'level',
-       (1 + (SELECT count(*) FROM unnest(s.level_thresholds) t WHERE t <= p.points))::text,
-       CASE WHEN p.recent THEN f.last_order_at + make_interval(secs => 86400 * s.level_recent_days) END
-  FROM f, s,
-       LATERAL (SELECT f.last_order_at IS NOT NULL
-                       AND @extschema@.days_between(f.last_order_at, f.at) < s.level_recent_days AS recent) r,
-       LATERAL (SELECT r.recent,
-                       s.level_per_order * f.order_count + s.level_per_amount * f.order_total::float8
-                       + s.level_per_active_day * f.active_days + s.level_per_review * f.reviews
-                       + CASE WHEN r.recent THEN s.level_recent_bonus ELSE 0 END AS points) p
- WHERE f.order_count > 0 OR f.event_count > 0
-UNION ALL
--- churn risk: P(alive) falls as time passes without orders; the class
--- changes when 1 - P(alive) reaches the next threshold (churn_predict.c)
-SELECT c.customer_id, 'churn_risk', c.risk, c.risk_changes_at
-  FROM @extschema@.churn_predict(customers, NULL, NULL) c
- -- a one-time test: without a model, churn_predict is not called at all
- WHERE (SELECT x.churn_model FROM @extschema@.settings x) IS NOT NULL AND c.risk IS NOT NULL
-UNION ALL
--- loyalty (our reading of seed 004, docs/models.md): periods are blocks of
--- t = loyalty_cycle_days local days counted from Monday 2000-01-03, the
--- window is the current period and the n - 1 before it, and L = (periods of
--- the window with a counted day) / n.  Time alone moves it only at a period
--- boundary, when a counted period leaves the window or a future-dated one
--- enters it: changes_at is the first such boundary whose band differs.
-SELECT f.customer_id, 'loyalty', v.value, v.changes_at
-  FROM f, s,
-       LATERAL (SELECT floor(((f.at AT TIME ZONE s.time_zone)::date - date '2000-01-03')::float8
-                             / s.loyalty_cycle_days)::integer AS p) cur,
-       -- the counted periods from the window's start on (future-dated days included)
-       LATERAL (SELECT array_agg(DISTINCT floor((d.day - date '2000-01-03')::float8 / s.loyalty_cycle_days)::integer) AS ks
-                  FROM @extschema@.customer_day d
-                 WHERE d.customer_id = f.customer_id
-                   AND d.day >= date '2000-01-03' + (cur.p - s.loyalty_periods + 1) * s.loyalty_cycle_days
-                   AND (d.orders > 0 OR s.loyalty_basis = 'active')) w,
-       -- a counted day before the window: L = 0 then means lapsed, not never
-       LATERAL (SELECT EXISTS (SELECT FROM @extschema@.customer_day d
-                                WHERE d.customer_id = f.customer_id
-                                  AND d.day < date '2000-01-03' + (cur.p - s.loyalty_periods + 1) * s.loyalty_cycle_days
-                                  AND (d.orders > 0 OR s.loyalty_basis = 'active')) AS before) b,
-       -- the band at the current period q = p and at every later period where
-       -- the count can change: k + n (k leaves the window), k > p (k enters)
-       LATERAL (
-		SELECT c.value,
-		       (date '2000-01-03' + min(c.q) FILTER (WHERE c.band IS DISTINCT FROM c.value) * s.loyalty_cycle_days)::timestamp
-		           AT TIME ZONE s.time_zone AS changes_at
-		  FROM (SELECT q.q, bd.band, first_value(bd.band) OVER (ORDER BY q.q) AS value
-		          FROM (SELECT cur.p AS q UNION SELECT k + s.loyalty_periods FROM unnest(w.ks) k
-		                UNION SELECT k FROM unnest(w.ks) k WHERE k > cur.p) q,
-		               LATERAL (SELECT count(*) FILTER (WHERE k BETWEEN q.q - s.loyalty_periods + 1 AND q.q) AS c,
-		                               b.before OR COALESCE(bool_or(k <= q.q - s.loyalty_periods), false) AS lapsed
-		                          FROM unnest(w.ks) k) n,
-		               LATERAL (SELECT CASE WHEN n.c = 0 THEN CASE WHEN n.lapsed THEN 'lapsed' END
-		                                    WHEN n.c::float8 / s.loyalty_periods >= s.loyalty_bands[2] THEN 'loyal'
-		                                    WHEN n.c::float8 / s.loyalty_periods >= s.loyalty_bands[1] THEN 'regular'
-		                                    ELSE 'occasional' END AS band) bd) c
-		 GROUP BY c.value) v
- WHERE s.loyalty_model AND (w.ks IS NOT NULL OR b.before)
-UNION ALL
-SELECT f.customer_id, 'attr:' || a.key, a.value, NULL
-  FROM f, jsonb_each_text(f.attributes) a
- WHERE a.value IS NOT NULL AND btrim(a.value) <> ''
-UNION ALL
-SELECT f.customer_id, 'age_band', @extschema@.age_band(x.age, s.age_bands),
-       -- the next birthday on which the age reaches the next band boundary
-       (SELECT (f.birth_date + make_interval(years => b)) AT TIME ZONE s.time_zone
-          FROM unnest(s.age_bands) b WHERE b > x.age ORDER BY b LIMIT 1)
-  FROM f, s, LATERAL (SELECT date_part('year', age((f.at AT TIME ZONE s.time_zone)::date, f.birth_date))::integer AS age) x
- WHERE f.birth_date IS NOT NULL AND f.birth_date <= (f.at AT TIME ZONE s.time_zone)::date;
-END
-$$;
+ROWS 1000;
 COMMENT ON FUNCTION @extschema@.model_values(text[]) IS
 	'What each model says of the customers now, and when time alone may change it';
 

@@ -154,11 +154,10 @@ tagscrm_acting_role(PG_FUNCTION_ARGS)
  */
 PG_FUNCTION_INFO_V1(tagscrm_days_between);
 
-Datum
-tagscrm_days_between(PG_FUNCTION_ARGS)
+/* The whole days from since to until (see tagscrm_days_between), for C callers */
+int32
+DaysBetween(TimestampTz since, TimestampTz until)
 {
-	TimestampTz since = PG_GETARG_TIMESTAMPTZ(0);
-	TimestampTz until = PG_GETARG_TIMESTAMPTZ(1);
 	int64		diff;
 	int64		days;
 
@@ -178,5 +177,11 @@ tagscrm_days_between(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("integer out of range")));
-	PG_RETURN_INT32((int32) days);
+	return (int32) days;
+}
+
+Datum
+tagscrm_days_between(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(DaysBetween(PG_GETARG_TIMESTAMPTZ(0), PG_GETARG_TIMESTAMPTZ(1)));
 }

@@ -10,6 +10,7 @@
 /* session.c: the tagscrm clock, the acting role, days_between (SQL-callable) */
 extern void SessionInit(void);
 extern TimestampTz TagscrmNow(void);
+extern int32 DaysBetween(TimestampTz since, TimestampTz until);
 
 /*
  * owner_read.c: every read of a user's table runs as the table's owner, in a
@@ -35,6 +36,11 @@ extern SPIPlanPtr KeptPlan(const char *sql, int nargs, Oid *types);
 /* sync_models.c: model tags in line with the models (SQL-callable only) */
 
 /* triggers.c: the statement trigger of the watched tables (SQL-callable only) */
+
+/*
+ * model_values.c: what every model says of a batch of customers, set-based
+ * (SQL-callable only)
+ */
 
 /* rfm.c: RFM breakpoints aggregate, scores and segments (SQL-callable only) */
 
