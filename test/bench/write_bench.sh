@@ -15,6 +15,8 @@
 #   - the server backend's CPU time per single-row and 100-row INSERT, ours
 #     and plain (one session, statements one after another): the figure
 #     that moves least with the load of a shared machine.
+#   - the jobs: sweep() a month later (per customer due) and
+#     refresh(all_models => true) (per customer), ours only.
 # Each figure is the median of the repeats; the load average (1 minute) is
 # printed beside each one, since the machine may be shared.
 #
@@ -202,6 +204,26 @@ for r in $(seq 1 "$repeats"); do
 	echo "SELECT tagscrm.apply_pending()" | timed copy_apply "$r"
 done
 
+# The jobs (requirement 4): sweep() a month later, and a month after that,
+# costs per customer due (the target is 20 µs, and that the cost follows the
+# customers due, not the population); refresh(all_models => true) per
+# customer of the population.  Only ours: there is no plain twin of a sweep.
+echo "sweep() a month later, per customer due; refresh(all_models => true) per customer" >&2
+for r in $(seq 1 "$repeats"); do
+	at=$(run -At -c "SELECT (timestamptz '2026-01-01 00:00:00+00' + $r * interval '30 days')::text")
+	due=$(run -At -c "SELECT count(*) FROM tagscrm.customer_fact f
+	                  WHERE f.next_change_at <= '$at' OR f.rule_next_change_at <= '$at'")
+	t0=$(now)
+	PGOPTIONS="$PGOPTIONS -c tagscrm.clock_override=$at" run -c "SELECT tagscrm.sweep()" >/dev/null
+	t1=$(now)
+	record sweep_due "$r" "$due" customers
+	record sweep_per_customer "$r" "$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1e6 / ($due > 0 ? $due : 1) }")" "µs"
+	t0=$(now)
+	PGOPTIONS="$PGOPTIONS -c tagscrm.clock_override=$at" run -c "SELECT tagscrm.refresh(all_models => true, quiet => true)" >/dev/null
+	t1=$(now)
+	record refresh_all_per_customer "$r" "$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1e6 / $customers }")" "µs"
+done
+
 run -A -F ' | ' <<'SQL'
 \pset footer off
 WITH m AS (
@@ -229,5 +251,11 @@ UNION ALL
 SELECT 'COPY 100k orders, then until tags current, ms',
        round((c.v + a.v)::numeric, 1), round(q.v::numeric, 1), round(((c.v + a.v) / q.v)::numeric, 1) || 'x plain',
        'target 3x', c.load || ' / ' || q.load
-  FROM m c, m a, m q WHERE c.what = 'copy' AND a.what = 'copy_apply' AND q.what = 'copy_plain';
+  FROM m c, m a, m q WHERE c.what = 'copy' AND a.what = 'copy_apply' AND q.what = 'copy_plain'
+UNION ALL
+SELECT CASE m.what WHEN 'sweep_per_customer' THEN 'sweep() a month later, µs per customer due (of ' ||
+                        (SELECT round(d.v) FROM m d WHERE d.what = 'sweep_due') || ' due)'
+                   ELSE 'refresh(all_models => true), µs per customer' END,
+       round(m.v::numeric, 1), NULL, NULL, 'target 20 µs', m.load::text
+  FROM m WHERE m.what IN ('sweep_per_customer', 'refresh_all_per_customer');
 SQL
