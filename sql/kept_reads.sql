@@ -76,9 +76,66 @@ RESET ROLE;
 SELECT d.day, f.last_order_at AT TIME ZONE 'UTC' AS last_order_utc
   FROM tagscrm.customer_day d JOIN tagscrm.customer_fact f USING (customer_id) WHERE d.customer_id = 'k7';
 
+-- The rule pass keeps, per session, what it reads of each watched table
+-- and the check of the watching role's rights (rule_batch_read.c).  An
+-- order's statement evaluates a rule over the watched events, so each change
+-- to the events table must be seen by the next order of the same session.
+UPDATE tagscrm.settings SET time_zone = 'UTC';
+SET ROLE regress_kr_owner;
+CREATE TABLE kr.events (cust text, at timestamp, kind text);
+GRANT TRIGGER, SELECT (cust, at, kind) ON kr.events TO regress_kr_admin;
+INSERT INTO kr.events VALUES ('k8', '2026-02-27 10:00', 'view');
+SET ROLE regress_kr_admin;
+SELECT tagscrm.watch_events('kr.events', 'cust', 'at', 'kind') IS NOT NULL AS watched;
+RESET ROLE;
+SELECT tagscrm.create_tag_group('kr interest', 'interest') IS NOT NULL AS made;
+SELECT tagscrm.create_tag('kr viewer', 'kr interest', method => 'rule') IS NOT NULL AS made;
+SELECT tagscrm.set_tag_rule('kr viewer', $$count(event 'view', last 30 days) >= 1 and sum(order.amount, last 30 days) > 0$$) IS NOT NULL AS set;
+SELECT tagscrm.enable_tag_rule('kr viewer') IS NOT NULL AS enabled;
+SET ROLE regress_kr_owner;
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 15:00', 2);
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 16:00', 2);
+-- a revoked column of events: refused at the next order
+REVOKE SELECT (kind) ON kr.events FROM regress_kr_admin;
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 17:00', 2);
+-- read through a group the watching role belongs to, until it leaves it
+RESET ROLE;
+CREATE ROLE regress_kr_readers;
+GRANT SELECT (kind) ON kr.events TO regress_kr_readers;
+GRANT regress_kr_readers TO regress_kr_admin;
+SET ROLE regress_kr_owner;
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 17:00', 2);
+RESET ROLE;
+REVOKE regress_kr_readers FROM regress_kr_admin;
+SET ROLE regress_kr_owner;
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 17:30', 2);
+GRANT SELECT (kind) ON kr.events TO regress_kr_admin;
+-- row-level security on events
+ALTER TABLE kr.events ENABLE ROW LEVEL SECURITY;
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 18:00', 2);
+ALTER TABLE kr.events DISABLE ROW LEVEL SECURITY;
+-- a column renamed, and back
+ALTER TABLE kr.events RENAME COLUMN kind TO what;
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 18:30', 2);
+ALTER TABLE kr.events RENAME COLUMN what TO kind;
+-- the schema renamed: events are read by the new name
+RESET ROLE;
+ALTER SCHEMA kr RENAME TO kr_renamed;
+SET ROLE regress_kr_owner;
+INSERT INTO kr_renamed.orders VALUES ('k8', '2026-02-28 19:00', 2);
+RESET ROLE;
+ALTER SCHEMA kr_renamed RENAME TO kr;
+SET ROLE regress_kr_owner;
+INSERT INTO kr.orders VALUES ('k8', '2026-02-28 19:30', 2);
+RESET ROLE;
+SELECT count(*) AS k8_orders FROM kr.orders WHERE cust = 'k8';
+SELECT ct.customer_id FROM tagscrm.customer_tag ct JOIN tagscrm.tag t USING (tag_id) WHERE t.name = 'kr viewer';
+SELECT tagscrm.unwatch('kr.events') IS NOT NULL AS unwatched;
+
 SELECT tagscrm.unwatch('kr.orders') IS NOT NULL AS unwatched;
 UPDATE tagscrm.settings SET time_zone = 'UTC';
 DROP SCHEMA kr CASCADE;
 REVOKE ALL ON SCHEMA tagscrm FROM regress_kr_admin;
 DROP ROLE regress_kr_admin;
 DROP ROLE regress_kr_owner;
+DROP ROLE regress_kr_readers;

@@ -20,8 +20,10 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 
 /* text[] of C strings */
@@ -263,6 +265,137 @@ KindArray(List *kinds)
 }
 
 /*
+ * What a scan of the watched orders or events needs of its watched_table
+ * row, kept per session: the quoted table, columns and purchase condition,
+ * and that the watching role may still read them (check_read_rights).  For
+ * a single-row statement building this cost more than the scan.  It is
+ * built again when the watched_table row differs (a fingerprint, read on
+ * every call with a kept plan), or when the table's relcache entry or any
+ * role or schema changes: a grant or revoke, a column's type or name,
+ * row-level security, a role's attributes or memberships, a schema's name,
+ * which is everything the check and the texts depend on (as for the
+ * trigger's kept read, triggers.c).
+ */
+typedef struct WatchedSourceInfo
+{
+	bool		valid;
+	Oid			relid;
+	char	   *fingerprint;
+	char	   *table, *cust, *at, *num, *kind, *object, *custtype, *purchase;
+} WatchedSourceInfo;
+
+static WatchedSourceInfo watched_sources[2];	/* orders, events */
+static bool source_callbacks = false;
+
+/* A relcache entry changed (InvalidOid: all of them): build its source again */
+static void
+ForgetSourceOfRelation(Datum arg, Oid relid)
+{
+	for (int i = 0; i < (int) lengthof(watched_sources); i++)
+		if (relid == InvalidOid || watched_sources[i].relid == relid)
+			watched_sources[i].valid = false;
+}
+
+/* A role or membership changed: the rights may differ */
+static void
+ForgetAllSources(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ForgetSourceOfRelation(arg, InvalidOid);
+}
+
+/* a copy in TopMemoryContext */
+static char *
+Kept(const char *s)
+{
+	return s ? MemoryContextStrdup(TopMemoryContext, s) : NULL;
+}
+
+/* The watched table of orders or events, checked, or NULL when none is watched */
+static const WatchedSourceInfo *
+WatchedSource(Batch *b, RuleSource source)
+{
+	WatchedSourceInfo *k = &watched_sources[source == RULE_SOURCE_ORDER ? 0 : 1];
+	Datum		role = CStringGetTextDatum(source == RULE_SOURCE_ORDER ? "orders" : "events");
+	Oid			types[1] = {TEXTOID};
+	int			ret;
+	bool		isnull;
+	HeapTuple	w;
+	TupleDesc	wd;
+	char	   *fingerprint;
+	Oid			relid;
+
+	if (!source_callbacks)
+	{
+		CacheRegisterRelcacheCallback(ForgetSourceOfRelation, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, ForgetAllSources, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, ForgetAllSources, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, ForgetAllSources, (Datum) 0);	/* the table's schema renamed */
+		source_callbacks = true;
+	}
+	ret = SPI_execute_plan(KeptPlan(psprintf("SELECT w.relid::pg_catalog.oid, w::pg_catalog.text FROM %s.watched_table w"
+											 " WHERE w.role OPERATOR(pg_catalog.=) $1", b->schema), 1, types),
+						   &role, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "tagscrm: reading the watched table failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return NULL;
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	fingerprint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (k->valid && k->relid == relid && strcmp(k->fingerprint, fingerprint) == 0)
+		return k;
+
+	k->valid = false;
+	ret = SPI_execute_with_args(psprintf("SELECT w.customer_column::text, w.at_column::text, "
+										 "w.amount_column::text, w.kind_column::text, w.object_column::text, "
+										 "w.duration_column::text, format_type(a.atttypid, a.atttypmod), "
+										 "%s.check_read_rights(w), %s.purchase_sql(w) "
+										 "FROM %s.watched_table w JOIN pg_catalog.pg_attribute a "
+										 "ON a.attrelid = w.relid AND a.attname = w.customer_column "
+										 "WHERE w.role = $1 AND w.relid = $2", b->schema, b->schema, b->schema),
+								2, (Oid[]) {TEXTOID, OIDOID}, (Datum[]) {role, ObjectIdGetDatum(relid)}, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "tagscrm: reading the watched table of %s failed", source == RULE_SOURCE_ORDER ? "orders" : "events");
+	w = SPI_tuptable->vals[0];
+	wd = SPI_tuptable->tupdesc;
+	if (k->fingerprint)
+	{
+		pfree(k->fingerprint);
+		pfree(k->table);
+		pfree(k->cust);
+		pfree(k->at);
+		pfree(k->num);
+		pfree(k->custtype);
+		pfree(k->purchase);
+		if (k->kind)
+			pfree(k->kind);
+		if (k->object)
+			pfree(k->object);
+	}
+	k->relid = relid;
+	k->fingerprint = Kept(fingerprint);
+	k->table = Kept(psprintf("%s.%s", quote_identifier(get_namespace_name(get_rel_namespace(relid))),
+							 quote_identifier(get_rel_name(relid))));
+	k->cust = Kept(quote_identifier(SPI_getvalue(w, wd, 1)));
+	k->at = Kept(quote_identifier(SPI_getvalue(w, wd, 2)));
+	k->custtype = Kept(SPI_getvalue(w, wd, 7));
+	k->purchase = Kept(SPI_getvalue(w, wd, 9));
+	k->kind = k->object = NULL;
+	if (source == RULE_SOURCE_ORDER)
+		k->num = Kept(psprintf("%s::pg_catalog.float8", quote_identifier(SPI_getvalue(w, wd, 3))));
+	else
+	{
+		char	   *obj = SPI_getvalue(w, wd, 5);
+		char	   *dur = SPI_getvalue(w, wd, 6);
+
+		k->kind = Kept(psprintf("%s::pg_catalog.text", quote_identifier(SPI_getvalue(w, wd, 4))));
+		k->object = Kept(obj ? psprintf("%s::pg_catalog.text", quote_identifier(obj)) : "NULL::pg_catalog.text");
+		k->num = Kept(dur ? psprintf("%s::pg_catalog.float8", quote_identifier(dur)) : "NULL::pg_catalog.float8");
+	}
+	k->valid = true;
+	return k;
+}
+
+/*
  * One scan of the watched orders or events for the aggregates over their
  * rows: only the rows some measure may count (its kinds, and within the
  * widest window unless a measure looks at all time).
@@ -272,19 +405,15 @@ ScanSource(Batch *b, RuleSource source)
 {
 	SourceScan	scan;
 	StringInfoData q;
-	int			ret;
-	bool		isnull;
-	HeapTuple	w;
-	TupleDesc	wd;
+	const WatchedSourceInfo *src;
 	Oid			relid;
-	char	   *cust, *at, *num, *kind = NULL, *object = NULL, *custtype;
+	const char *cust, *at, *num, *kind, *object, *custtype;
 	List	   *unbounded_kinds = NIL, *window_kinds = NIL;
 	bool		unbounded = false, unbounded_all = false, windowed = false, window_all = false;
 	int64		widest = 0;
 	Oid			types[4] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
-	Datum		warg[1];
 	OwnerRead	owner;
 
 	scan.source = source;
@@ -318,50 +447,28 @@ ScanSource(Batch *b, RuleSource source)
 	if (scan.nmeasures == 0)
 		return;
 
-	warg[0] = CStringGetTextDatum(source == RULE_SOURCE_ORDER ? "orders" : "events");
-	ret = SPI_execute_with_args(psprintf("SELECT w.relid::oid, w.customer_column::text, w.at_column::text, "
-										 "w.amount_column::text, w.kind_column::text, w.object_column::text, "
-										 "w.duration_column::text, format_type(a.atttypid, a.atttypmod), "
-										 "%s.check_read_rights(w), %s.purchase_sql(w) "
-										 "FROM %s.watched_table w JOIN pg_catalog.pg_attribute a "
-										 "ON a.attrelid = w.relid AND a.attname = w.customer_column "
-										 "WHERE w.role = $1", b->schema, b->schema, b->schema),
-								1, (Oid[]) {TEXTOID}, warg, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	src = WatchedSource(b, source);
+	if (src == NULL)
 		return;					/* not watched: no rows, every aggregate empty */
-	w = SPI_tuptable->vals[0];
-	wd = SPI_tuptable->tupdesc;
-	relid = DatumGetObjectId(SPI_getbinval(w, wd, 1, &isnull));
-	cust = pstrdup(quote_identifier(SPI_getvalue(w, wd, 2)));
-	at = pstrdup(quote_identifier(SPI_getvalue(w, wd, 3)));
-	custtype = SPI_getvalue(w, wd, 8);
-	if (source == RULE_SOURCE_ORDER)
-		num = psprintf("%s::pg_catalog.float8", quote_identifier(SPI_getvalue(w, wd, 4)));
-	else
-	{
-		char	   *obj = SPI_getvalue(w, wd, 6);
-		char	   *dur = SPI_getvalue(w, wd, 7);
-
-		kind = psprintf("%s::pg_catalog.text", quote_identifier(SPI_getvalue(w, wd, 5)));
-		object = obj ? psprintf("%s::pg_catalog.text", quote_identifier(obj)) : "NULL::pg_catalog.text";
-		num = dur ? psprintf("%s::pg_catalog.float8", quote_identifier(dur)) : "NULL::pg_catalog.float8";
-	}
+	relid = src->relid;
+	cust = src->cust;
+	at = src->at;
+	num = src->num;
+	kind = src->kind;
+	object = src->object;
+	custtype = src->custtype;
 
 	initStringInfo(&q);
 	appendStringInfo(&q, "SELECT %s::pg_catalog.text, %s::pg_catalog.timestamptz, %s", cust, at, num);
 	if (source == RULE_SOURCE_EVENT)
 		appendStringInfo(&q, ", %s, %s", kind, object);
-	appendStringInfo(&q, " FROM %s.%s WHERE true",
-					 quote_identifier(get_namespace_name(get_rel_namespace(relid))),
-					 quote_identifier(get_rel_name(relid)));
+	appendStringInfo(&q, " FROM %s WHERE true", src->table);
 	/*
 	 * orders: purchases only (watch_orders' condition, built from quoted
 	 * identifiers and literals by purchase_sql; "true" without one)
 	 */
 	if (source == RULE_SOURCE_ORDER)
-		appendStringInfo(&q, " AND %s", SPI_getvalue(w, wd, 10));
+		appendStringInfo(&q, " AND %s", src->purchase);
 	if (!b->everyone)
 		appendStringInfo(&q, " AND %s = ANY ($1::%s[])", cust, custtype);
 	if (!unbounded_all)
