@@ -38,9 +38,9 @@ COMMENT ON TABLE @extschema@.tag_review IS
 -- with the enabled rules and the operators' reviews, with history; and the
 -- kept sets of the conditions of saved segments (segments.sql) with those
 -- conditions, in the same batch.  Callers hold the customers' fact locks.
--- Its one statement keeps a generic plan for the session: planned for each
--- call's values it cost a single-row write over a millisecond, more than the
--- work; every table it reads is reached through "= ANY (customers)", so one
+-- Its statements keep generic plans for the session: planned for each
+-- call's values, its read cost a single-row write over a millisecond, more
+-- than the work; every table it reads is reached through "= ANY (customers)", so one
 -- plan of index probes serves one customer and a batch of 50,000 alike
 -- (customers is never NULL in it: NULL becomes everyone known first).
 CREATE FUNCTION @extschema@.sync_rules(customers text[]) RETURNS bigint
@@ -49,8 +49,19 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-	changed bigint;
+	changed bigint := 0;
 	logged_ids bigint[];
+	set_tags integer[];               -- kept condition sets that change
+	set_came @extschema@.customer_set[];
+	set_went @extschema@.customer_set[];
+	diff_customers text[];            -- rule tags that come (comes) or go
+	diff_tags integer[];
+	diff_names text[];
+	diff_groups integer[];
+	diff_exclusive boolean[];
+	diff_comes boolean[];
+	moved_customers text[];           -- next changes in time that differ
+	moved_at timestamptz[];
 BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.tag_rule r WHERE r.enabled)
 	   AND NOT EXISTS (SELECT FROM @extschema@.segment_condition c
@@ -62,8 +73,12 @@ BEGIN
 		                   UNION SELECT ct.customer_id FROM @extschema@.customer_tag ct WHERE ct.source = 'rule'
 		                   ORDER BY 1);
 	END IF;
-	-- every enabled rule and kept segment condition evaluated for every
-	-- customer in one batch (rule_batch.c); the conditions come after the rules
+	-- First what would change, read only: every enabled rule and kept
+	-- segment condition evaluated for every customer in one batch
+	-- (rule_batch.c; the conditions after the rules).  The writes come after,
+	-- each only when it has rows: a write of no rows would still fire
+	-- customer_tag's statement triggers (segments.sql), and for a single-row
+	-- statement nothing changes most of the time.
 	WITH rules AS MATERIALIZED (
 		SELECT row_number() OVER (ORDER BY r.tag_id)::integer AS n, r.tag_id, r.rule, r.priority,
 		       t.name, t.group_id, g.exclusive
@@ -76,18 +91,18 @@ BEGIN
 		  FROM @extschema@.segment_condition c
 		 WHERE EXISTS (SELECT FROM @extschema@.tag_set_base b WHERE b.tag_id = -c.condition_id)),
 	who AS (
-		SELECT f.customer_id FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)),
+		SELECT f.customer_id, f.rule_next_change_at FROM @extschema@.customer_fact f WHERE f.customer_id = ANY (customers)),
 	verdicts AS MATERIALIZED (
-		SELECT v.* FROM @extschema@.rule_verdicts(ARRAY(SELECT x.rule FROM (SELECT r.n, r.rule FROM rules r
-		                                                                 UNION ALL
-		                                                                 SELECT c.n, c.condition FROM conditions c) x
-		                                                ORDER BY x.n), customers) v
+		SELECT v.*, w.rule_next_change_at AS was_next_change_at
+		  FROM @extschema@.rule_verdicts(ARRAY(SELECT x.rule FROM (SELECT r.n, r.rule FROM rules r
+		                                                       UNION ALL
+		                                                       SELECT c.n, c.condition FROM conditions c) x
+		                                      ORDER BY x.n), customers) v
 		  JOIN who w ON w.customer_id = v.customer_id),
 	-- each kept condition's set: the customers evaluated who hold it now
 	-- come in, those who no longer do go out (segments.sql: tag_set_log)
 	condition_sets AS (
-		INSERT INTO @extschema@.tag_set_log (tag_id, added, removed)
-		SELECT -c.condition_id, x.came, x.went
+		SELECT -c.condition_id AS tag_id, x.came, x.went
 		  FROM conditions c
 		 CROSS JOIN LATERAL (
 			SELECT s.now_in OPERATOR(@extschema@.-) s.was AS came,
@@ -96,9 +111,7 @@ BEGIN
 			               COALESCE(@extschema@.customer_set_agg(k.key), '{}') AS seen,
 			               @extschema@.tag_set(-c.condition_id) AS was
 			          FROM verdicts v JOIN @extschema@.customer_key k ON k.customer_id = v.customer_id) s) x
-		 WHERE @extschema@.customer_set_cardinality(x.came) > 0 OR @extschema@.customer_set_cardinality(x.went) > 0
-		 ORDER BY c.condition_id
-		RETURNING log_id),
+		 WHERE @extschema@.customer_set_cardinality(x.came) > 0 OR @extschema@.customer_set_cardinality(x.went) > 0),
 	-- the rule holds and no review removes it, or a review keeps it
 	verdict AS (
 		SELECT v.customer_id, r.tag_id, r.name, r.group_id, r.exclusive, r.priority
@@ -125,47 +138,72 @@ BEGIN
 		SELECT COALESCE(d.customer_id, h.customer_id) AS customer_id, COALESCE(d.tag_id, h.tag_id) AS tag_id,
 		       COALESCE(d.name, h.name) AS name, d.group_id, d.exclusive, d.tag_id IS NOT NULL AS comes
 		  FROM desired d FULL JOIN held h ON h.customer_id = d.customer_id AND h.tag_id = d.tag_id
-		 WHERE d.tag_id IS NULL OR h.tag_id IS NULL),
-	gone AS (
-		DELETE FROM @extschema@.customer_tag ct USING diff x
-		 WHERE NOT x.comes AND ct.customer_id = x.customer_id AND ct.tag_id = x.tag_id AND ct.source = 'rule'
-		RETURNING ct.customer_id, ct.tag_id, x.name),
-	registered AS (
-		INSERT INTO @extschema@.customer (customer_id, first_seen_at)
-		SELECT DISTINCT x.customer_id, @extschema@.now() FROM diff x WHERE x.comes ORDER BY 1
-		ON CONFLICT DO NOTHING RETURNING 1),
-	came AS (
-		INSERT INTO @extschema@.customer_tag
-			(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at)
-		SELECT x.customer_id, x.tag_id, x.group_id, CASE WHEN x.exclusive THEN x.group_id END, 'rule',
-		       @extschema@.acting_role(), @extschema@.now()
-		  FROM diff x
-		 WHERE x.comes
-		   AND (SELECT count(*) FROM gone) >= 0 AND (SELECT count(*) FROM registered) >= 0
-		 ORDER BY x.customer_id, x.tag_id
-		ON CONFLICT DO NOTHING   -- a hand tag of the same name is already there
-		RETURNING customer_id, tag_id),
-	logged AS (
-		INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
-		SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'remove',
-		       jsonb_build_object('tag', g.name), NULL, 'rule', 'rule no longer holds'
-		  FROM gone g
-		UNION ALL
-		SELECT @extschema@.now(), @extschema@.acting_role(), c.customer_id, c.tag_id, 'add',
-		       NULL, jsonb_build_object('tag', t.name), 'rule', 'rule holds'
-		  FROM came c JOIN @extschema@.tag t USING (tag_id)
-		RETURNING 1),
-	next_change AS (
+		 WHERE d.tag_id IS NULL OR h.tag_id IS NULL)
+	SELECT s.tags, s.came, s.went, d.customers, d.tags, d.names, d.groups, d.exclusive, d.comes, m.customers, m.at
+	  INTO set_tags, set_came, set_went, diff_customers, diff_tags, diff_names, diff_groups, diff_exclusive, diff_comes,
+	       moved_customers, moved_at
+	  FROM (SELECT array_agg(x.tag_id ORDER BY x.tag_id) AS tags, array_agg(x.came ORDER BY x.tag_id) AS came,
+	               array_agg(x.went ORDER BY x.tag_id) AS went FROM condition_sets x) s,
+	       (SELECT array_agg(x.customer_id ORDER BY x.customer_id, x.tag_id) AS customers,
+	               array_agg(x.tag_id ORDER BY x.customer_id, x.tag_id) AS tags,
+	               array_agg(x.name ORDER BY x.customer_id, x.tag_id) AS names,
+	               array_agg(x.group_id ORDER BY x.customer_id, x.tag_id) AS groups,
+	               array_agg(x.exclusive ORDER BY x.customer_id, x.tag_id) AS exclusive,
+	               array_agg(x.comes ORDER BY x.customer_id, x.tag_id) AS comes FROM diff x) d,
+	       (SELECT array_agg(v.customer_id ORDER BY v.customer_id) AS customers,
+	               array_agg(v.next_change_at ORDER BY v.customer_id) AS at
+	          FROM verdicts v WHERE v.was_next_change_at IS DISTINCT FROM v.next_change_at) m;
+
+	IF set_tags IS NOT NULL THEN
+		WITH logged AS (
+			INSERT INTO @extschema@.tag_set_log (tag_id, added, removed)
+			SELECT x.tag_id, x.came, x.went FROM unnest(set_tags, set_came, set_went) x(tag_id, came, went) ORDER BY x.tag_id
+			RETURNING log_id)
+		SELECT array_agg(l.log_id) INTO logged_ids FROM logged l;
+		-- a condition's long log is folded as a tag's is (segments.sql)
+		PERFORM @extschema@.tag_set_autofold(logged_ids);
+	END IF;
+	IF diff_customers IS NOT NULL THEN
+		WITH diff AS (
+			SELECT * FROM unnest(diff_customers, diff_tags, diff_names, diff_groups, diff_exclusive, diff_comes)
+			              x(customer_id, tag_id, name, group_id, exclusive, comes)),
+		gone AS (
+			DELETE FROM @extschema@.customer_tag ct USING diff x
+			 WHERE NOT x.comes AND ct.customer_id = x.customer_id AND ct.tag_id = x.tag_id AND ct.source = 'rule'
+			RETURNING ct.customer_id, ct.tag_id, x.name),
+		registered AS (
+			INSERT INTO @extschema@.customer (customer_id, first_seen_at)
+			SELECT DISTINCT x.customer_id, @extschema@.now() FROM diff x WHERE x.comes ORDER BY 1
+			ON CONFLICT DO NOTHING RETURNING 1),
+		came AS (
+			INSERT INTO @extschema@.customer_tag
+				(customer_id, tag_id, group_id, exclusive_group_id, source, applied_by, applied_at)
+			SELECT x.customer_id, x.tag_id, x.group_id, CASE WHEN x.exclusive THEN x.group_id END, 'rule',
+			       @extschema@.acting_role(), @extschema@.now()
+			  FROM diff x
+			 WHERE x.comes
+			   AND (SELECT count(*) FROM gone) >= 0 AND (SELECT count(*) FROM registered) >= 0
+			 ORDER BY x.customer_id, x.tag_id
+			ON CONFLICT DO NOTHING   -- a hand tag of the same name is already there
+			RETURNING customer_id, tag_id),
+		logged AS (
+			INSERT INTO @extschema@.tag_history (changed_at, changed_by, customer_id, tag_id, action, old, new, source, reason)
+			SELECT @extschema@.now(), @extschema@.acting_role(), g.customer_id, g.tag_id, 'remove',
+			       jsonb_build_object('tag', g.name), NULL, 'rule', 'rule no longer holds'
+			  FROM gone g
+			UNION ALL
+			SELECT @extschema@.now(), @extschema@.acting_role(), c.customer_id, c.tag_id, 'add',
+			       NULL, jsonb_build_object('tag', t.name), 'rule', 'rule holds'
+			  FROM came c JOIN @extschema@.tag t USING (tag_id)
+			RETURNING 1)
+		SELECT count(*) INTO changed FROM logged;
+	END IF;
+	IF moved_customers IS NOT NULL THEN
 		UPDATE @extschema@.customer_fact f
-		   SET rule_next_change_at = v.next_change_at
-		  FROM verdicts v WHERE f.customer_id = v.customer_id AND f.customer_id = ANY (customers)
-		   AND f.rule_next_change_at IS DISTINCT FROM v.next_change_at
-		RETURNING 1)
-	SELECT (SELECT count(*) FROM logged),
-	       (SELECT array_agg(s.log_id) FROM condition_sets s)
-	  INTO changed, logged_ids;
-	-- a condition's long log is folded as a tag's is (segments.sql)
-	PERFORM @extschema@.tag_set_autofold(logged_ids);
+		   SET rule_next_change_at = m.next_change_at
+		  FROM unnest(moved_customers, moved_at) m(customer_id, next_change_at)
+		 WHERE f.customer_id = m.customer_id;
+	END IF;
 	RETURN changed;
 END
 $$;
