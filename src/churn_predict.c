@@ -31,20 +31,9 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "churn_math.h"
+#include "churn_predict.h"
 
 PG_FUNCTION_INFO_V1(churn_predict);
-
-/* The parts of a stored model (and the settings) a prediction needs. */
-typedef struct PredictModel
-{
-	bool		mbgnbd;			/* kind 'mbgnbd', else BG/NBD */
-	BgnbdParams purchases;
-	GgParams	spend;
-	double		unit_secs;		/* the model period, in seconds */
-	double		high;			/* settings.churn_high, churn_medium */
-	double		medium;
-} PredictModel;
 
 /* The plan of query (a format naming the schema twice), kept for the backend (kept_plan.c). */
 static SPIPlanPtr
@@ -66,8 +55,8 @@ Float8Col(int col)
  * Reads the named model (NULL: the one in settings.churn_model); false when
  * no name is given and none is configured.
  */
-static bool
-ReadModel(const char *schema, text *name, PredictModel *m)
+bool
+ReadPredictModel(const char *schema, text *name, PredictModel *m)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
@@ -173,6 +162,62 @@ RiskChangesAt(const PredictModel *m, double x, double t_x, double T, double chur
 }
 
 /*
+ * x = purchase days - 1, t_x from the first to the last purchase, T from the
+ * first purchase to now (at least t_x: orders dated after now score the
+ * customer at the last one), zbar from the days after the first.
+ */
+PurchaseSummary
+SummarisePurchases(const PredictModel *m, TimestampTz now, TimestampTz first, TimestampTz last,
+				   int64 days, double total, double first_amount)
+{
+	PurchaseSummary p;
+
+	p.x = (double) (days - 1);
+	if (p.x > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many purchase days for one customer")));
+	p.t_x = p.x > 0 ? (double) (last - first) / USECS_PER_SEC / m->unit_secs : 0.0;
+	p.T = (double) (now - first) / USECS_PER_SEC / m->unit_secs;
+	p.zbar = p.x > 0 ? (total - first_amount) / p.x : 0.0;
+	p.T = Max(p.T, p.t_x);
+	p.T = Max(p.T, 0.0);
+	return p;
+}
+
+double
+PAlive(const PredictModel *m, const PurchaseSummary *p)
+{
+	return m->mbgnbd ? mbgnbd_p_alive_value(&m->purchases, p->x, p->t_x, p->T)
+		: bgnbd_p_alive_value(&m->purchases, p->x, p->t_x, p->T);
+}
+
+/*
+ * The churn risk class of 1 - p_alive (NULL when that is not a number) and
+ * in *changes_at the moment it changes if no order comes (*changes false
+ * when it never does).
+ */
+const char *
+RiskClass(const PredictModel *m, TimestampTz first, const PurchaseSummary *p, double p_alive,
+		  bool *changes, TimestampTz *changes_at)
+{
+	double		churn = 1.0 - p_alive;
+	double		at;
+
+	*changes = false;
+	*changes_at = 0;
+	if (!isfinite(churn))
+		return NULL;
+	at = RiskChangesAt(m, p->x, p->t_x, p->T, churn);
+	if (!isnan(at))
+	{
+		*changes_at = first + (TimestampTz) ceil(at * m->unit_secs) * USECS_PER_SEC;
+		*changes = true;
+	}
+	return churn >= m->high ? "high" : churn >= m->medium ? "medium" : "low";
+}
+
+/*
  * SQL: churn_predict(customers text[] DEFAULT NULL, model text DEFAULT NULL,
  *                    horizon interval DEFAULT '1 year')
  * RETURNS TABLE (customer_id, x, t_x, t, p_alive, churn_probability,
@@ -193,9 +238,6 @@ churn_predict(PG_FUNCTION_ARGS)
 	char		argnulls[1] = {' '};
 	SPIPlanPtr	plan;
 	int			ret;
-	Datum		high,
-				medium,
-				low;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (!PG_ARGISNULL(2))
@@ -214,7 +256,7 @@ churn_predict(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!ReadModel(schema, name, &m))
+	if (!ReadPredictModel(schema, name, &m))
 	{
 		SPI_finish();
 		PG_RETURN_NULL();
@@ -255,9 +297,6 @@ churn_predict(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 
-	high = CStringGetTextDatum("high");
-	medium = CStringGetTextDatum("medium");
-	low = CStringGetTextDatum("low");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -271,57 +310,42 @@ churn_predict(PG_FUNCTION_ARGS)
 		double		total = DatumGetFloat8(DirectFunctionCall1(numeric_float8, SPI_getbinval(tup, desc, 5, &isnull)));
 		double		first_amount = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
 																	  SPI_getbinval(tup, desc, 6, &isnull)));
-		double		x = (double) (days - 1);
-		double		t_x = x > 0 ? (double) (last - first) / USECS_PER_SEC / m.unit_secs : 0.0;
-		double		T = (double) (now - first) / USECS_PER_SEC / m.unit_secs;
-		double		zbar = x > 0 ? (total - first_amount) / x : 0.0;
+		PurchaseSummary p;
 		double		p_alive,
 					purchases = NAN,
 					value = NAN;
 		int			ok = 1;
+		const char *risk;
+		bool		changes;
+		TimestampTz changes_at;
 
 		CHECK_FOR_INTERRUPTS();
-		if (x > PG_INT32_MAX)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many purchase days for one customer")));
-		/* orders dated after now: the customer is scored at the last one */
-		T = Max(T, t_x);
-		T = Max(T, 0.0);
-		p_alive = m.mbgnbd ? mbgnbd_p_alive_value(&m.purchases, x, t_x, T)
-			: bgnbd_p_alive_value(&m.purchases, x, t_x, T);
+		p = SummarisePurchases(&m, now, first, last, days, total, first_amount);
+		p_alive = PAlive(&m, &p);
 		if (!isnan(periods))
 		{
-			purchases = m.mbgnbd ? mbgnbd_expected_value(&m.purchases, periods, x, t_x, T, &ok)
-				: bgnbd_expected_value(&m.purchases, periods, x, t_x, T, &ok);
+			purchases = m.mbgnbd ? mbgnbd_expected_value(&m.purchases, periods, p.x, p.t_x, p.T, &ok)
+				: bgnbd_expected_value(&m.purchases, periods, p.x, p.t_x, p.T, &ok);
 			if (!ok)
 				purchases = NAN;
 		}
-		if (gg_value_exists(&m.spend, x) && zbar >= 0.0)
-			value = gg_expected_value(&m.spend, x, zbar);
+		if (gg_value_exists(&m.spend, p.x) && p.zbar >= 0.0)
+			value = gg_expected_value(&m.spend, p.x, p.zbar);
 
 		values[0] = SPI_getbinval(tup, desc, 1, &isnull);	/* copied by tuplestore_putvalues */
-		values[1] = Int32GetDatum((int32) x);
-		values[2] = Float8GetDatum(t_x);
-		values[3] = Float8GetDatum(T);
+		values[1] = Int32GetDatum((int32) p.x);
+		values[2] = Float8GetDatum(p.t_x);
+		values[3] = Float8GetDatum(p.T);
 		PutFloat(values, nulls, 4, p_alive);
 		PutFloat(values, nulls, 5, 1.0 - p_alive);
 		PutFloat(values, nulls, 6, purchases);
 		PutFloat(values, nulls, 7, value);
 		PutFloat(values, nulls, 8, purchases * value);
-		nulls[9] = nulls[5];
-		nulls[10] = true;
-		if (!nulls[9])
-		{
-			double		changes = RiskChangesAt(&m, x, t_x, T, 1.0 - p_alive);
-
-			values[9] = 1.0 - p_alive >= m.high ? high : 1.0 - p_alive >= m.medium ? medium : low;
-			if (!isnan(changes))
-			{
-				values[10] = TimestampTzGetDatum(first + (TimestampTz) ceil(changes * m.unit_secs) * USECS_PER_SEC);
-				nulls[10] = false;
-			}
-		}
+		risk = RiskClass(&m, first, &p, p_alive, &changes, &changes_at);
+		nulls[9] = risk == NULL;
+		values[9] = risk ? CStringGetTextDatum(risk) : (Datum) 0;
+		nulls[10] = !changes;
+		values[10] = TimestampTzGetDatum(changes_at);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();

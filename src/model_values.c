@@ -10,8 +10,9 @@
  * Set-based: per call, one row of settings (with the RFM breakpoints and the
  * clock's local date and loyalty period, computed in SQL), then ONE query
  * over the whole batch that returns one row per customer with its facts and
- * what the models need of customer_event_fact and customer_day, then (with
- * a churn model) one call of churn_predict for the batch.  Their plans are
+ * what the models need of customer_event_fact and customer_day (with a
+ * churn model, its purchase days too, scored here by churn_predict.c's
+ * functions: one pass over customer_day, not two).  Their plans are
  * prepared once per backend and kept (KeptPlan, kept_plan.c); a large
  * batch or everyone is read through a cursor in chunks, so memory stays
  * bounded.  Time-zone
@@ -23,10 +24,10 @@
  * body as an oracle.
  *
  * It reads only tagscrm's own tables (customer_fact, customer_event_fact,
- * customer_day, settings, rfm_state, and the churn model through
- * churn_predict): no user code runs.
+ * customer_day, settings, rfm_state, churn_model): no user code runs.
  */
 #include "tagscrm.h"
+#include "churn_predict.h"
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -108,7 +109,11 @@ enum
 	C_LOYALTY_BEFORE,
 	C_ATTRIBUTES,
 	C_BIRTH_DATE,
-	C_AGE
+	C_AGE,
+	C_FIRST_ORDER_AT,
+	C_ORDER_DAYS,
+	C_ORDER_DAYS_TOTAL,
+	C_FIRST_DAY_AMOUNT
 };
 
 /* The settings (and breakpoints, and clock) of one call */
@@ -136,6 +141,8 @@ typedef struct MvSettings
 	bool		ecommerce_ladder;
 	bool		high_ticket_ladder;
 	bool		churn_model_set;
+	bool		churn;			/* the model named in the settings was read */
+	PredictModel churn_model;
 	bool		loyalty_model;
 	int32		loyalty_cycle_days;
 	int32		loyalty_periods;
@@ -243,7 +250,8 @@ static const char customers_query[] =
 	"         WHERE a.value IS NOT NULL AND pg_catalog.btrim(a.value) OPERATOR(pg_catalog.<>) '') END,"
 	" f.birth_date,"
 	" CASE WHEN f.birth_date OPERATOR(pg_catalog.<=) $13"
-	"   THEN pg_catalog.date_part('year', pg_catalog.age($13, f.birth_date))::pg_catalog.int4 END"
+	"   THEN pg_catalog.date_part('year', pg_catalog.age($13, f.birth_date))::pg_catalog.int4 END,"
+	" f.first_order_at, d.order_days, d.order_days_total, d.first_day_amount"
 	" FROM %1$s.customer_fact f"
 	" CROSS JOIN LATERAL (SELECT pg_catalog.max(e.events) FILTER (WHERE e.kind OPERATOR(pg_catalog.=) $3) AS reviews,"
 	"   pg_catalog.max(e.events) FILTER (WHERE e.kind OPERATOR(pg_catalog.=) $4) AS intents,"
@@ -254,7 +262,11 @@ static const char customers_query[] =
 	"       OPERATOR(pg_catalog./) $11)::pg_catalog.int4)"
 	"     FILTER (WHERE $9 AND d.day OPERATOR(pg_catalog.>=) $10 AND (d.orders OPERATOR(pg_catalog.>) 0 OR $12)) AS ks,"
 	"   COALESCE(pg_catalog.bool_or(true)"
-	"     FILTER (WHERE $9 AND d.day OPERATOR(pg_catalog.<) $10 AND (d.orders OPERATOR(pg_catalog.>) 0 OR $12)), false) AS before"
+	"     FILTER (WHERE $9 AND d.day OPERATOR(pg_catalog.<) $10 AND (d.orders OPERATOR(pg_catalog.>) 0 OR $12)), false) AS before,"
+	"   pg_catalog.count(*) FILTER (WHERE $14 AND d.orders OPERATOR(pg_catalog.>) 0) AS order_days,"
+	"   pg_catalog.sum(d.amount) FILTER (WHERE $14 AND d.orders OPERATOR(pg_catalog.>) 0) AS order_days_total,"
+	"   (pg_catalog.array_agg(d.amount ORDER BY d.day) FILTER (WHERE $14 AND d.orders OPERATOR(pg_catalog.>) 0))[1]"
+	"     AS first_day_amount"
 	"   FROM %1$s.customer_day d WHERE d.customer_id OPERATOR(pg_catalog.=) f.customer_id) d"
 	"%2$s";
 
@@ -262,8 +274,8 @@ static const char customers_query[] =
 static SPIPlanPtr
 CustomersPlan(const char *schema, Oid bp_type, bool everyone)
 {
-	Oid			types[13] = {TEXTARRAYOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTARRAYOID,
-	bp_type, TEXTOID, BOOLOID, BOOLOID, DATEOID, INT4OID, BOOLOID, DATEOID};
+	Oid			types[14] = {TEXTARRAYOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+	bp_type, TEXTOID, BOOLOID, BOOLOID, DATEOID, INT4OID, BOOLOID, DATEOID, BOOLOID};
 	char	   *format = psprintf(customers_query, "%1$s",
 								  everyone ? "" : " WHERE f.customer_id OPERATOR(pg_catalog.=) ANY ($1)");
 	SPIPlanPtr	plan = OurPlan(format, schema, bp_type, lengthof(types), types);
@@ -732,6 +744,35 @@ PutCustomer(ReturnSetInfo *rsinfo, MvSettings *s, HeapTuple tup, TupleDesc desc)
 	if (!isnull)
 		PutAgeBand(rsinfo, s, customer, DatumGetDateADT(Column(tup, desc, C_BIRTH_DATE, &isnull)),
 				   DatumGetInt32(d));
+
+	/*
+	 * churn risk (churn_predict's rows: a buyer with purchase days); P(alive)
+	 * falls as time passes without orders, and the class changes when 1 -
+	 * P(alive) reaches the next threshold
+	 */
+	if (s->churn && order_count > 0)
+	{
+		bool		no_first;
+		TimestampTz first = DatumGetTimestampTz(Column(tup, desc, C_FIRST_ORDER_AT, &no_first));
+		int64		days = DatumGetInt64(Column(tup, desc, C_ORDER_DAYS, &isnull));
+
+		if (!no_first && days > 0)
+		{
+			double		total = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																   Column(tup, desc, C_ORDER_DAYS_TOTAL, &isnull)));
+			double		first_amount = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																		  Column(tup, desc, C_FIRST_DAY_AMOUNT, &isnull)));
+			PurchaseSummary p = SummarisePurchases(&s->churn_model, s->at, first,
+												   no_last_order ? 0 : last_order_at, days, total, first_amount);
+			bool		changes;
+			TimestampTz changes_at;
+			const char *risk = RiskClass(&s->churn_model, first, &p, PAlive(&s->churn_model, &p),
+										 &changes, &changes_at);
+
+			if (risk != NULL)
+				Put(rsinfo, customer, "churn_risk", risk, changes, changes_at);
+		}
+	}
 }
 
 /* Puts the rows of n customer rows, each in a memory context reset after it */
@@ -751,41 +792,13 @@ PutCustomers(ReturnSetInfo *rsinfo, MvSettings *s, SPITupleTable *table, uint64 
 	}
 }
 
-/* Puts the churn risk rows of n rows of the churn query */
-static void
-PutChurn(ReturnSetInfo *rsinfo, SPITupleTable *table, uint64 n, MemoryContext rowcxt)
-{
-	for (uint64 i = 0; i < n; i++)
-	{
-		bool		isnull;
-		bool		no_change;
-		TimestampTz changes_at;
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(rowcxt);
-		changes_at = DatumGetTimestampTz(SPI_getbinval(table->vals[i], table->tupdesc, 3, &no_change));
-		Put(rsinfo, SPI_getbinval(table->vals[i], table->tupdesc, 1, &isnull), "churn_risk",
-			TextDatumGetCString(SPI_getbinval(table->vals[i], table->tupdesc, 2, &isnull)),
-			!no_change, changes_at);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
-	}
-}
-
-typedef enum
-{
-	MV_CUSTOMERS,
-	MV_CHURN
-} MvQuery;
-
 /*
  * Runs plan and puts the rows of what it returns: a batch of at most
  * MV_CHUNK customers at once, a larger one or everyone through a cursor,
  * MV_CHUNK rows at a time.
  */
 static void
-RunAndPut(MvQuery which, SPIPlanPtr plan, Datum *args, const char *nulls, bool small,
+RunAndPut(SPIPlanPtr plan, Datum *args, const char *nulls, bool small,
 		  ReturnSetInfo *rsinfo, MvSettings *s, MemoryContext rowcxt)
 {
 	Portal		portal = NULL;
@@ -813,10 +826,7 @@ RunAndPut(MvQuery which, SPIPlanPtr plan, Datum *args, const char *nulls, bool s
 			SPI_cursor_fetch(portal, true, MV_CHUNK);
 		table = SPI_tuptable;
 		n = SPI_processed;
-		if (which == MV_CUSTOMERS)
-			PutCustomers(rsinfo, s, table, n, rowcxt);
-		else
-			PutChurn(rsinfo, table, n, rowcxt);
+		PutCustomers(rsinfo, s, table, n, rowcxt);
 		SPI_freetuptable(table);
 		if (portal == NULL || n == 0)
 			break;
@@ -839,8 +849,8 @@ tagscrm_model_values(PG_FUNCTION_ARGS)
 	const char *schema = quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
 	ArrayType  *customers = PG_ARGISNULL(0) ? NULL : PG_GETARG_ARRAYTYPE_P(0);
 	MvSettings *s;
-	Datum		args[13];
-	char		nulls[13];
+	Datum		args[14];
+	char		nulls[14];
 	bool		small;
 	MemoryContext rowcxt;
 
@@ -876,26 +886,14 @@ tagscrm_model_values(PG_FUNCTION_ARGS)
 	nulls[0] = customers == NULL ? 'n' : ' ';
 	args[1] = TimestampTzGetDatum(s->at);
 	nulls[1] = ' ';
+	/* the churn model the settings name; none by that name: no churn rows */
+	s->churn = s->churn_model_set && ReadPredictModel(schema, NULL, &s->churn_model);
+	args[13] = BoolGetDatum(s->churn);
+	nulls[13] = ' ';
 	small = customers != NULL && ArrayGetNItems(ARR_NDIM(customers), ARR_DIMS(customers)) <= MV_CHUNK;
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "model_values row", ALLOCSET_DEFAULT_SIZES);
-	RunAndPut(MV_CUSTOMERS, CustomersPlan(schema, s->bp_type, customers == NULL), args, nulls, small,
-			  rsinfo, s, rowcxt);
-
-	/* churn risk: without a model churn_predict is not called at all */
-	if (s->churn_model_set)
-	{
-		/*
-		 * churn risk: P(alive) falls as time passes without orders; the
-		 * class changes when 1 - P(alive) reaches the next threshold
-		 */
-		Oid			types[1] = {TEXTARRAYOID};
-		SPIPlanPtr	plan = OurPlan("SELECT c.customer_id, c.risk, c.risk_changes_at"
-								" FROM %1$s.churn_predict($1, NULL, NULL) c WHERE c.risk IS NOT NULL",
-								schema, InvalidOid, 1, types);
-
-		RunAndPut(MV_CHURN, plan, args, nulls, small, rsinfo, s, rowcxt);
-	}
+	RunAndPut(CustomersPlan(schema, s->bp_type, customers == NULL), args, nulls, small, rsinfo, s, rowcxt);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -210,7 +210,7 @@ done
 # customer of the population.  Only ours: there is no plain twin of a sweep.
 echo "sweep() a month later, per customer due; refresh(all_models => true) per customer" >&2
 for r in $(seq 1 "$repeats"); do
-	at=$(run -At -c "SELECT (timestamptz '2026-01-01 00:00:00+00' + $r * interval '30 days')::text")
+	at=$(run -At -c "SELECT replace((timestamptz '2026-01-01 00:00:00+00' + $r * interval '30 days')::text, ' ', 'T')")
 	due=$(run -At -c "SELECT count(*) FROM tagscrm.customer_fact f
 	                  WHERE f.next_change_at <= '$at' OR f.rule_next_change_at <= '$at'")
 	t0=$(now)
