@@ -209,19 +209,22 @@ done
 # customers due, not the population); refresh(all_models => true) per
 # customer of the population.  Only ours: there is no plain twin of a sweep.
 echo "sweep() a month later, per customer due; refresh(all_models => true) per customer" >&2
+job_ms() {   # clock statement: the statement's own time in ms (the connection's start left out)
+	PGOPTIONS="$PGOPTIONS -c tagscrm.clock_override=$1" run -At <<SQL
+SELECT clock_timestamp() AS t0 \gset
+$2 \gset
+SELECT round((extract(epoch FROM clock_timestamp() - :'t0') * 1000)::numeric, 1);
+SQL
+}
 for r in $(seq 1 "$repeats"); do
 	at=$(run -At -c "SELECT replace((timestamptz '2026-01-01 00:00:00+00' + $r * interval '30 days')::text, ' ', 'T')")
 	due=$(run -At -c "SELECT count(*) FROM tagscrm.customer_fact f
 	                  WHERE f.next_change_at <= '$at' OR f.rule_next_change_at <= '$at'")
-	t0=$(now)
-	PGOPTIONS="$PGOPTIONS -c tagscrm.clock_override=$at" run -c "SELECT tagscrm.sweep()" >/dev/null
-	t1=$(now)
+	ms=$(job_ms "$at" "SELECT tagscrm.sweep()")
 	record sweep_due "$r" "$due" customers
-	record sweep_per_customer "$r" "$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1e6 / ($due > 0 ? $due : 1) }")" "µs"
-	t0=$(now)
-	PGOPTIONS="$PGOPTIONS -c tagscrm.clock_override=$at" run -c "SELECT tagscrm.refresh(all_models => true, quiet => true)" >/dev/null
-	t1=$(now)
-	record refresh_all_per_customer "$r" "$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1e6 / $customers }")" "µs"
+	record sweep_per_customer "$r" "$(awk "BEGIN { printf \"%.1f\", $ms * 1e3 / ($due > 0 ? $due : 1) }")" "µs"
+	ms=$(job_ms "$at" "SELECT tagscrm.refresh(all_models => true, quiet => true)")
+	record refresh_all_per_customer "$r" "$(awk "BEGIN { printf \"%.1f\", $ms * 1e3 / $customers }")" "µs"
 done
 
 run -A -F ' | ' <<'SQL'
