@@ -120,8 +120,13 @@ DECLARE
 BEGIN
 	PERFORM @extschema@.lock_for_everyone(breakpoints => true);   -- writers wait meanwhile
 	IF rebuild THEN
+		-- the rows of a table watched with backfill => false are checked now
+		PERFORM @extschema@.check_rows(w) FROM @extschema@.watched_table w WHERE w.backfill_pending;
 		PERFORM @extschema@.report_progress('refresh', 'rebuilding facts from the watched tables', quiet);
 		PERFORM @extschema@.recompute_facts(NULL);
+		-- every row is in the facts now: statements apply their own again
+		-- from the commit on (apply_trigger)
+		UPDATE @extschema@.watched_table w SET backfill_pending = false WHERE w.backfill_pending;
 	END IF;
 	PERFORM @extschema@.report_progress('refresh', 'computing RFM breakpoints', quiet);
 	PERFORM @extschema@.compute_breakpoints();

@@ -182,6 +182,14 @@ BEGIN
 	ELSIF customers IS NULL THEN
 		RETURN;
 	END IF;
+	-- While a table watched with backfill => false waits for its rebuild,
+	-- statements on orders and events are queued: the rebuild holds the
+	-- facts' lock, and the writers go on (pending.sql applies them after).
+	IF role IN ('orders', 'events') AND EXISTS (SELECT FROM @extschema@.watched_table w WHERE w.backfill_pending) THEN
+		PERFORM @extschema@.defer_customers(role, op, customers, CASE WHEN op = 'INSERT' THEN ats END,
+		                                    CASE WHEN op = 'INSERT' AND ats IS NOT NULL THEN details END);
+		RETURN;
+	END IF;
 	-- Under REPEATABLE READ this transaction scores against the breakpoints
 	-- of its snapshot: if refresh() has replaced them since, fail with 40001
 	-- (the client retries) rather than keep an RFM segment of the old ones.

@@ -25,7 +25,11 @@ CREATE TABLE @extschema@.watched_table (
 	counted_statuses text[],  -- ... the statuses of purchases
 	refund_statuses text[],   -- ... and of refunds
 	watched_by     text NOT NULL,
-	watched_at     timestamptz NOT NULL
+	watched_at     timestamptz NOT NULL,
+	-- watched with backfill => false: its rows are not in the facts yet, and
+	-- statements on watched orders and events are queued until a rebuild
+	-- (refresh(rebuild => true)) puts them in while the writes go on
+	backfill_pending boolean NOT NULL DEFAULT false
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.watched_table', '');
 COMMENT ON TABLE @extschema@.watched_table IS
@@ -356,23 +360,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.check_read_rights(@extschema@.watched_table) IS
 	'Internal: raises unless the role that watched a table may still read what tagscrm reads of it';
 
--- Registers a table that check_watchable accepted: waits for its writers and
--- keeps new ones out until the backfill is done, checks the watching role's
--- rights, and installs the statement triggers (contacts only need inserts).
-CREATE FUNCTION @extschema@.register_watch(w @extschema@.watched_table, logged jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE
+-- Raises unless every row of a watched table can be used (a time, an
+-- amount, a customer): one scan, as the table's owner.
+CREATE FUNCTION @extschema@.check_rows(w @extschema@.watched_table) RETURNS void
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	problem text;
 BEGIN
-	w.watched_by := @extschema@.acting_role();
-	w.watched_at := @extschema@.now();
-	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', w.relid);
-	INSERT INTO @extschema@.watched_table SELECT (w).*;
-	PERFORM @extschema@.check_read_rights(w);
-	-- a row already there that tagscrm cannot use is refused now, as any
-	-- statement writing it later would be
 	SELECT r.p INTO problem
 	  FROM @extschema@.read_as_owner(w.relid, format('SELECT pg_catalog.min(%s) FROM %s', @extschema@.row_problem_sql(w, '$2'), w.relid),
 	                                 NULL, (SELECT s.time_zone FROM @extschema@.settings s)) AS r(p text);
@@ -380,6 +376,31 @@ BEGIN
 		RAISE EXCEPTION 'tagscrm cannot watch %: a row of it cannot be used: %', w.relid, substr(problem, 7)
 			USING ERRCODE = left(problem, 5),
 			      HINT = 'tagscrm keeps facts from every row of a watched table: correct such rows first.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_rows(@extschema@.watched_table) IS
+	'Internal: raises unless tagscrm can use every row of a watched table';
+
+-- Registers a table that check_watchable accepted: waits for its writers and
+-- keeps new ones out until the backfill is done, checks the watching role's
+-- rights, and installs the statement triggers (contacts only need inserts).
+CREATE FUNCTION @extschema@.register_watch(w @extschema@.watched_table, logged jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	w.backfill_pending := COALESCE(w.backfill_pending, false);
+	w.watched_by := @extschema@.acting_role();
+	w.watched_at := @extschema@.now();
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', w.relid);
+	INSERT INTO @extschema@.watched_table SELECT (w).*;
+	PERFORM @extschema@.check_read_rights(w);
+	-- a row already there that tagscrm cannot use is refused now, as any
+	-- statement writing it later would be (without a backfill now, by the
+	-- rebuild that backfills: the scan reads the whole table)
+	IF NOT w.backfill_pending THEN
+		PERFORM @extschema@.check_rows(w);
 	END IF;
 	EXECUTE format('CREATE TRIGGER tagscrm_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS tagscrm_new
 	                FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.watch_trigger(%L)', w.relid, w.role);
@@ -401,7 +422,7 @@ COMMENT ON FUNCTION @extschema@.register_watch(@extschema@.watched_table, jsonb)
 -- it and rebuilds every customer's facts.
 CREATE FUNCTION @extschema@.watch_orders(tbl regclass, customer name, at name, amount name,
                                          status_column name DEFAULT NULL, counted_statuses text[] DEFAULT NULL,
-                                         refund_statuses text[] DEFAULT NULL) RETURNS void
+                                         refund_statuses text[] DEFAULT NULL, backfill boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
@@ -409,7 +430,8 @@ AS $$
 DECLARE
 	w @extschema@.watched_table;
 	logged jsonb := jsonb_build_object('customer', customer, 'at', at, 'amount', amount, 'status_column', status_column,
-	                                   'counted_statuses', counted_statuses, 'refund_statuses', refund_statuses);
+	                                   'counted_statuses', counted_statuses, 'refund_statuses', refund_statuses,
+	                                   'backfill', backfill);
 	old @extschema@.watched_table;
 BEGIN
 	SELECT * INTO old FROM @extschema@.watched_table x WHERE x.role = 'orders' AND x.relid = tbl;
@@ -428,27 +450,36 @@ BEGIN
 	PERFORM @extschema@.check_order_condition(tbl, status_column, counted_statuses, refund_statuses);
 	w.role := 'orders'; w.relid := tbl; w.customer_column := customer; w.at_column := at; w.amount_column := amount;
 	w.status_column := status_column; w.counted_statuses := counted_statuses; w.refund_statuses := refund_statuses;
+	w.backfill_pending := NOT backfill;
+	IF backfill IS NULL THEN
+		RAISE EXCEPTION 'backfill must be true or false' USING ERRCODE = '22004',
+			HINT = 'true (the default) backfills now, under a lock; false leaves it to refresh(rebuild => true), while writes go on.';
+	END IF;
 	IF old.relid IS NOT NULL THEN
 		EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
 		w.watched_by := @extschema@.acting_role();
 		w.watched_at := @extschema@.now();
 		UPDATE @extschema@.watched_table x SET customer_column = w.customer_column, at_column = w.at_column,
 		       amount_column = w.amount_column, status_column = w.status_column, counted_statuses = w.counted_statuses,
-		       refund_statuses = w.refund_statuses, watched_by = w.watched_by, watched_at = w.watched_at
+		       refund_statuses = w.refund_statuses, watched_by = w.watched_by, watched_at = w.watched_at,
+		       backfill_pending = x.backfill_pending OR w.backfill_pending
 		 WHERE x.role = 'orders';
 		PERFORM @extschema@.check_read_rights(w);
 		PERFORM @extschema@.log_library('watch', 'orders', 'rewatch', to_jsonb(old), jsonb_build_object('table', tbl::text) || logged, NULL);
 	ELSE
 		PERFORM @extschema@.register_watch(w, logged);
 	END IF;
-	PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
+	IF backfill THEN
+		PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.watch_orders(regclass, name, name, name, name, text[], text[]) IS
+COMMENT ON FUNCTION @extschema@.watch_orders(regclass, name, name, name, name, text[], text[], boolean) IS
 	'Watches an orders table (optionally only the orders of some statuses, with refunds): facts, RFM, lifecycle, status and level tags stay current';
 
 CREATE FUNCTION @extschema@.watch_events(tbl regclass, customer name, at name, kind name,
-                                         object name DEFAULT NULL, duration name DEFAULT NULL) RETURNS void
+                                         object name DEFAULT NULL, duration name DEFAULT NULL,
+                                         backfill boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off   -- maintenance plans are small; JIT compile time would dominate
@@ -464,13 +495,19 @@ BEGIN
 		PERFORM @extschema@.check_column_type(tbl, duration, 'numeric');
 	END IF;
 	w.role := 'events'; w.relid := tbl; w.customer_column := customer; w.at_column := at; w.kind_column := kind;
-	w.object_column := object; w.duration_column := duration;
+	w.object_column := object; w.duration_column := duration; w.backfill_pending := NOT backfill;
+	IF backfill IS NULL THEN
+		RAISE EXCEPTION 'backfill must be true or false' USING ERRCODE = '22004',
+			HINT = 'true (the default) backfills now, under a lock; false leaves it to refresh(rebuild => true), while writes go on.';
+	END IF;
 	PERFORM @extschema@.register_watch(w, jsonb_build_object('customer', customer, 'at', at, 'kind', kind,
-	                                                         'object', object, 'duration', duration));
-	PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
+	                                                         'object', object, 'duration', duration, 'backfill', backfill));
+	IF backfill THEN
+		PERFORM @extschema@.reevaluate(rebuild => true, quiet => false);   -- the backfill
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.watch_events(regclass, name, name, name, name, name) IS
+COMMENT ON FUNCTION @extschema@.watch_events(regclass, name, name, name, name, name, boolean) IS
 	'Watches a behaviour events table (kind, optional object and duration)';
 
 CREATE FUNCTION @extschema@.watch_customers(tbl regclass, customer name, attributes name[] DEFAULT '{}',
