@@ -161,8 +161,8 @@ BEGIN
 	-- single statements queued while a backfill waited, say), up to 1,000
 	-- customers in all, are applied with it in one recompute: right for
 	-- every kind of entry, since the table holds their rows by now, and one
-	-- set-based pass instead of a transaction each.  If that fails, it goes
-	-- on alone below.
+	-- set-based pass instead of a transaction each.  If that fails, it is
+	-- tried again alone.
 	along := ARRAY(SELECT x.pending_id FROM @extschema@.pending_customers x
 	                WHERE x.pending_id IN (
 	                      SELECT y.pending_id
@@ -173,63 +173,50 @@ BEGIN
 	                               ORDER BY y.pending_id LIMIT 1000) y
 	                       WHERE y.n + cardinality(p.customers) <= 1000)
 	                ORDER BY x.pending_id FOR UPDATE SKIP LOCKED);
-	IF cardinality(along) > 0 THEN
+	LOOP
 		BEGIN
+			-- lock order: the watched table, then the fact rows (as a writer of it)
 			w := (SELECT x FROM @extschema@.watched_table x WHERE x.role = p.source);
 			IF w.relid IS NOT NULL THEN
 				EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE', w.relid);
 			END IF;
 			touched := ARRAY(SELECT DISTINCT c FROM @extschema@.pending_customers x, unnest(x.customers) c
-			                  WHERE (x.pending_id = p.pending_id OR x.pending_id = ANY (along)) AND c IS NOT NULL ORDER BY 1);
+			                  WHERE (x.pending_id = p.pending_id OR x.pending_id = ANY (along)) AND c IS NOT NULL);
 			PERFORM @extschema@.lock_facts_patiently(touched);
-			PERFORM @extschema@.recompute_facts(touched, p.source);
+			-- after the locks: a recompute of these customers has committed by now
+			IF cardinality(along) = 0 AND p.statement = 'INSERT' AND p.ats IS NOT NULL AND written_here
+			   AND NOT EXISTS (SELECT FROM @extschema@.recompute_log r
+			                    WHERE r.xact = p.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, r.snap)) THEN
+				touched := CASE p.source WHEN 'orders' THEN @extschema@.add_orders(p.customers, p.ats, p.details::numeric[])
+				                         ELSE @extschema@.add_events(p.customers, p.ats, p.details) END;
+			ELSE
+				PERFORM @extschema@.recompute_facts(touched, p.source);
+			END IF;
 			PERFORM @extschema@.maintain(touched);
 			DELETE FROM @extschema@.pending_customers x WHERE x.pending_id = p.pending_id OR x.pending_id = ANY (along);
-			DELETE FROM @extschema@.recompute_log r
-			 WHERE NOT EXISTS (SELECT FROM @extschema@.pending_customers x
-			                    WHERE x.statement = 'INSERT' AND x.failed_at IS NULL
-			                      AND (x.xact = r.xact OR pg_catalog.pg_visible_in_snapshot(x.xact, r.snap)));
-			PERFORM pg_catalog.set_config('tagscrm.acting_for', '', true);
-			RETURN true;
+			EXIT;
 		EXCEPTION WHEN OTHERS THEN
-			NULL;   -- nothing of them was applied: the oldest goes on alone
+			-- nothing of it was applied; it must not hold up the others
+			IF cardinality(along) > 0 THEN
+				along := '{}';   -- one of those taken along may be the cause
+				CONTINUE;
+			END IF;
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			IF state IN ('40001', '40P01', '55P03') THEN
+				-- a conflict with another transaction passes: the caller tries again
+				PERFORM pg_catalog.set_config('tagscrm.acting_for', '', true);
+				PERFORM pg_sleep(0.1);
+				RETURN true;
+			END IF;
+			UPDATE @extschema@.pending_customers x
+			   SET failed_at = pg_catalog.clock_timestamp(), failure = state || ': ' || message
+			 WHERE x.pending_id = p.pending_id;
+			RAISE WARNING 'tagscrm: queued statement % (% on %) could not be applied and is set aside: %',
+				p.pending_id, p.statement, p.source, message
+				USING HINT = 'See tagscrm.pending_changes; after mending the cause, SELECT tagscrm.apply_pending() retries it, and tagscrm.refresh(rebuild => true) covers it.';
+			EXIT;
 		END;
-	END IF;
-	BEGIN
-		-- lock order: the watched table, then the fact rows (as a writer of it)
-		w := (SELECT x FROM @extschema@.watched_table x WHERE x.role = p.source);
-		IF w.relid IS NOT NULL THEN
-			EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE', w.relid);
-		END IF;
-		PERFORM @extschema@.lock_facts_patiently(p.customers);
-		-- after the locks: a recompute of these customers has committed by now
-		IF p.statement = 'INSERT' AND p.ats IS NOT NULL AND written_here
-		   AND NOT EXISTS (SELECT FROM @extschema@.recompute_log r
-		                    WHERE r.xact = p.xact OR pg_catalog.pg_visible_in_snapshot(p.xact, r.snap)) THEN
-			touched := CASE p.source WHEN 'orders' THEN @extschema@.add_orders(p.customers, p.ats, p.details::numeric[])
-			                         ELSE @extschema@.add_events(p.customers, p.ats, p.details) END;
-		ELSE
-			touched := ARRAY(SELECT DISTINCT c FROM unnest(p.customers) c WHERE c IS NOT NULL);
-			PERFORM @extschema@.recompute_facts(touched, p.source);
-		END IF;
-		PERFORM @extschema@.maintain(touched);
-		DELETE FROM @extschema@.pending_customers x WHERE x.pending_id = p.pending_id;
-	EXCEPTION WHEN OTHERS THEN
-		-- nothing of it was applied; it must not hold up the others
-		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-		IF state IN ('40001', '40P01', '55P03') THEN
-			-- a conflict with another transaction passes: the caller tries again
-			PERFORM pg_catalog.set_config('tagscrm.acting_for', '', true);
-			PERFORM pg_sleep(0.1);
-			RETURN true;
-		END IF;
-		UPDATE @extschema@.pending_customers x
-		   SET failed_at = pg_catalog.clock_timestamp(), failure = state || ': ' || message
-		 WHERE x.pending_id = p.pending_id;
-		RAISE WARNING 'tagscrm: queued statement % (% on %) could not be applied and is set aside: %',
-			p.pending_id, p.statement, p.source, message
-			USING HINT = 'See tagscrm.pending_changes; after mending the cause, SELECT tagscrm.apply_pending() retries it, and tagscrm.refresh(rebuild => true) covers it.';
-	END;
+	END LOOP;
 	-- a logged snapshot matters only while an insert visible in it is queued
 	DELETE FROM @extschema@.recompute_log r
 	 WHERE NOT EXISTS (SELECT FROM @extschema@.pending_customers x

@@ -278,6 +278,7 @@ KindArray(List *kinds)
  */
 typedef struct WatchedSourceInfo
 {
+	MemoryContext context;		/* holds the texts, under TopMemoryContext */
 	bool		valid;
 	Oid			relid;
 	char	   *fingerprint;
@@ -303,12 +304,6 @@ ForgetAllSources(Datum arg, int cacheid, uint32 hashvalue)
 	ForgetSourceOfRelation(arg, InvalidOid);
 }
 
-/* a copy in TopMemoryContext */
-static char *
-Kept(const char *s)
-{
-	return s ? MemoryContextStrdup(TopMemoryContext, s) : NULL;
-}
 
 /* The watched table of orders or events, checked, or NULL when none is watched */
 static const WatchedSourceInfo *
@@ -323,6 +318,7 @@ WatchedSource(Batch *b, RuleSource source)
 	TupleDesc	wd;
 	char	   *fingerprint;
 	Oid			relid;
+	MemoryContext old;
 
 	if (!source_callbacks)
 	{
@@ -357,40 +353,31 @@ WatchedSource(Batch *b, RuleSource source)
 		elog(ERROR, "tagscrm: reading the watched table of %s failed", source == RULE_SOURCE_ORDER ? "orders" : "events");
 	w = SPI_tuptable->vals[0];
 	wd = SPI_tuptable->tupdesc;
-	if (k->fingerprint)
-	{
-		pfree(k->fingerprint);
-		pfree(k->table);
-		pfree(k->cust);
-		pfree(k->at);
-		pfree(k->num);
-		pfree(k->custtype);
-		pfree(k->purchase);
-		if (k->kind)
-			pfree(k->kind);
-		if (k->object)
-			pfree(k->object);
-	}
+	if (k->context == NULL)
+		k->context = AllocSetContextCreate(TopMemoryContext, "tagscrm watched source", ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(k->context);
+	old = MemoryContextSwitchTo(k->context);
 	k->relid = relid;
-	k->fingerprint = Kept(fingerprint);
-	k->table = Kept(psprintf("%s.%s", quote_identifier(get_namespace_name(get_rel_namespace(relid))),
-							 quote_identifier(get_rel_name(relid))));
-	k->cust = Kept(quote_identifier(SPI_getvalue(w, wd, 1)));
-	k->at = Kept(quote_identifier(SPI_getvalue(w, wd, 2)));
-	k->custtype = Kept(SPI_getvalue(w, wd, 7));
-	k->purchase = Kept(SPI_getvalue(w, wd, 9));
+	k->fingerprint = pstrdup(fingerprint);
+	k->table = psprintf("%s.%s", quote_identifier(get_namespace_name(get_rel_namespace(relid))),
+						quote_identifier(get_rel_name(relid)));
+	k->cust = pstrdup(quote_identifier(SPI_getvalue(w, wd, 1)));
+	k->at = pstrdup(quote_identifier(SPI_getvalue(w, wd, 2)));
+	k->custtype = SPI_getvalue(w, wd, 7);
+	k->purchase = SPI_getvalue(w, wd, 9);
 	k->kind = k->object = NULL;
 	if (source == RULE_SOURCE_ORDER)
-		k->num = Kept(psprintf("%s::pg_catalog.float8", quote_identifier(SPI_getvalue(w, wd, 3))));
+		k->num = psprintf("%s::pg_catalog.float8", quote_identifier(SPI_getvalue(w, wd, 3)));
 	else
 	{
 		char	   *obj = SPI_getvalue(w, wd, 5);
 		char	   *dur = SPI_getvalue(w, wd, 6);
 
-		k->kind = Kept(psprintf("%s::pg_catalog.text", quote_identifier(SPI_getvalue(w, wd, 4))));
-		k->object = Kept(obj ? psprintf("%s::pg_catalog.text", quote_identifier(obj)) : "NULL::pg_catalog.text");
-		k->num = Kept(dur ? psprintf("%s::pg_catalog.float8", quote_identifier(dur)) : "NULL::pg_catalog.float8");
+		k->kind = psprintf("%s::pg_catalog.text", quote_identifier(SPI_getvalue(w, wd, 4)));
+		k->object = obj ? psprintf("%s::pg_catalog.text", quote_identifier(obj)) : "NULL::pg_catalog.text";
+		k->num = dur ? psprintf("%s::pg_catalog.float8", quote_identifier(dur)) : "NULL::pg_catalog.float8";
 	}
+	MemoryContextSwitchTo(old);
 	k->valid = true;
 	return k;
 }
