@@ -89,18 +89,9 @@ COMMENT ON VIEW @extschema@.tag_word IS
 
 -- The key a name is looked up by: trimmed, in Unicode NFC (in a UTF8
 -- database; other encodings have no composed forms to fold), lower case.
--- Immutable: a database's encoding never changes.
+-- Immutable: a database's encoding never changes.  In C (src/names.c).
 CREATE FUNCTION @extschema@.name_key(name text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF getdatabaseencoding() = 'UTF8' THEN
-		RETURN lower(normalize(btrim(name), NFC));
-	END IF;
-	RETURN lower(btrim(name));
-END
-$$;
+	AS 'MODULE_PATHNAME', 'tagscrm_name_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.name_key(text) IS
 	'Internal: the lookup key of a name: trimmed, Unicode NFC, lower case';
 

@@ -39,6 +39,7 @@
 #include "miscadmin.h"
 #include "rule_parse.h"
 #include "segment_keys.h"
+#include "set_term.h"
 #include "tagscrm.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -406,6 +407,7 @@ typedef struct SegEval
 	MemoryContext cxt;			/* where the owners live (outside SPI) */
 	bool		evaluate;		/* false: only resolve names (segment_check) */
 	BitmapOwner *universe;		/* every customer, read at the first "not" */
+	List	   *leaves;			/* every set read, released at the end */
 	const char *segments[SEGMENT_MAX_NESTING + 1];	/* segments being expanded */
 	int			nsegments;
 	const char *defining;		/* segment_check: the segment being defined */
@@ -598,19 +600,43 @@ TagSet(SegEval *e, int32 tag_id)
 	return owner;
 }
 
-static BitmapOwner *
-Copy(SegEval *e, const BitmapOwner *src)
+/* A set read (owned by e->cxt) as a term; released with the others at the end */
+static SetTerm *
+Leaf(SegEval *e, BitmapOwner *owner, bool first_use)
 {
 	MemoryContext old = MemoryContextSwitchTo(e->cxt);
-	BitmapOwner *owner = BitmapOwn(roaring_bitmap_copy(src->bitmap));
+	SetTerm    *t = SetTermLeaf(owner);
 
+	if (first_use)
+		e->leaves = lappend(e->leaves, owner);
 	MemoryContextSwitchTo(old);
-	return owner;
+	return t;
 }
 
-static BitmapOwner *Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node);
+static SetTerm *
+Op(SegEval *e, SetTermKind op, SetTerm *left, SetTerm *right)
+{
+	MemoryContext old = MemoryContextSwitchTo(e->cxt);
+	SetTerm    *t = SetTermOp(op, left, right);
 
-static BitmapOwner *
+	MemoryContextSwitchTo(old);
+	return t;
+}
+
+/* Frees every set an evaluation read */
+static void
+ReleaseLeaves(SegEval *e)
+{
+	ListCell   *lc;
+
+	foreach(lc, e->leaves)
+		BitmapRelease((BitmapOwner *) lfirst(lc));
+	e->leaves = NIL;
+}
+
+static SetTerm *Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node);
+
+static SetTerm *
 EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 {
 	bool		isnull;
@@ -619,7 +645,7 @@ EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 	SegNode    *tree;
 	SegContext	c;
 	ErrorContextCallback cb;
-	BitmapOwner *result;
+	SetTerm    *result;
 	int			i;
 
 	RunPlan(e, &segment_plan, CStringGetTextDatum(node->name), 2);
@@ -719,7 +745,7 @@ EvaluateCondition(SegEval *e, const char *canonical)
 	return owner;
 }
 
-static BitmapOwner *Universe(SegEval *e);
+static SetTerm *Universe(SegEval *e);
 
 /*
  * A condition's customers.  In a saved segment, the set kept for it (see
@@ -728,7 +754,7 @@ static BitmapOwner *Universe(SegEval *e);
  * when no set is kept (after a restore, until refresh()), evaluated now.
  * Kept sets are read within every customer known, as tag sets are.
  */
-static BitmapOwner *
+static SetTerm *
 ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
 {
 	char	   *canonical;
@@ -753,38 +779,37 @@ ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
 		Datum		d = QueryOne(e, &kept_condition_plan, CStringGetTextDatum(canonical), &found);
 
 		if (found)
-		{
-			result = TagSet(e, -DatumGetInt32(d));
-			roaring_bitmap_and_inplace(result->bitmap, Universe(e)->bitmap);
-			return result;
-		}
+			return Op(e, SET_AND, Leaf(e, TagSet(e, -DatumGetInt32(d)), true), Universe(e));
 	}
 	forboth(lc1, e->conditions, lc2, e->condition_sets)
 	{
 		if (strcmp((const char *) lfirst(lc1), canonical) == 0)
-			return Copy(e, (const BitmapOwner *) lfirst(lc2));
+			return Leaf(e, (BitmapOwner *) lfirst(lc2), false);
 	}
 	result = EvaluateCondition(e, canonical);
 	old = MemoryContextSwitchTo(e->cxt);
 	e->conditions = lappend(e->conditions, pstrdup(canonical));
 	e->condition_sets = lappend(e->condition_sets, result);
 	MemoryContextSwitchTo(old);
-	return Copy(e, result);
+	return Leaf(e, result, true);
 }
 
-static BitmapOwner *
+/* Every customer, read once per evaluation */
+static SetTerm *
 Universe(SegEval *e)
 {
-	if (e->universe == NULL)
+	bool		first_use = e->universe == NULL;
+
+	if (first_use)
 		e->universe = TagSet(e, 0);
-	return e->universe;
+	return Leaf(e, e->universe, first_use);
 }
 
-static BitmapOwner *
+static SetTerm *
 Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 {
-	BitmapOwner *a;
-	BitmapOwner *b;
+	SetTerm    *a;
+	SetTerm    *b;
 	bool		found;
 
 	CHECK_FOR_INTERRUPTS();
@@ -799,7 +824,7 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 					NameError(src, len, node, "42704",
 							  "See tagscrm.tags for the tag library; tagscrm.add_tag_alias() adds another word for a tag.",
 							  "tag \"%s\" does not exist", node->name);
-				return e->evaluate ? TagSet(e, DatumGetInt32(d)) : NULL;
+				return e->evaluate ? Leaf(e, TagSet(e, DatumGetInt32(d)), true) : NULL;
 			}
 		case SEG_GROUP:
 			{
@@ -808,23 +833,28 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 				int			ntags;
 				int			i;
 				MemoryContext old;
+				BitmapOwner *group;
 
 				d = QueryOne(e, &group_plan, CStringGetTextDatum(node->name), &found);
 				if (SPI_processed == 0)
 					NameError(src, len, node, "42704",
 							  "See tagscrm.tag_groups for the groups.",
 							  "tag group \"%s\" does not exist", node->name);
+				if (!e->evaluate)
+					return NULL;
 				old = MemoryContextSwitchTo(e->cxt);
-				a = BitmapEmpty();
+				group = BitmapEmpty();
 				MemoryContextSwitchTo(old);
-				if (!found || !e->evaluate)
+				a = Leaf(e, group, true);
+				if (!found)
 					return a;
 				deconstruct_array(DatumGetArrayTypeP(d), INT4OID, 4, true, TYPALIGN_INT, &tags, NULL, &ntags);
 				for (i = 0; i < ntags; i++)
 				{
-					b = TagSet(e, DatumGetInt32(tags[i]));
-					roaring_bitmap_or_inplace(a->bitmap, b->bitmap);
-					BitmapRelease(b);
+					BitmapOwner *tag = TagSet(e, DatumGetInt32(tags[i]));
+
+					roaring_bitmap_or_inplace(group->bitmap, tag->bitmap);
+					BitmapRelease(tag);
 				}
 				return a;
 			}
@@ -836,10 +866,7 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 			a = Evaluate(e, src, len, node->left);
 			if (!e->evaluate)
 				return NULL;
-			b = Copy(e, Universe(e));
-			roaring_bitmap_andnot_inplace(b->bitmap, a->bitmap);
-			BitmapRelease(a);
-			return b;
+			return Op(e, SET_ANDNOT, Universe(e), a);
 		case SEG_AND:
 		case SEG_OR:
 			{
@@ -856,22 +883,12 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 				if (node->kind == SEG_AND && r->kind == SEG_NOT)
 				{
 					b = Evaluate(e, src, len, r->left);
-					if (!e->evaluate)
-						return NULL;
-					roaring_bitmap_andnot_inplace(a->bitmap, b->bitmap);
+					return e->evaluate ? Op(e, SET_ANDNOT, a, b) : NULL;
 				}
-				else
-				{
-					b = Evaluate(e, src, len, r);
-					if (!e->evaluate)
-						return NULL;
-					if (node->kind == SEG_AND)
-						roaring_bitmap_and_inplace(a->bitmap, b->bitmap);
-					else
-						roaring_bitmap_or_inplace(a->bitmap, b->bitmap);
-				}
-				BitmapRelease(b);
-				return a;
+				b = Evaluate(e, src, len, r);
+				if (!e->evaluate)
+					return NULL;
+				return Op(e, node->kind == SEG_AND ? SET_AND : SET_OR, a, b);
 			}
 	}
 	elog(ERROR, "unknown segment node %d", (int) node->kind);
@@ -895,7 +912,7 @@ RelationFileNode(Oid nsp, const char *name)
 }
 
 /* Evaluates (or checks) a saved segment's name or an expression; SPI connected */
-static BitmapOwner *
+static SetTerm *
 Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
 {
 	char	   *src = text_to_cstring(arg);
@@ -925,13 +942,15 @@ Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
 	return Evaluate(e, src, len, tree);
 }
 
-/* The set of a name or an expression, in the current memory context */
-static BitmapOwner *
+/*
+ * The term of a name or an expression, in the current memory context; its
+ * sets are freed by ReleaseLeaves(e)
+ */
+static SetTerm *
 EvaluateText(FunctionCallInfo fcinfo, text *arg, SegEval *e)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	BitmapOwner *result;
-	ListCell   *lc;
+	SetTerm    *result;
 
 	memset(e, 0, sizeof(*e));
 	e->evaluate = true;
@@ -939,10 +958,6 @@ EvaluateText(FunctionCallInfo fcinfo, text *arg, SegEval *e)
 		elog(ERROR, "SPI_connect failed");
 	result = Run(fcinfo, e, arg, cxt);
 	SPI_finish();
-	if (e->universe != NULL)
-		BitmapRelease(e->universe);
-	foreach(lc, e->condition_sets)
-		BitmapRelease((BitmapOwner *) lfirst(lc));
 	return result;
 }
 
@@ -951,19 +966,20 @@ Datum
 segment_set(PG_FUNCTION_ARGS)
 {
 	SegEval		e;
+	BitmapOwner *set = SetTermBitmap(EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e));
 
-	PG_RETURN_POINTER(BitmapToDatum(EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e)));
+	ReleaseLeaves(&e);
+	PG_RETURN_POINTER(BitmapToDatum(set));
 }
 
-/* segment_count(expression_or_name) RETURNS bigint: without making the set a value */
+/* segment_count(expression_or_name) RETURNS bigint: without making the set */
 Datum
 segment_count(PG_FUNCTION_ARGS)
 {
 	SegEval		e;
-	BitmapOwner *set = EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e);
-	uint64		n = roaring_bitmap_get_cardinality(set->bitmap);
+	uint64		n = SetTermCount(EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e));
 
-	BitmapRelease(set);
+	ReleaseLeaves(&e);
 	PG_RETURN_INT64((int64) n);
 }
 
@@ -981,14 +997,14 @@ segment_members(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	SegEval		e;
-	BitmapOwner *set;
+	SetTerm    *term;
+	SetTermScan scan;
 	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext old;
 	int64		page_size;
 	int64		emitted = 0;
 	uint32		start = 0;
 	uint32	   *keys;
-	roaring_uint32_iterator_t it;
-	ListCell   *lc;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1007,11 +1023,7 @@ segment_members(PG_FUNCTION_ARGS)
 	e.evaluate = true;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	set = Run(fcinfo, &e, PG_GETARG_TEXT_PP(0), cxt);
-	if (e.universe != NULL)
-		BitmapRelease(e.universe);
-	foreach(lc, e.condition_sets)
-		BitmapRelease((BitmapOwner *) lfirst(lc));
+	term = Run(fcinfo, &e, PG_GETARG_TEXT_PP(0), cxt);
 
 	if (!PG_ARGISNULL(1))
 	{
@@ -1032,16 +1044,18 @@ segment_members(PG_FUNCTION_ARGS)
 	}
 
 	KeyCacheValidate(e.nsp);
+	old = MemoryContextSwitchTo(cxt);
 	keys = palloc(MEMBERS_BATCH * sizeof(uint32));
-	roaring_init_iterator(set->bitmap, &it);
-	roaring_move_uint32_iterator_equalorlarger(&it, start);
-	while (emitted < page_size && it.has_value)
+	SetTermScanBegin(&scan, term, start);
+	MemoryContextSwitchTo(old);
+	while (emitted < page_size)
 	{
 		uint32		want = (uint32) Min((int64) MEMBERS_BATCH, page_size - emitted);
-		uint32		n = roaring_read_uint32_iterator(&it, keys, want);
+		uint32		n = SetTermScanRead(&scan, keys, want);
 		uint32		i;
 
-		CHECK_FOR_INTERRUPTS();
+		if (n == 0)
+			break;
 		KeyCacheResolve(e.schema, keys, n);
 		for (i = 0; i < n; i++)
 		{
@@ -1058,7 +1072,7 @@ segment_members(PG_FUNCTION_ARGS)
 		}
 	}
 	SPI_finish();
-	BitmapRelease(set);
+	ReleaseLeaves(&e);
 	return (Datum) 0;
 }
 

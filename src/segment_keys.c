@@ -81,7 +81,12 @@ SegmentPlanGet(SegmentPlan *p, const char *schema)
 		p->plan = NULL;
 		pfree(p->schema);
 	}
-	plan = SPI_prepare(WithSchema(p->sql, schema), p->nargs, p->types);
+	/*
+	 * A generic plan from the first call: each is an indexed lookup, which a
+	 * custom plan would not improve, and a new connection would otherwise
+	 * plan each query again at each of its first five calls.
+	 */
+	plan = SPI_prepare_cursor(WithSchema(p->sql, schema), p->nargs, p->types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "segment query failed to prepare: %s", SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)

@@ -1,0 +1,48 @@
+/*
+ * set_term.h: an expression over customer sets (src/set_term.c), evaluated
+ * 65,536 keys at a time.
+ */
+#ifndef TAGSCRM_SET_TERM_H
+#define TAGSCRM_SET_TERM_H
+
+#include "bitmap.h"
+
+typedef enum SetTermKind
+{
+	SET_LEAF,
+	SET_AND,
+	SET_OR,
+	SET_ANDNOT
+} SetTermKind;
+
+typedef struct SetTerm
+{
+	SetTermKind		op;
+	const BitmapOwner *leaf;	/* SET_LEAF: read, never changed */
+	int32		next;			/* SET_LEAF: the container index reached */
+	struct SetTerm *left;
+	struct SetTerm *right;
+} SetTerm;
+
+/* A scan of a term's keys in increasing order */
+typedef struct SetTermScan
+{
+	SetTerm    *root;
+	uint64	  **bufs;			/* one chunk per level of the term */
+	int			nbufs;
+	uint8	   *highs;			/* the chunks some leaf has */
+	uint32		high;			/* the chunk being read */
+	const uint64 *chunk;		/* its words (a leaf's, or bufs[0]) */
+	uint32		bit;			/* the next bit of it to read */
+	bool		loaded;
+	bool		done;
+} SetTermScan;
+
+extern SetTerm *SetTermLeaf(const BitmapOwner *leaf);
+extern SetTerm *SetTermOp(SetTermKind op, SetTerm *left, SetTerm *right);
+extern uint64 SetTermCount(SetTerm *term);
+extern BitmapOwner *SetTermBitmap(const SetTerm *term);
+extern void SetTermScanBegin(SetTermScan *scan, SetTerm *term, uint32 start);
+extern uint32 SetTermScanRead(SetTermScan *scan, uint32 *keys, uint32 max);
+
+#endif							/* TAGSCRM_SET_TERM_H */
