@@ -455,15 +455,16 @@ NameError(const char *src, size_t len, const SegNode *node, const char *sqlstate
 
 /*
  * The queries of the evaluator, each prepared once per backend
- * (src/segment_keys.c); "@s@" is the extension's schema.
+ * (src/segment_keys.c); "@s@" is the extension's schema.  A name is looked
+ * up by its key, computed once (NameKey).
  */
 static SegmentPlan tag_word_plan = {
-	"SELECT w.tag_id FROM @s@.tag_word w WHERE w.word = @s@.name_key($1)", 1, {TEXTOID}
+	"SELECT w.tag_id FROM @s@.tag_word w WHERE w.word = $1", 1, {TEXTOID}
 };
 static SegmentPlan group_plan = {
 	"SELECT pg_catalog.array_agg(t.tag_id ORDER BY t.tag_id) FILTER (WHERE t.tag_id IS NOT NULL) "
 	"FROM @s@.tag_group g LEFT JOIN @s@.tag t ON t.group_id = g.group_id "
-	"WHERE pg_catalog.lower(g.name) = @s@.name_key($1) GROUP BY g.group_id", 1, {TEXTOID}
+	"WHERE pg_catalog.lower(g.name) = $1 GROUP BY g.group_id", 1, {TEXTOID}
 };
 static SegmentPlan base_plan = {
 	"SELECT b.members, b.xmin, b.ctid FROM @s@.tag_set_base b WHERE b.tag_id = $1", 1, {INT4OID}
@@ -472,10 +473,10 @@ static SegmentPlan log_plan = {
 	"SELECT l.added, l.removed FROM @s@.tag_set_log l WHERE l.tag_id = $1 ORDER BY l.log_id", 1, {INT4OID}
 };
 static SegmentPlan segment_plan = {
-	"SELECT s.name, s.expression FROM @s@.segment s WHERE pg_catalog.lower(s.name) = @s@.name_key($1)", 1, {TEXTOID}
+	"SELECT s.name, s.expression FROM @s@.segment s WHERE pg_catalog.lower(s.name) = $1", 1, {TEXTOID}
 };
 static SegmentPlan named_plan = {
-	"SELECT 1 FROM @s@.segment s WHERE pg_catalog.lower(s.name) = @s@.name_key($1)", 1, {TEXTOID}
+	"SELECT 1 FROM @s@.segment s WHERE pg_catalog.lower(s.name) = $1", 1, {TEXTOID}
 };
 static SegmentPlan unsupplied_plan = {
 	"SELECT u.name, u.\"position\", u.hint FROM @s@.rule_unsupplied($1) u ORDER BY u.\"position\" LIMIT 1",
@@ -648,7 +649,7 @@ EvaluateSegment(SegEval *e, const char *src, size_t len, const SegNode *node)
 	SetTerm    *result;
 	int			i;
 
-	RunPlan(e, &segment_plan, CStringGetTextDatum(node->name), 2);
+	RunPlan(e, &segment_plan, NameKey(CStringGetTextDatum(node->name)), 2);
 	if (SPI_processed == 0 && e->defining != NULL && pg_strcasecmp(node->name, e->defining) == 0)
 		NameError(src, len, node, "22023", "A segment cannot contain itself, directly or through other segments.",
 				  "segment \"%s\" would refer to itself", node->name);
@@ -818,7 +819,7 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 	{
 		case SEG_TAG:
 			{
-				Datum		d = QueryOne(e, &tag_word_plan, CStringGetTextDatum(node->name), &found);
+				Datum		d = QueryOne(e, &tag_word_plan, NameKey(CStringGetTextDatum(node->name)), &found);
 
 				if (!found)
 					NameError(src, len, node, "42704",
@@ -835,7 +836,7 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 				MemoryContext old;
 				BitmapOwner *group;
 
-				d = QueryOne(e, &group_plan, CStringGetTextDatum(node->name), &found);
+				d = QueryOne(e, &group_plan, NameKey(CStringGetTextDatum(node->name)), &found);
 				if (SPI_processed == 0)
 					NameError(src, len, node, "42704",
 							  "See tagscrm.tag_groups for the groups.",
@@ -927,7 +928,7 @@ Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
 	e->cxt = cxt;
 	/* a saved segment's name stands for segment('name') */
 	if (e->defining == NULL && len <= 256)
-		QueryOne(e, &named_plan, CStringGetTextDatum(src), &found);
+		QueryOne(e, &named_plan, NameKey(CStringGetTextDatum(src)), &found);
 	else
 		found = false;
 	if (found)

@@ -12,6 +12,9 @@ extern void SessionInit(void);
 extern TimestampTz TagscrmNow(void);
 extern int32 DaysBetween(TimestampTz since, TimestampTz until);
 
+/* names.c: the lookup key of a library name (SQL: name_key), for C callers */
+extern Datum NameKey(Datum name);
+
 /*
  * owner_read.c: every read of a user's table runs as the table's owner, in a
  * security-restricted operation (SQL: read_as_owner).  Between Begin and End

@@ -12,8 +12,10 @@
 # segment_members maps keys to ids from a cache each backend keeps
 # (src/segment_keys.c).  The main loop is for a warm backend: each
 # expression's members are listed once before it is timed.  A cold backend
-# (a new connection, its cache empty) is timed separately: each figure is
-# the first call of a fresh connection.  Each figure is printed with the
+# (a new connection, its caches empty) is timed separately, ours and the
+# plain ways alike (with the server's default parallel workers): each
+# figure is the first call of a fresh connection, and cold is compared
+# with cold, warm with warm.  Each figure is printed with the
 # load averages (1 minute) seen during its runs.
 #
 # Unequal orders: ours lists members in key order (the order customers were
@@ -76,29 +78,53 @@ CREATE TABLE bench_exprs (expr int PRIMARY KEY, e text);
 INSERT INTO bench_exprs VALUES (1, \$\$tag('t40') and tag('t45') and not tag('t30')\$\$),
 	(2, \$\$(tag('t50') or tag('t48')) and tag('t35') and not tag('t20')\$\$),
 	(3, \$\$tag('t49') and (tag('t10') or tag('t25') or tag('t44')) and not tag('t47')\$\$);
-\\echo 'a cold backend: the first call of a new connection (its cache of ids empty), 3 connections per figure'
+CREATE TABLE bench_plain (expr int PRIMARY KEY, exists_where text, gin_query text);
+INSERT INTO bench_plain VALUES
+	(1, 'a.tag_id = 40 AND EXISTS (SELECT FROM tagscrm.customer_tag b WHERE b.tag_id = 45 AND b.customer_id = a.customer_id)'
+	    ' AND NOT EXISTS (SELECT FROM tagscrm.customer_tag b WHERE b.tag_id = 30 AND b.customer_id = a.customer_id)', '40&45&!30'),
+	(2, 'a.tag_id = 35 AND EXISTS (SELECT FROM tagscrm.customer_tag b WHERE b.tag_id IN (50, 48) AND b.customer_id = a.customer_id)'
+	    ' AND NOT EXISTS (SELECT FROM tagscrm.customer_tag b WHERE b.tag_id = 20 AND b.customer_id = a.customer_id)', '(50|48)&35&!20'),
+	(3, 'a.tag_id = 49 AND EXISTS (SELECT FROM tagscrm.customer_tag b WHERE b.tag_id IN (10, 25, 44) AND b.customer_id = a.customer_id)'
+	    ' AND NOT EXISTS (SELECT FROM tagscrm.customer_tag b WHERE b.tag_id = 47 AND b.customer_id = a.customer_id)', '49&(10|25|44)&!47');
+\\echo 'a cold backend: the first call of a new connection (its caches empty), ours and the plain ways alike, 3 connections per figure'
 SQL
 for run in 1 2 3; do
 	for i in 1 2 3; do
 		for what in count 'all members' 'first 1000'; do
-			psql -X -q -d "$db" -v ON_ERROR_STOP=1 <<SQL
+			for method in segment EXISTS 'int[] GIN'; do
+				psql -X -q -d "$db" -v ON_ERROR_STOP=1 <<SQL
 SET jit = off;
 DO \$cold\$
 DECLARE
 	e text := (SELECT e FROM bench_exprs WHERE expr = $i);
+	p bench_plain := (SELECT p FROM bench_plain p WHERE expr = $i);
 	t0 timestamptz := clock_timestamp();
 	n bigint;
 BEGIN
-	IF '$what' = 'count' THEN
-		n := tagscrm.segment_count(e);
+	IF '$method' = 'segment' THEN
+		IF '$what' = 'count' THEN
+			n := tagscrm.segment_count(e);
+		ELSE
+			SELECT count(*) INTO n FROM tagscrm.segment_members(e, NULL, CASE WHEN '$what' = 'first 1000' THEN 1000 ELSE 2000000000 END);
+		END IF;
+	ELSIF '$method' = 'EXISTS' AND '$what' = 'count' THEN
+		EXECUTE 'SELECT count(*) FROM tagscrm.customer_tag a WHERE ' || p.exists_where INTO n;
+	ELSIF '$method' = 'EXISTS' THEN
+		EXECUTE 'SELECT count(*) FROM (SELECT a.customer_id FROM tagscrm.customer_tag a WHERE ' || p.exists_where
+		        || CASE '$what' WHEN 'all members' THEN ' ORDER BY 1' ELSE ' ORDER BY 1 LIMIT 1000' END || ') s' INTO n;
+	ELSIF '$what' = 'count' THEN
+		EXECUTE 'SELECT count(*) FROM customer_tags_array WHERE tags @@ \$1::query_int' INTO n USING p.gin_query;
 	ELSE
-		SELECT count(*) INTO n FROM tagscrm.segment_members(e, NULL, CASE WHEN '$what' = 'first 1000' THEN 1000 ELSE 2000000000 END);
+		EXECUTE 'SELECT count(*) FROM (SELECT customer_id FROM customer_tags_array WHERE tags @@ \$1::query_int'
+		        || CASE '$what' WHEN 'all members' THEN ' ORDER BY 1' ELSE ' ORDER BY 1 LIMIT 1000' END || ') s'
+		   INTO n USING p.gin_query;
 	END IF;
 	INSERT INTO bench_times (expr, what, method, workers, run, ms, answer)
-	VALUES ($i, '$what', 'segment (cold backend)', 0, $run, 1000 * extract(epoch FROM clock_timestamp() - t0), n);
+	VALUES ($i, '$what', '$method (cold backend)', 0, $run, 1000 * extract(epoch FROM clock_timestamp() - t0), n);
 END
 \$cold\$;
 SQL
+			done
 		done
 	done
 done
@@ -205,14 +231,14 @@ SELECT expr, what, method, workers, round(percentile_cont(0.5) WITHIN GROUP (ORD
 SELECT b.expr, b.what, b.method, b.workers, b.answer, o.answer AS ours
   FROM bench_times b JOIN bench_times o ON o.expr = b.expr AND o.what = b.what AND o.run = b.run AND o.method = 'segment (warm backend)'
  WHERE b.answer <> o.answer;
-\echo 'ours against the fastest plain way, per expression (ratio = plain / ours: how many times faster ours is)'
+\echo 'ours against the fastest plain way, per expression (ratio = plain / ours: how many times faster ours is); cold against cold, warm against warm'
 WITH m AS (SELECT expr, what, method, workers, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms,
-                  min(load) || '-' || max(load) AS load FROM bench_times GROUP BY 1, 2, 3, 4)
+                  min(load) || '-' || max(load) AS load, method LIKE '%(cold backend)' AS cold FROM bench_times GROUP BY 1, 2, 3, 4)
 SELECT o.expr, o.what, o.method AS ours, round(o.ms::numeric, 1) AS ours_ms,
-       (SELECT p.method || ', ' || p.workers || ' workers' FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%' ORDER BY p.ms LIMIT 1) AS best_plain,
-       round((SELECT min(p.ms) FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%')::numeric, 1) AS plain_ms,
-       round(((SELECT min(p.ms) FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%') / o.ms)::numeric, 1) AS ratio,
-       o.load AS load_ours, (SELECT p.load FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%' ORDER BY p.ms LIMIT 1) AS load_plain
+       (SELECT p.method || ', ' || p.workers || ' workers' FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%' AND p.cold = o.cold ORDER BY p.ms LIMIT 1) AS best_plain,
+       round((SELECT min(p.ms) FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%' AND p.cold = o.cold)::numeric, 1) AS plain_ms,
+       round(((SELECT min(p.ms) FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%' AND p.cold = o.cold) / o.ms)::numeric, 1) AS ratio,
+       o.load AS load_ours, (SELECT p.load FROM m p WHERE p.expr = o.expr AND p.what = o.what AND p.method NOT LIKE 'segment%' AND p.cold = o.cold ORDER BY p.ms LIMIT 1) AS load_plain
   FROM m o WHERE o.method LIKE 'segment%' ORDER BY 1, 2, 3;
 
 -- the write path: the same tag changes with the tag-set triggers on and off,

@@ -132,15 +132,16 @@ SELECT tagscrm.refresh(all_models => true, quiet => true);
 VACUUM ANALYZE;
 SQL
 
-# pgbench scripts: the same statement into ours and into the twin
+# pgbench scripts: the same statement into ours and into the twin, at the clock
+# the data was made for (tagscrm.now(), pinned by PGOPTIONS), not the real one
 for t in orders orders_plain; do
-	printf '\\set c random(1, %d)\nINSERT INTO %s (customer_id, ordered_at, amount) VALUES (:c, now(), 42.50);\n' \
+	printf '\\set c random(1, %d)\nINSERT INTO %s (customer_id, ordered_at, amount) VALUES (:c, tagscrm.now(), 42.50);\n' \
 		"$customers" "$t" >"$tmp/$t.sql"
-	printf '\\set c random(1, %d)\nINSERT INTO %s (customer_id, ordered_at, amount) SELECT :c + g %% 50, now(), 10 + g FROM generate_series(1, 100) g;\n' \
+	printf '\\set c random(1, %d)\nINSERT INTO %s (customer_id, ordered_at, amount) SELECT :c + g %% 50, tagscrm.now(), 10 + g FROM generate_series(1, 100) g;\n' \
 		"$customers" "$t" >"$tmp/${t}_100.sql"
 done
 for t in events events_plain; do
-	printf "\\\\set c random(1, %d)\nINSERT INTO %s (customer_id, at, kind) VALUES (:c, now(), 'view');\n" \
+	printf "\\\\set c random(1, %d)\nINSERT INTO %s (customer_id, at, kind) VALUES (:c, tagscrm.now(), 'view');\n" \
 		"$customers" "$t" >"$tmp/$t.sql"
 done
 chmod 644 "$tmp"/*.sql
@@ -177,13 +178,13 @@ cpu_per_statement() {   # what run statements-file
 }
 for t in orders orders_plain; do
 	awk -v c="$customers" -v t="$t" 'BEGIN { srand(11); for (i = 0; i < 2000; i++)
-		printf "INSERT INTO %s (customer_id, ordered_at, amount) VALUES (%d, now(), 42.50);\n", t, 1 + int(rand() * c) }' >"$tmp/cpu_$t.sql"
+		printf "INSERT INTO %s (customer_id, ordered_at, amount) VALUES (%d, tagscrm.now(), 42.50);\n", t, 1 + int(rand() * c) }' >"$tmp/cpu_$t.sql"
 	awk -v c="$customers" -v t="$t" 'BEGIN { srand(12); for (i = 0; i < 200; i++)
-		printf "INSERT INTO %s (customer_id, ordered_at, amount) SELECT %d + g %% 50, now(), 10 + g FROM generate_series(1, 100) g;\n", t, 1 + int(rand() * c) }' >"$tmp/cpu100_$t.sql"
+		printf "INSERT INTO %s (customer_id, ordered_at, amount) SELECT %d + g %% 50, tagscrm.now(), 10 + g FROM generate_series(1, 100) g;\n", t, 1 + int(rand() * c) }' >"$tmp/cpu100_$t.sql"
 done
 for t in events events_plain; do
 	awk -v c="$customers" -v t="$t" 'BEGIN { srand(13); for (i = 0; i < 2000; i++)
-		printf "INSERT INTO %s (customer_id, at, kind) VALUES (%d, now(), \x27view\x27);\n", t, 1 + int(rand() * c) }' >"$tmp/cpu_$t.sql"
+		printf "INSERT INTO %s (customer_id, at, kind) VALUES (%d, tagscrm.now(), \x27view\x27);\n", t, 1 + int(rand() * c) }' >"$tmp/cpu_$t.sql"
 done
 echo "backend CPU per statement, alternating ours and plain" >&2
 for r in $(seq 1 "$repeats"); do
@@ -197,7 +198,7 @@ done
 
 echo "COPY of $batch orders, then until the tags are current" >&2
 for r in $(seq 1 "$repeats"); do
-	run -c "\copy (SELECT 1 + floor(0.7 * $customers * u(i, 40 + $r))::bigint, now(), 5 + floor(u(i, 50 + $r) * 100000) / 100
+	run -c "\copy (SELECT 1 + floor(0.7 * $customers * u(i, 40 + $r))::bigint, tagscrm.now(), 5 + floor(u(i, 50 + $r) * 100000) / 100
 	               FROM generate_series(1, $batch) i) TO '$tmp/copy$r.csv' CSV"
 	echo "\copy orders_plain (customer_id, ordered_at, amount) FROM '$tmp/copy$r.csv' CSV" | timed copy_plain "$r"
 	echo "\copy orders (customer_id, ordered_at, amount) FROM '$tmp/copy$r.csv' CSV" | timed copy "$r"
