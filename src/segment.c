@@ -406,14 +406,15 @@ typedef struct SegEval
 	Oid			base_relfilenode;	/* tag_set_base's, for the decoded bases */
 	MemoryContext cxt;			/* where the owners live (outside SPI) */
 	bool		evaluate;		/* false: only resolve names (segment_check) */
-	BitmapOwner *universe;		/* every customer, read at the first "not" */
-	List	   *leaves;			/* every set read, released at the end */
+	const roaring_bitmap_t *universe;	/* every customer, read at the first "not" */
+	List	   *owned;			/* the sets made (BitmapOwner), freed at the end */
+	struct BasePin *pin;		/* the decoded bases lent to this evaluation */
 	const char *segments[SEGMENT_MAX_NESTING + 1];	/* segments being expanded */
 	int			nsegments;
 	const char *defining;		/* segment_check: the segment being defined */
 	List	   *used;			/* segment_check: segments the text refers to */
 	List	   *conditions;		/* conditions evaluated now: canonical text, */
-	List	   *condition_sets; /* and its set (in e->cxt) */
+	List	   *condition_sets; /* and its set (const roaring_bitmap_t *) */
 } SegEval;
 
 typedef struct SegContext
@@ -546,44 +547,113 @@ Apply(roaring_bitmap_t *set, Datum d, bool add)
 }
 
 /*
- * A tag's set (tag 0: every customer), owned by e->cxt: its base replayed
- * with its log rows in log order, (set | added) - removed, as tag_set() in
- * segments.sql computes it, read in the caller's snapshot.
+ * The decoded bases an evaluation reads are lent by the cache
+ * (src/segment_keys.c), pinned until ReleaseSets, or until e->cxt goes
+ * (an error): a pin lives in that context, not on the caller's stack.
  */
-static BitmapOwner *
+typedef struct BasePin
+{
+	bool		held;
+	MemoryContextCallback callback;
+} BasePin;
+
+static void
+BasePinRelease(void *arg)
+{
+	BasePin    *pin = (BasePin *) arg;
+
+	if (pin->held)
+	{
+		pin->held = false;
+		BaseCacheUnpin();
+	}
+}
+
+static void
+PinBases(SegEval *e)
+{
+	BasePin    *pin = MemoryContextAllocZero(e->cxt, sizeof(BasePin));
+
+	pin->callback.func = BasePinRelease;
+	pin->callback.arg = pin;
+	MemoryContextRegisterResetCallback(e->cxt, &pin->callback);
+	BaseCachePin();
+	pin->held = true;
+	e->pin = pin;
+}
+
+/* Keeps a set made for this evaluation until its end; its bitmap */
+static const roaring_bitmap_t *
+Keep(SegEval *e, BitmapOwner *owner)
+{
+	MemoryContext old = MemoryContextSwitchTo(e->cxt);
+
+	e->owned = lappend(e->owned, owner);
+	MemoryContextSwitchTo(old);
+	return owner->bitmap;
+}
+
+/* Frees the sets an evaluation made and gives back the bases it borrowed */
+static void
+ReleaseSets(SegEval *e)
+{
+	ListCell   *lc;
+
+	foreach(lc, e->owned)
+		BitmapRelease((BitmapOwner *) lfirst(lc));
+	e->owned = NIL;
+	if (e->pin != NULL)
+		BasePinRelease(e->pin);
+}
+
+/*
+ * A tag's set (tag 0: every customer), valid until ReleaseSets: its base
+ * replayed with its log rows in log order, (set | added) - removed, as
+ * tag_set() in segments.sql computes it, read in the caller's snapshot.
+ * Without log rows, the decoded base itself (lent by the cache), not a copy.
+ */
+static const roaring_bitmap_t *
 TagSet(SegEval *e, int32 tag_id)
 {
-	bool		found;
-	Datum		d;
-	MemoryContext old;
+	const roaring_bitmap_t *base = NULL;
 	BitmapOwner *owner;
+	MemoryContext old;
+	Datum		d;
 	uint64		i;
 
 	RunPlan(e, &base_plan, Int32GetDatum(tag_id), 2);
-	found = SPI_processed > 0;
-	old = MemoryContextSwitchTo(e->cxt);
-	if (found)
+	if (SPI_processed > 0)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		bool		isnull;
 		TransactionId xmin = DatumGetTransactionId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-		roaring_bitmap_t *cached = BaseCacheCopy(e->base_relfilenode, tag_id, xmin, tid);
 
-		if (cached != NULL)
-			owner = BitmapOwn(cached);
-		else
+		base = BaseCacheGet(e->base_relfilenode, tag_id, xmin, tid);
+		if (base == NULL)
 		{
 			d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+			old = MemoryContextSwitchTo(e->cxt);
 			owner = BitmapFromDatum((CustomerSet *) PG_DETOAST_DATUM(d));
-			BaseCachePut(e->base_relfilenode, tag_id, xmin, tid, owner->bitmap);
+			MemoryContextSwitchTo(old);
+			base = owner->bitmap;
+			if (BaseCacheAdopt(e->base_relfilenode, tag_id, xmin, tid, owner->bitmap))
+				owner->bitmap = NULL;	/* the cache's now */
+			else
+				Keep(e, owner);
 		}
 	}
-	else
-		owner = BitmapEmpty();
-	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 	RunPlan(e, &log_plan, Int32GetDatum(tag_id), 0);
+	if (SPI_processed == 0 && base != NULL)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return base;
+	}
+	old = MemoryContextSwitchTo(e->cxt);
+	owner = base != NULL ? BitmapOwn(roaring_bitmap_copy(base)) : BitmapEmpty();
+	MemoryContextSwitchTo(old);
+	Keep(e, owner);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -598,18 +668,16 @@ TagSet(SegEval *e, int32 tag_id)
 			Apply(owner->bitmap, d, false);
 	}
 	SPI_freetuptable(SPI_tuptable);
-	return owner;
+	return owner->bitmap;
 }
 
-/* A set read (owned by e->cxt) as a term; released with the others at the end */
+/* A set as a term of the expression */
 static SetTerm *
-Leaf(SegEval *e, BitmapOwner *owner, bool first_use)
+Leaf(SegEval *e, const roaring_bitmap_t *set)
 {
 	MemoryContext old = MemoryContextSwitchTo(e->cxt);
-	SetTerm    *t = SetTermLeaf(owner);
+	SetTerm    *t = SetTermLeaf(set);
 
-	if (first_use)
-		e->leaves = lappend(e->leaves, owner);
 	MemoryContextSwitchTo(old);
 	return t;
 }
@@ -622,17 +690,6 @@ Op(SegEval *e, SetTermKind op, SetTerm *left, SetTerm *right)
 
 	MemoryContextSwitchTo(old);
 	return t;
-}
-
-/* Frees every set an evaluation read */
-static void
-ReleaseLeaves(SegEval *e)
-{
-	ListCell   *lc;
-
-	foreach(lc, e->leaves)
-		BitmapRelease((BitmapOwner *) lfirst(lc));
-	e->leaves = NIL;
 }
 
 static SetTerm *Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node);
@@ -761,7 +818,7 @@ ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
 	char	   *canonical;
 	ListCell   *lc1;
 	ListCell   *lc2;
-	BitmapOwner *result;
+	const roaring_bitmap_t *result;
 	MemoryContext old;
 
 	/*
@@ -780,30 +837,28 @@ ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
 		Datum		d = QueryOne(e, &kept_condition_plan, CStringGetTextDatum(canonical), &found);
 
 		if (found)
-			return Op(e, SET_AND, Leaf(e, TagSet(e, -DatumGetInt32(d)), true), Universe(e));
+			return Op(e, SET_AND, Leaf(e, TagSet(e, -DatumGetInt32(d))), Universe(e));
 	}
 	forboth(lc1, e->conditions, lc2, e->condition_sets)
 	{
 		if (strcmp((const char *) lfirst(lc1), canonical) == 0)
-			return Leaf(e, (BitmapOwner *) lfirst(lc2), false);
+			return Leaf(e, (const roaring_bitmap_t *) lfirst(lc2));
 	}
-	result = EvaluateCondition(e, canonical);
+	result = Keep(e, EvaluateCondition(e, canonical));
 	old = MemoryContextSwitchTo(e->cxt);
 	e->conditions = lappend(e->conditions, pstrdup(canonical));
-	e->condition_sets = lappend(e->condition_sets, result);
+	e->condition_sets = lappend(e->condition_sets, (void *) result);
 	MemoryContextSwitchTo(old);
-	return Leaf(e, result, true);
+	return Leaf(e, result);
 }
 
 /* Every customer, read once per evaluation */
 static SetTerm *
 Universe(SegEval *e)
 {
-	bool		first_use = e->universe == NULL;
-
-	if (first_use)
+	if (e->universe == NULL)
 		e->universe = TagSet(e, 0);
-	return Leaf(e, e->universe, first_use);
+	return Leaf(e, e->universe);
 }
 
 static SetTerm *
@@ -825,7 +880,7 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 					NameError(src, len, node, "42704",
 							  "See tagscrm.tags for the tag library; tagscrm.add_tag_alias() adds another word for a tag.",
 							  "tag \"%s\" does not exist", node->name);
-				return e->evaluate ? Leaf(e, TagSet(e, DatumGetInt32(d)), true) : NULL;
+				return e->evaluate ? Leaf(e, TagSet(e, DatumGetInt32(d))) : NULL;
 			}
 		case SEG_GROUP:
 			{
@@ -846,17 +901,12 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 				old = MemoryContextSwitchTo(e->cxt);
 				group = BitmapEmpty();
 				MemoryContextSwitchTo(old);
-				a = Leaf(e, group, true);
+				a = Leaf(e, Keep(e, group));
 				if (!found)
 					return a;
 				deconstruct_array(DatumGetArrayTypeP(d), INT4OID, 4, true, TYPALIGN_INT, &tags, NULL, &ntags);
 				for (i = 0; i < ntags; i++)
-				{
-					BitmapOwner *tag = TagSet(e, DatumGetInt32(tags[i]));
-
-					roaring_bitmap_or_inplace(group->bitmap, tag->bitmap);
-					BitmapRelease(tag);
-				}
+					roaring_bitmap_or_inplace(group->bitmap, TagSet(e, DatumGetInt32(tags[i])));
 				return a;
 			}
 		case SEG_SEGMENT:
@@ -926,6 +976,7 @@ Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
 	e->schema = quote_identifier(get_namespace_name(e->nsp));
 	e->base_relfilenode = RelationFileNode(e->nsp, "tag_set_base");
 	e->cxt = cxt;
+	PinBases(e);
 	/* a saved segment's name stands for segment('name') */
 	if (e->defining == NULL && len <= 256)
 		QueryOne(e, &named_plan, NameKey(CStringGetTextDatum(src)), &found);
@@ -945,7 +996,7 @@ Run(FunctionCallInfo fcinfo, SegEval *e, text *arg, MemoryContext cxt)
 
 /*
  * The term of a name or an expression, in the current memory context; its
- * sets are freed by ReleaseLeaves(e)
+ * sets are freed by ReleaseSets(e)
  */
 static SetTerm *
 EvaluateText(FunctionCallInfo fcinfo, text *arg, SegEval *e)
@@ -969,7 +1020,7 @@ segment_set(PG_FUNCTION_ARGS)
 	SegEval		e;
 	BitmapOwner *set = SetTermBitmap(EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e));
 
-	ReleaseLeaves(&e);
+	ReleaseSets(&e);
 	PG_RETURN_POINTER(BitmapToDatum(set));
 }
 
@@ -980,7 +1031,7 @@ segment_count(PG_FUNCTION_ARGS)
 	SegEval		e;
 	uint64		n = SetTermCount(EvaluateText(fcinfo, PG_GETARG_TEXT_PP(0), &e));
 
-	ReleaseLeaves(&e);
+	ReleaseSets(&e);
 	PG_RETURN_INT64((int64) n);
 }
 
@@ -1073,7 +1124,7 @@ segment_members(PG_FUNCTION_ARGS)
 		}
 	}
 	SPI_finish();
-	ReleaseLeaves(&e);
+	ReleaseSets(&e);
 	return (Datum) 0;
 }
 
@@ -1099,6 +1150,7 @@ segment_check(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	Run(fcinfo, &e, PG_GETARG_TEXT_PP(0), cxt);
 	SPI_finish();
+	ReleaseSets(&e);
 	foreach(lc, e.used)
 		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false, TEXTOID,
 								  CurrentMemoryContext);

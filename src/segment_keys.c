@@ -337,10 +337,20 @@ typedef struct BaseEntry
 	ItemPointerData tid;
 	roaring_bitmap_t *bitmap;	/* malloc'ed by CRoaring; NULL: none */
 	Size		bytes;
+	uint64		lent_in;		/* the pinned period it was last lent in */
 } BaseEntry;
 
 static HTAB *base_cache;
 static Size base_bytes;
+
+/*
+ * Evaluations borrow the decoded bases instead of copying them: while any
+ * is running (pinned), no entry lent in the current pinned period is
+ * freed, and a cache past its size is emptied only once none runs.
+ */
+static int	base_pins;
+static uint64 base_period;
+static bool base_clear_pending;
 
 static void
 BaseCacheClear(void)
@@ -359,12 +369,32 @@ BaseCacheClear(void)
 	base_bytes = 0;
 }
 
-roaring_bitmap_t *
-BaseCacheCopy(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid)
+void
+BaseCachePin(void)
+{
+	if (base_pins++ == 0)
+		base_period++;
+}
+
+void
+BaseCacheUnpin(void)
+{
+	Assert(base_pins > 0);
+	if (--base_pins == 0 && base_clear_pending)
+	{
+		base_clear_pending = false;
+		BaseCacheClear();
+	}
+}
+
+/* The decoded base of this row version, lent until the pin ends; or NULL */
+const roaring_bitmap_t *
+BaseCacheGet(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid)
 {
 	BaseKey		key;
 	BaseEntry  *entry;
 
+	Assert(base_pins > 0);
 	if (base_cache == NULL)
 		return NULL;
 	memset(&key, 0, sizeof(key));
@@ -373,21 +403,30 @@ BaseCacheCopy(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid
 	entry = hash_search(base_cache, &key, HASH_FIND, NULL);
 	if (entry == NULL || entry->bitmap == NULL || entry->xmin != xmin || !ItemPointerEquals(&entry->tid, tid))
 		return NULL;
-	return roaring_bitmap_copy(entry->bitmap);	/* NULL if out of memory: read it again */
+	entry->lent_in = base_period;
+	return entry->bitmap;
 }
 
-void
-BaseCachePut(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid, const roaring_bitmap_t *bitmap)
+/*
+ * Keeps a decoded base of this row version: true if the cache took the
+ * bitmap (it is then lent, as by BaseCacheGet), false if the caller keeps it.
+ */
+bool
+BaseCacheAdopt(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid, roaring_bitmap_t *bitmap)
 {
 	BaseKey		key;
 	BaseEntry  *entry;
 	bool		found;
 	Size		bytes = roaring_bitmap_portable_size_in_bytes(bitmap);
 
+	Assert(base_pins > 0);
 	if (bytes > BASE_CACHE_BYTES / 4)
-		return;
+		return false;
 	if (base_bytes + bytes > BASE_CACHE_BYTES)
-		BaseCacheClear();
+	{
+		base_clear_pending = true;
+		return false;
+	}
 	if (base_cache == NULL)
 	{
 		HASHCTL		ctl;
@@ -404,18 +443,17 @@ BaseCachePut(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid,
 	entry = hash_search(base_cache, &key, HASH_ENTER, &found);
 	if (found && entry->bitmap != NULL)
 	{
+		/* another version, which an evaluation running may still read */
+		if (entry->lent_in == base_period)
+			return false;
 		roaring_bitmap_free(entry->bitmap);
 		base_bytes -= entry->bytes;
 	}
-	/* the entry first, then the copy: nothing to leak if hash_search fails */
-	entry->bitmap = NULL;
-	entry->bytes = 0;
 	entry->xmin = xmin;
 	entry->tid = *tid;
-	entry->bitmap = roaring_bitmap_copy(bitmap);
-	if (entry->bitmap != NULL)
-	{
-		entry->bytes = bytes;
-		base_bytes += bytes;
-	}
+	entry->bitmap = bitmap;
+	entry->bytes = bytes;
+	entry->lent_in = base_period;
+	base_bytes += bytes;
+	return true;
 }

@@ -29,9 +29,11 @@ extern void KeyCacheValidate(Oid nsp);
 extern void KeyCacheResolve(const char *schema, const uint32 *keys, uint64 n);
 extern struct varlena *KeyCacheId(uint32 key);
 
-/* Decoded tag bases by row version: a copy, or NULL if not cached */
-extern roaring_bitmap_t *BaseCacheCopy(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid);
-extern void BaseCachePut(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid,
-						 const roaring_bitmap_t *bitmap);
+/* Decoded tag bases by row version, lent to evaluations while they pin the cache */
+extern void BaseCachePin(void);
+extern void BaseCacheUnpin(void);
+extern const roaring_bitmap_t *BaseCacheGet(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid);
+extern bool BaseCacheAdopt(Oid relfilenode, int32 tag_id, TransactionId xmin, ItemPointer tid,
+						   roaring_bitmap_t *bitmap);
 
 #endif							/* TAGSCRM_SEGMENT_KEYS_H */

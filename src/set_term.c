@@ -37,7 +37,7 @@ StaticAssertDecl(ROARING_VERSION_MAJOR == 0 && ROARING_VERSION_MINOR == 2,
 #define HIGHS		65536		/* chunks of 32-bit keys */
 
 SetTerm *
-SetTermLeaf(const BitmapOwner *leaf)
+SetTermLeaf(const roaring_bitmap_t *leaf)
 {
 	SetTerm    *t = palloc0(sizeof(SetTerm));
 
@@ -86,7 +86,7 @@ SetRange(uint64 *words, uint32 start, uint32 end)
 static const uint64 *
 LeafChunk(SetTerm *t, uint16 high, uint64 *buf)
 {
-	const roaring_array_t *ra = &t->leaf->bitmap->high_low_container;
+	const roaring_array_t *ra = &t->leaf->high_low_container;
 	const void *c;
 	uint8		type;
 
@@ -207,7 +207,7 @@ TermPrepare(SetTerm *t, uint8 *highs)
 		return;
 	}
 	t->next = 0;
-	ra = &t->leaf->bitmap->high_low_container;
+	ra = &t->leaf->high_low_container;
 	for (i = 0; i < ra->size; i++)
 		highs[ra->keys[i] >> 3] |= (uint8) (1 << (ra->keys[i] & 7));
 }
@@ -297,7 +297,7 @@ SetTermCount(SetTerm *term)
 	uint64		n = 0;
 
 	if (term->op == SET_LEAF)
-		return roaring_bitmap_get_cardinality(term->leaf->bitmap);
+		return roaring_bitmap_get_cardinality(term->leaf);
 	SetTermScanBegin(&scan, term, 0);
 	while (NextHigh(&scan))
 	{
@@ -321,7 +321,7 @@ SetTermBitmap(const SetTerm *term)
 	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
 	if (term->op == SET_LEAF)
-		return BitmapOwn(roaring_bitmap_copy(term->leaf->bitmap));
+		return BitmapOwn(roaring_bitmap_copy(term->leaf));
 	a = SetTermBitmap(term->left);
 	b = SetTermBitmap(term->right);
 	switch (term->op)

@@ -18,7 +18,7 @@ typedef enum SetTermKind
 typedef struct SetTerm
 {
 	SetTermKind		op;
-	const BitmapOwner *leaf;	/* SET_LEAF: read, never changed */
+	const roaring_bitmap_t *leaf;	/* SET_LEAF: read, never changed */
 	int32		next;			/* SET_LEAF: the container index reached */
 	struct SetTerm *left;
 	struct SetTerm *right;
@@ -38,7 +38,7 @@ typedef struct SetTermScan
 	bool		done;
 } SetTermScan;
 
-extern SetTerm *SetTermLeaf(const BitmapOwner *leaf);
+extern SetTerm *SetTermLeaf(const roaring_bitmap_t *leaf);
 extern SetTerm *SetTermOp(SetTermKind op, SetTerm *left, SetTerm *right);
 extern uint64 SetTermCount(SetTerm *term);
 extern BitmapOwner *SetTermBitmap(const SetTerm *term);
