@@ -383,31 +383,30 @@ customer_set_from_array(PG_FUNCTION_ARGS)
  * Operators
  * ------------------------------------------------------------------------ */
 
-typedef enum CustomerSetOp
+void
+BitmapCombine(roaring_bitmap_t *a, const roaring_bitmap_t *b, BitmapOp op)
 {
-	SET_AND,
-	SET_OR,
-	SET_ANDNOT
-} CustomerSetOp;
+	switch (op)
+	{
+		case BITMAP_AND:
+			roaring_bitmap_and_inplace(a, b);
+			break;
+		case BITMAP_OR:
+			roaring_bitmap_or_inplace(a, b);
+			break;
+		case BITMAP_ANDNOT:
+			roaring_bitmap_andnot_inplace(a, b);
+			break;
+	}
+}
 
 static Datum
-Combine(FunctionCallInfo fcinfo, CustomerSetOp op)
+Combine(FunctionCallInfo fcinfo, BitmapOp op)
 {
 	BitmapOwner *a = BitmapFromDatum(PG_GETARG_CUSTOMER_SET(0));
 	BitmapOwner *b = BitmapFromDatum(PG_GETARG_CUSTOMER_SET(1));
 
-	switch (op)
-	{
-		case SET_AND:
-			roaring_bitmap_and_inplace(a->bitmap, b->bitmap);
-			break;
-		case SET_OR:
-			roaring_bitmap_or_inplace(a->bitmap, b->bitmap);
-			break;
-		case SET_ANDNOT:
-			roaring_bitmap_andnot_inplace(a->bitmap, b->bitmap);
-			break;
-	}
+	BitmapCombine(a->bitmap, b->bitmap, op);
 	BitmapRelease(b);
 	PG_RETURN_POINTER(BitmapToDatum(a));
 }
@@ -415,19 +414,19 @@ Combine(FunctionCallInfo fcinfo, CustomerSetOp op)
 Datum
 customer_set_and(PG_FUNCTION_ARGS)
 {
-	return Combine(fcinfo, SET_AND);
+	return Combine(fcinfo, BITMAP_AND);
 }
 
 Datum
 customer_set_or(PG_FUNCTION_ARGS)
 {
-	return Combine(fcinfo, SET_OR);
+	return Combine(fcinfo, BITMAP_OR);
 }
 
 Datum
 customer_set_andnot(PG_FUNCTION_ARGS)
 {
-	return Combine(fcinfo, SET_ANDNOT);
+	return Combine(fcinfo, BITMAP_ANDNOT);
 }
 
 Datum

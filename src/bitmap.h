@@ -28,6 +28,15 @@ extern BitmapOwner *BitmapEmpty(void);
 extern void BitmapReplace(BitmapOwner *owner, roaring_bitmap_t *bitmap);
 extern void BitmapRelease(BitmapOwner *owner);
 extern BitmapOwner *BitmapFromDatum(CustomerSet *set);
+
+/* a := a op b */
+typedef enum BitmapOp
+{
+	BITMAP_AND,
+	BITMAP_OR,
+	BITMAP_ANDNOT
+} BitmapOp;
+extern void BitmapCombine(roaring_bitmap_t *a, const roaring_bitmap_t *b, BitmapOp op);
 extern CustomerSet *BitmapToDatum(BitmapOwner *owner);
 
 #endif							/* TAGSCRM_BITMAP_H */

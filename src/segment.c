@@ -683,7 +683,7 @@ Leaf(SegEval *e, const roaring_bitmap_t *set)
 }
 
 static SetTerm *
-Op(SegEval *e, SetTermKind op, SetTerm *left, SetTerm *right)
+Op(SegEval *e, BitmapOp op, SetTerm *left, SetTerm *right)
 {
 	MemoryContext old = MemoryContextSwitchTo(e->cxt);
 	SetTerm    *t = SetTermOp(op, left, right);
@@ -837,7 +837,7 @@ ConditionSet(SegEval *e, const char *src, size_t len, const SegNode *node)
 		Datum		d = QueryOne(e, &kept_condition_plan, CStringGetTextDatum(canonical), &found);
 
 		if (found)
-			return Op(e, SET_AND, Leaf(e, TagSet(e, -DatumGetInt32(d))), Universe(e));
+			return Op(e, BITMAP_AND, Leaf(e, TagSet(e, -DatumGetInt32(d))), Universe(e));
 	}
 	forboth(lc1, e->conditions, lc2, e->condition_sets)
 	{
@@ -917,7 +917,7 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 			a = Evaluate(e, src, len, node->left);
 			if (!e->evaluate)
 				return NULL;
-			return Op(e, SET_ANDNOT, Universe(e), a);
+			return Op(e, BITMAP_ANDNOT, Universe(e), a);
 		case SEG_AND:
 		case SEG_OR:
 			{
@@ -934,12 +934,12 @@ Evaluate(SegEval *e, const char *src, size_t len, const SegNode *node)
 				if (node->kind == SEG_AND && r->kind == SEG_NOT)
 				{
 					b = Evaluate(e, src, len, r->left);
-					return e->evaluate ? Op(e, SET_ANDNOT, a, b) : NULL;
+					return e->evaluate ? Op(e, BITMAP_ANDNOT, a, b) : NULL;
 				}
 				b = Evaluate(e, src, len, r);
 				if (!e->evaluate)
 					return NULL;
-				return Op(e, node->kind == SEG_AND ? SET_AND : SET_OR, a, b);
+				return Op(e, node->kind == SEG_AND ? BITMAP_AND : BITMAP_OR, a, b);
 			}
 	}
 	elog(ERROR, "unknown segment node %d", (int) node->kind);

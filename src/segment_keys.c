@@ -28,7 +28,8 @@
  * the same four (a ctid is reused only once the version there is dead to
  * everyone, by a later transaction; a rewrite gives a new relfilenode), so
  * a reader whose snapshot sees that version may use the decoded copy
- * instead of reading and decoding the value again.
+ * instead of reading and decoding the value again.  It is lent, not
+ * copied: see BaseCachePin.
  */
 #include "postgres.h"
 

@@ -41,13 +41,12 @@ SetTermLeaf(const roaring_bitmap_t *leaf)
 {
 	SetTerm    *t = palloc0(sizeof(SetTerm));
 
-	t->op = SET_LEAF;
 	t->leaf = leaf;
 	return t;
 }
 
 SetTerm *
-SetTermOp(SetTermKind op, SetTerm *left, SetTerm *right)
+SetTermOp(BitmapOp op, SetTerm *left, SetTerm *right)
 {
 	SetTerm    *t = palloc0(sizeof(SetTerm));
 
@@ -142,14 +141,14 @@ TermChunk(SetTerm *t, uint16 high, uint64 **bufs, int level)
 	uint64	   *out = bufs[level];
 	int			i;
 
-	if (t->op == SET_LEAF)
+	if (t->leaf != NULL)
 		return LeafChunk(t, high, out);
 	a = TermChunk(t->left, high, bufs, level);
-	if (a == NULL && t->op != SET_OR)
+	if (a == NULL && t->op != BITMAP_OR)
 		return NULL;
 	b = TermChunk(t->right, high, bufs, level + 1);
 	if (b == NULL)
-		return t->op == SET_AND ? NULL : a;
+		return t->op == BITMAP_AND ? NULL : a;
 	if (a == NULL)
 	{
 		/* or, the left side empty: the right side's words, at this level */
@@ -160,19 +159,17 @@ TermChunk(SetTerm *t, uint16 high, uint64 **bufs, int level)
 	}
 	switch (t->op)
 	{
-		case SET_AND:
+		case BITMAP_AND:
 			for (i = 0; i < CHUNK_WORDS; i++)
 				out[i] = a[i] & b[i];
 			break;
-		case SET_OR:
+		case BITMAP_OR:
 			for (i = 0; i < CHUNK_WORDS; i++)
 				out[i] = a[i] | b[i];
 			break;
-		case SET_ANDNOT:
+		case BITMAP_ANDNOT:
 			for (i = 0; i < CHUNK_WORDS; i++)
 				out[i] = a[i] & ~b[i];
-			break;
-		case SET_LEAF:
 			break;
 	}
 	return out;
@@ -186,7 +183,7 @@ TermLevels(const SetTerm *t)
 	int			right;
 
 	check_stack_depth();
-	if (t->op == SET_LEAF)
+	if (t->leaf != NULL)
 		return 1;
 	left = TermLevels(t->left);
 	right = 1 + TermLevels(t->right);
@@ -200,7 +197,7 @@ TermPrepare(SetTerm *t, uint8 *highs)
 	const roaring_array_t *ra;
 	int32		i;
 
-	if (t->op != SET_LEAF)
+	if (t->leaf == NULL)
 	{
 		TermPrepare(t->left, highs);
 		TermPrepare(t->right, highs);
@@ -247,27 +244,16 @@ SetTermScanRead(SetTermScan *scan, uint32 *keys, uint32 max)
 {
 	uint32		n = 0;
 
-	while (n < max && !scan->done)
+	while (n < max && NextHigh(scan))
 	{
-		const uint64 *words;
-
 		CHECK_FOR_INTERRUPTS();
-		if (!NextHigh(scan))
-		{
-			scan->done = true;
-			break;
-		}
 		/* the chunk's words stay valid until the next TermChunk call */
-		if (!scan->loaded)
-		{
+		if (scan->chunk == NULL)
 			scan->chunk = TermChunk(scan->root, (uint16) scan->high, scan->bufs, 0);
-			scan->loaded = true;
-		}
-		words = scan->chunk;
-		while (words != NULL && scan->bit < CHUNK_KEYS && n < max)
+		while (scan->chunk != NULL && scan->bit < CHUNK_KEYS && n < max)
 		{
 			uint32		w = scan->bit >> 6;
-			uint64		word = words[w] & (~UINT64CONST(0) << (scan->bit & 63));
+			uint64		word = scan->chunk[w] & (~UINT64CONST(0) << (scan->bit & 63));
 			uint32		low;
 
 			if (word == 0)
@@ -279,9 +265,9 @@ SetTermScanRead(SetTermScan *scan, uint32 *keys, uint32 max)
 			keys[n++] = (scan->high << 16) | low;
 			scan->bit = low + 1;
 		}
-		if (words == NULL || scan->bit >= CHUNK_KEYS)
+		if (scan->chunk == NULL || scan->bit >= CHUNK_KEYS)
 		{
-			scan->loaded = false;
+			scan->chunk = NULL;
 			scan->high++;
 			scan->bit = 0;
 		}
@@ -296,7 +282,7 @@ SetTermCount(SetTerm *term)
 	SetTermScan scan;
 	uint64		n = 0;
 
-	if (term->op == SET_LEAF)
+	if (term->leaf != NULL)
 		return roaring_bitmap_get_cardinality(term->leaf);
 	SetTermScanBegin(&scan, term, 0);
 	while (NextHigh(&scan))
@@ -320,24 +306,11 @@ SetTermBitmap(const SetTerm *term)
 
 	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
-	if (term->op == SET_LEAF)
+	if (term->leaf != NULL)
 		return BitmapOwn(roaring_bitmap_copy(term->leaf));
 	a = SetTermBitmap(term->left);
 	b = SetTermBitmap(term->right);
-	switch (term->op)
-	{
-		case SET_AND:
-			roaring_bitmap_and_inplace(a->bitmap, b->bitmap);
-			break;
-		case SET_OR:
-			roaring_bitmap_or_inplace(a->bitmap, b->bitmap);
-			break;
-		case SET_ANDNOT:
-			roaring_bitmap_andnot_inplace(a->bitmap, b->bitmap);
-			break;
-		case SET_LEAF:
-			break;
-	}
+	BitmapCombine(a->bitmap, b->bitmap, term->op);
 	BitmapRelease(b);
 	return a;
 }

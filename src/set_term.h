@@ -7,19 +7,11 @@
 
 #include "bitmap.h"
 
-typedef enum SetTermKind
-{
-	SET_LEAF,
-	SET_AND,
-	SET_OR,
-	SET_ANDNOT
-} SetTermKind;
-
 typedef struct SetTerm
 {
-	SetTermKind		op;
-	const roaring_bitmap_t *leaf;	/* SET_LEAF: read, never changed */
-	int32		next;			/* SET_LEAF: the container index reached */
+	const roaring_bitmap_t *leaf;	/* a leaf: its set, read, never changed */
+	int32		next;			/* a leaf: the container index reached */
+	BitmapOp	op;				/* not a leaf: left op right */
 	struct SetTerm *left;
 	struct SetTerm *right;
 } SetTerm;
@@ -32,14 +24,12 @@ typedef struct SetTermScan
 	int			nbufs;
 	uint8	   *highs;			/* the chunks some leaf has */
 	uint32		high;			/* the chunk being read */
-	const uint64 *chunk;		/* its words (a leaf's, or bufs[0]) */
+	const uint64 *chunk;		/* its words (a leaf's, or bufs[0]); NULL: not read yet */
 	uint32		bit;			/* the next bit of it to read */
-	bool		loaded;
-	bool		done;
 } SetTermScan;
 
 extern SetTerm *SetTermLeaf(const roaring_bitmap_t *leaf);
-extern SetTerm *SetTermOp(SetTermKind op, SetTerm *left, SetTerm *right);
+extern SetTerm *SetTermOp(BitmapOp op, SetTerm *left, SetTerm *right);
 extern uint64 SetTermCount(SetTerm *term);
 extern BitmapOwner *SetTermBitmap(const SetTerm *term);
 extern void SetTermScanBegin(SetTermScan *scan, SetTerm *term, uint32 start);
